@@ -1,0 +1,74 @@
+"""Start classcast services as real processes on loopback, for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Service:
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"service exited with {process.returncode}:\n{log_path.read_text()}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        time.sleep(0.05)
+    raise RuntimeError(f"service at {url} not ready in {READY_TIMEOUT_S}s:\n{log_path.read_text()}")
+
+
+@contextlib.contextmanager
+def run_service(module: str, args: list[str], log_path: Path) -> Iterator[Service]:
+    """Run `python -m <module> serve --host 127.0.0.1 --port <free> <args>` until the block ends."""
+    port = free_port()
+    command = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command + args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log_path)
+        yield Service(process, url, log_path)
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
