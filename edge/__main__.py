@@ -1,0 +1,107 @@
+"""`python -m edge serve ...`: the command-line contract operators and scripts depend on."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import resource
+import signal
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import uvloop
+from aiohttp import web
+
+from edge import config as edge_config
+from edge.app import build_app
+from edge.errors import ConfigError
+from edge.logs import JsonAccessLogger, setup
+
+log = logging.getLogger("edge")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Bad flags get one clear line and exit status 2, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = OneLineParser(prog="edge", description="classcast HLS edge cache")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    serve = commands.add_parser("serve", help="run the edge")
+    serve.add_argument("--config", type=Path, help="TOML file (config/edge.toml)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--upstream", action="append", help="origin or parent URL (repeatable)")
+    serve.add_argument("--cache-dir")
+    serve.add_argument("--ram", dest="ram_bytes", help="RAM tier budget, e.g. 256MiB")
+    serve.add_argument("--disk", dest="disk_bytes", help="disk tier budget, e.g. 10GiB")
+    serve.add_argument("--node-id")
+    serve.add_argument("--log-level")
+    serve.add_argument("--no-access-log", dest="access_log", action="store_false", default=None)
+    return parser.parse_args(argv)
+
+
+def flags(args: argparse.Namespace) -> dict[str, Any]:
+    values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "upstream")}
+    values["upstreams"] = tuple(args.upstream) if args.upstream else None
+    return values
+
+
+async def serve(config: edge_config.EdgeConfig) -> None:
+    app = build_app(config)
+    runner = web.AppRunner(
+        app,
+        access_log_class=JsonAccessLogger,
+        access_log=logging.getLogger("edge.access") if config.access_log else None,
+        shutdown_timeout=config.shutdown_timeout,
+        handle_signals=False,
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)
+    await site.start()
+    log.info(
+        "edge ready",
+        extra={"url": f"http://{config.host}:{config.port}", "upstreams": config.upstreams},
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("edge stopping")
+    await runner.cleanup()
+
+
+def raise_fd_limit() -> None:
+    """Hot entries keep descriptors open; take the hard limit rather than a 1024 soft one."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        config = edge_config.load(args.config, flags(args))
+    except ConfigError as exc:
+        print(f"edge: config error: {exc}", file=sys.stderr)
+        return 2
+    setup(config.log_level)
+    raise_fd_limit()
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(serve(config))
+    except OSError as exc:
+        print(f"edge: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""The cache: lookups across the two tiers, and the fills that bring objects in.
+
+Decide in plain code (policy.py), then do the I/O here. A fill fetches once, streams to its
+waiters (fill.py), checks the body against Content-Length, and only then stores it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from email.utils import formatdate, parsedate_to_datetime
+from posixpath import dirname
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+import m3u8
+from multidict import CIMultiDictProxy
+
+from edge.disk import DiskEntry, DiskTier
+from edge.errors import RequestError, UpstreamError
+from edge.fill import Fill, FillRegistry, Head
+from edge.keys import CacheKey, ObjectKind, cache_key, classify
+from edge.memory import MemoryObject, MemoryTier
+from edge.metrics import Stats
+from edge.objects import ObjectMeta
+from edge.policy import (
+    CacheControl,
+    Freshness,
+    PolicyDefaults,
+    freshness,
+    parse_cache_control,
+    playlist_kind,
+)
+from edge.sink import TempFileSink
+from edge.upstream import Upstream
+
+log = logging.getLogger("edge.cache")
+
+Stored = MemoryObject | DiskEntry
+Headers = CIMultiDictProxy[str]
+
+READ_CHUNK = 64 * 1024
+MAX_BUFFERED_BYTES = 16 * 1024**2  # a playlist or small object larger than this is refused
+# End-to-end headers kept with the object and sent on (others are rewritten or dropped).
+KEPT_HEADERS = ("Content-Encoding", "Content-Language", "Content-Disposition", "Link")
+
+
+class EdgeCache:
+    def __init__(
+        self,
+        memory: MemoryTier,
+        disk: DiskTier,
+        upstream: Upstream,
+        stats: Stats,
+        *,
+        defaults: PolicyDefaults,
+        keep_query: frozenset[str],
+        prefetch_segments: int,
+        clock: Callable[[], float],
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.memory = memory
+        self.disk = disk
+        self.upstream = upstream
+        self.stats = stats
+        self.fills = FillRegistry()
+        self.defaults = defaults
+        self.keep_query = keep_query
+        self.prefetch_segments = prefetch_segments
+        self.clock = clock
+        self.monotonic = monotonic
+
+    # -- lookups ---------------------------------------------------------------------------
+    def lookup(self, key: CacheKey) -> Stored | None:
+        name = str(key)
+        return self.memory.get(name) or self.disk.get(name)
+
+    def purge(self, key: CacheKey) -> bool:
+        name = str(key)
+        return self.memory.discard(name) | self.disk.discard(name)
+
+    # -- fills -----------------------------------------------------------------------------
+    def fill(self, key: CacheKey, stale: Stored | None = None) -> tuple[Fill, bool]:
+        """Join the running fill for `key`, or start one (revalidating `stale` if given)."""
+        fill, started = self.fills.join_or_start(
+            key, classify(key.path), lambda f: self._run_fill(f, stale)
+        )
+        if started:
+            self.stats.fills += 1
+        else:
+            self.stats.coalesced += 1
+        return fill, started
+
+    def refresh(self, key: CacheKey, stale: Stored) -> None:
+        """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""
+        if self.fills.get(key) is None:
+            self.stats.refreshes += 1
+            self.fill(key, stale)
+
+    async def _run_fill(self, fill: Fill, stale: Stored | None) -> None:
+        started = self.monotonic()
+        try:
+            async with self.upstream.get(fill.key, _validators(stale)) as response:
+                self.stats.fill_first_byte_seconds_total += self.monotonic() - started
+                await self._receive(fill, response, stale)
+        except UpstreamError as exc:
+            self._failed(fill, exc)
+        except (aiohttp.ClientError, OSError) as exc:
+            self._failed(fill, UpstreamError(f"upstream body broke: {type(exc).__name__}"))
+        except TimeoutError:
+            self._failed(fill, UpstreamError("upstream body timed out", timeout=True))
+        finally:
+            self.stats.fill_seconds_total += self.monotonic() - started
+
+    def _failed(self, fill: Fill, error: UpstreamError) -> None:
+        self.stats.upstream_errors += 1
+        log.warning("fill failed", extra={"key": str(fill.key), "error": error.reason})
+        fill.finish("failed", error)
+
+    async def _receive(
+        self, fill: Fill, response: aiohttp.ClientResponse, stale: Stored | None
+    ) -> None:
+        now = self.clock()
+        cc = parse_cache_control(response.headers.get("Cache-Control", ""))
+        upstream_age = _age(response.headers.get("Age"))
+        if response.status == 304 and stale is not None:
+            meta = stale.meta
+            fresh = self._freshness(meta.kind, 200, cc, meta, response.headers)
+            await self._update(stale, meta.revalidated(now, fresh, upstream_age))
+            fill.meta = stale.meta
+            fill.finish("not_modified")
+            return
+        fill.set_head(Head(response.status, response.headers, response.content_length))
+        kind = classify(fill.key.path, response.headers.get("Content-Type", ""))
+        length = response.content_length
+        to_disk = response.status == 200 and (
+            kind == "segment" or (kind == "other" and not self.memory.fits(length or 0))
+        )
+        sink = await self._open_sink(fill.key) if to_disk else None
+        hasher = hashlib.blake2b(digest_size=12) if "ETag" not in response.headers else None
+        try:
+            async for chunk in response.content.iter_chunked(READ_CHUNK):
+                fill.append(chunk)
+                if hasher is not None:
+                    hasher.update(chunk)
+                if sink is not None:
+                    await sink.write(chunk)
+                elif fill.received > MAX_BUFFERED_BYTES:
+                    raise UpstreamError(f"object over {MAX_BUFFERED_BYTES} bytes for the RAM tier")
+            if length is not None and fill.received != length:
+                raise UpstreamError(f"short body: {fill.received} of {length} bytes")
+        except BaseException:
+            if sink is not None:
+                await sink.discard()
+            raise
+        body = b"" if to_disk else fill.body
+        playlist, target = playlist_kind(body) if kind == "playlist" and body else (None, None)
+        meta = ObjectMeta(
+            key=str(fill.key),
+            kind=kind,
+            status=response.status,
+            content_type=response.headers.get("Content-Type", "application/octet-stream"),
+            length=fill.received,
+            etag=response.headers.get("ETag") or f'"{hasher.hexdigest() if hasher else ""}"',
+            last_modified=response.headers.get("Last-Modified") or formatdate(now, usegmt=True),
+            last_modified_ts=_http_time(response.headers.get("Last-Modified")) or now,
+            stored_at=now,
+            initial_age=upstream_age,
+            freshness=Freshness(0.0),
+            playlist=playlist,
+            target_duration=target,
+            extra={h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
+        )
+        meta = replace(
+            meta, freshness=self._freshness(kind, response.status, cc, meta, response.headers)
+        )
+        fill.meta = meta
+        stored = await self._store(fill.key, meta, body, sink)
+        fill.finish("stored" if stored else "passed")
+        if playlist == "live":
+            self._prefetch(fill.key, body)
+
+    def _freshness(
+        self, kind: ObjectKind, status: int, cc: CacheControl, meta: ObjectMeta, headers: Headers
+    ) -> Freshness:
+        return freshness(
+            kind,
+            status,
+            cc,
+            playlist=meta.playlist,
+            target_duration=meta.target_duration,
+            sets_cookie="Set-Cookie" in headers,
+            defaults=self.defaults,
+        )
+
+    async def _open_sink(self, key: CacheKey) -> TempFileSink | None:
+        sink = TempFileSink(self.disk.temp_path(str(key)))
+        await sink.open()
+        if sink.failed is not None:
+            self.stats.disk_errors += 1
+            return None
+        return sink
+
+    async def _store(
+        self, key: CacheKey, meta: ObjectMeta, body: bytes, sink: TempFileSink | None
+    ) -> bool:
+        if not meta.freshness.store:
+            if sink is not None:
+                await sink.discard()
+            return False
+        if sink is None:
+            self.disk.discard(meta.key)
+            return self.memory.put(MemoryObject(meta, body))
+        if not await sink.close() or not self.disk.fits(meta.length):
+            self.stats.disk_errors += sink.failed is not None
+            await sink.discard()
+            return False
+        try:
+            await self.disk.commit(meta, sink.path)
+        except OSError as exc:
+            self.stats.disk_errors += 1
+            log.warning("disk commit failed", extra={"key": meta.key, "error": str(exc)})
+            await sink.discard()
+            return False
+        self.memory.discard(meta.key)
+        return True
+
+    async def _update(self, stored: Stored, meta: ObjectMeta) -> None:
+        if isinstance(stored, MemoryObject):
+            stored.meta = meta
+        else:
+            await self.disk.update_meta(stored, meta)
+
+    # -- prefetch --------------------------------------------------------------------------
+    def _prefetch(self, playlist_key: CacheKey, body: bytes) -> None:
+        """Start fills for the newest segments of a live playlist, so viewers hit them."""
+        if self.prefetch_segments <= 0:
+            return
+        try:
+            uris = [s.uri for s in m3u8.loads(body.decode("utf-8", "replace")).segments if s.uri]
+        except Exception as exc:  # m3u8 raises plain exceptions on bad playlists
+            log.warning(
+                "prefetch parse failed", extra={"key": str(playlist_key), "error": repr(exc)}
+            )
+            return
+        base = dirname(playlist_key.path) + "/"
+        for uri in uris[-self.prefetch_segments :]:
+            target = urlsplit(urljoin(base, uri))
+            if target.scheme or target.netloc:
+                continue  # another host's segment: not ours to fetch
+            try:
+                key = cache_key(
+                    target.path + (f"?{target.query}" if target.query else ""), self.keep_query
+                )
+            except RequestError:
+                continue
+            if self.lookup(key) is None and self.fills.get(key) is None:
+                self.stats.prefetches += 1
+                fill, _ = self.fill(key)
+                fill.waiters -= 1
+
+    async def close(self) -> None:
+        await self.fills.close()
+
+
+def _validators(stale: Stored | None) -> dict[str, str]:
+    if stale is None:
+        return {}
+    meta = stale.meta
+    headers = {"If-None-Match": meta.etag} if meta.etag else {}
+    if meta.last_modified:
+        headers["If-Modified-Since"] = meta.last_modified
+    return headers
+
+
+def _age(value: str | None) -> float:
+    try:
+        return max(0.0, float(value)) if value else 0.0
+    except ValueError:
+        return 0.0
+
+
+def _http_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None

@@ -1,0 +1,163 @@
+"""The edge's typed configuration: config/edge.toml, then CLASSCAST_EDGE_* variables, then flags.
+
+Every value is checked at start-up; a bad one stops the edge with one line naming its key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from edge.errors import ConfigError
+
+ENV_PREFIX = "CLASSCAST_EDGE_"
+SIZE_UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+              "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeConfig:
+    host: str = "127.0.0.1"
+    port: int = 8081
+    upstreams: tuple[str, ...] = ()
+    cache_dir: str = ""  # empty: a private temporary directory, removed at exit
+    ram_bytes: int = 256 * 1024**2
+    ram_object_max_bytes: int = 1024**2
+    disk_bytes: int = 10 * 1024**3
+    max_open_files: int = 1024
+    keep_query: tuple[str, ...] = ()
+    connect_timeout: float = 2.0
+    read_timeout: float = 10.0
+    retries: int = 2
+    prefetch_segments: int = 2
+    refresh_ahead_s: float = 0.5
+    master_ttl: float = 10.0
+    vod_playlist_ttl: float = 21600.0
+    segment_ttl: float = 86400.0
+    negative_ttl: float = 1.0
+    node_id: str = "classcast-edge"
+    cors_origin: str = "*"
+    access_log: bool = True
+    log_level: str = "info"
+    shutdown_timeout: float = 5.0
+
+
+SIZE_KEYS = {"ram_bytes", "ram_object_max_bytes", "disk_bytes"}
+LOG_LEVELS = {"debug", "info", "warning", "error"}
+
+
+def parse_size(key: str, value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(value))
+        if not match or match.group(2).upper() not in SIZE_UNITS:
+            raise ConfigError(f"{key}: expected a size such as 512MiB or 10GB, got {value!r}")
+        size = int(float(match.group(1)) * SIZE_UNITS[match.group(2).upper()])
+    if size <= 0:
+        raise ConfigError(f"{key}: must be positive, got {value!r}")
+    return size
+
+
+def _coerce(key: str, default: object, value: object) -> object:
+    if key in SIZE_KEYS:
+        return parse_size(key, value)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return str(value).lower() in ("1", "true", "yes", "on")
+    elif isinstance(default, int):
+        if not isinstance(value, bool):
+            try:
+                return int(str(value))
+            except ValueError:
+                pass
+    elif isinstance(default, float):
+        if not isinstance(value, bool):
+            try:
+                return float(str(value))
+            except ValueError:
+                pass
+    elif isinstance(default, tuple):
+        items = value.split(",") if isinstance(value, str) else value
+        if isinstance(items, list | tuple):
+            return tuple(str(item).strip() for item in items if str(item).strip())
+    elif isinstance(default, str):
+        return str(value)
+    raise ConfigError(f"{key}: expected {type(default).__name__}, got {value!r}")
+
+
+def _flatten(table: Mapping[str, Any]) -> dict[str, Any]:
+    """TOML sections only group keys: [cache] ram_bytes is the key ram_bytes."""
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        flat.update(_flatten(value) if isinstance(value, Mapping) else {name: value})
+    return flat
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    try:
+        return _flatten(tomllib.loads(path.read_text()))
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+
+
+def from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        name[len(ENV_PREFIX) :].lower(): value
+        for name, value in environ.items()
+        if name.startswith(ENV_PREFIX)
+    }
+
+
+def build(*layers: Mapping[str, Any]) -> EdgeConfig:
+    """Merge layers (later wins) over the defaults, coerce and validate."""
+    defaults = EdgeConfig()
+    known = {f.name: getattr(defaults, f.name) for f in fields(EdgeConfig)}
+    values: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if value is None:
+                continue
+            if key not in known:
+                raise ConfigError(f"{key}: unknown setting")
+            values[key] = _coerce(key, known[key], value)
+    return validate(replace(defaults, **values))
+
+
+def validate(config: EdgeConfig) -> EdgeConfig:
+    if not config.upstreams:
+        raise ConfigError("upstreams: at least one upstream URL is needed (--upstream URL)")
+    for url in config.upstreams:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"upstreams: {url!r} is not an http(s) URL")
+    if not 0 < config.port < 65536:
+        raise ConfigError(f"port: {config.port} is not a TCP port")
+    if config.log_level not in LOG_LEVELS:
+        raise ConfigError(f"log_level: one of {sorted(LOG_LEVELS)}, got {config.log_level!r}")
+    for key in ("connect_timeout", "read_timeout", "shutdown_timeout", "negative_ttl"):
+        if getattr(config, key) <= 0:
+            raise ConfigError(f"{key}: must be positive")
+    for key in ("retries", "prefetch_segments", "max_open_files", "master_ttl", "segment_ttl"):
+        if getattr(config, key) < 0:
+            raise ConfigError(f"{key}: must not be negative")
+    if config.ram_object_max_bytes > config.ram_bytes:
+        raise ConfigError("ram_object_max_bytes: larger than ram_bytes")
+    return config
+
+
+def load(
+    path: Path | None, flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> EdgeConfig:
+    file_layer = load_file(path) if path is not None else {}
+    return build(file_layer, from_env(environ), flags)

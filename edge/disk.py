@@ -1,0 +1,258 @@
+"""Disk tier: one file per object under a hashed tree, metadata beside it, an LRU byte budget.
+
+Layout: `<root>/ab/cd/<sha256(key)>-<ns>.data` with `.meta` (JSON) beside it; fills write to
+`<root>/tmp/` and are renamed into place only when complete. The `-<ns>` generation makes every
+stored file name unique, so deleting an evicted file later can never hit its replacement.
+At start-up the index is rebuilt from the metadata; anything that does not check out (temp
+files, a data file whose size differs from its metadata, metadata without data) is deleted.
+All file-system work runs in worker threads; the event loop only does dictionary work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cachetools import LRUCache
+
+from edge.objects import ObjectMeta
+
+log = logging.getLogger("edge.disk")
+
+DATA = ".data"
+META = ".meta"
+
+
+class OpenFile:
+    """A data file's descriptor shared by concurrent senders; closed after the last one."""
+
+    __slots__ = ("fd", "retired", "users")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.users = 0
+        self.retired = False
+
+    def acquire(self) -> int:
+        self.users += 1
+        return self.fd
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.retired and self.users == 0:
+            os.close(self.fd)
+
+    def retire(self) -> None:
+        if not self.retired:
+            self.retired = True
+            if self.users == 0:
+                os.close(self.fd)
+
+
+@dataclass(slots=True)
+class DiskEntry:
+    meta: ObjectMeta
+    path: Path
+    file: OpenFile | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int:
+        return self.meta.length
+
+
+def _entry_size(entry: DiskEntry) -> int:
+    return entry.size
+
+
+class _EvictingLRU(LRUCache[str, DiskEntry]):
+    """An LRU whose evictions are reported, so the files can be deleted."""
+
+    def __init__(self, maxsize: int, on_evict: Callable[[DiskEntry], None]) -> None:
+        super().__init__(maxsize, getsizeof=_entry_size)
+        self._on_evict = on_evict
+
+    def popitem(self) -> tuple[str, DiskEntry]:
+        key, entry = super().popitem()
+        self._on_evict(entry)
+        return key, entry
+
+
+class _OpenFiles(LRUCache[str, OpenFile]):
+    def popitem(self) -> tuple[str, OpenFile]:
+        key, handle = super().popitem()
+        handle.retire()
+        return key, handle
+
+
+def key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class DiskTier:
+    def __init__(self, root: Path, budget_bytes: int, max_open_files: int = 1024) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self.budget = budget_bytes
+        self._index = _EvictingLRU(budget_bytes, self._evicted)
+        self._open = _OpenFiles(max_open_files)
+        self._chores: set[asyncio.Future[None]] = set()
+        self.evictions = 0
+        self.errors = 0
+
+    # -- start-up -----------------------------------------------------------------------
+    async def load(self) -> int:
+        """Rebuild the index from disk; returns the number of entries kept."""
+        entries = await asyncio.to_thread(self._scan)
+        for entry in sorted(entries, key=lambda e: e.meta.stored_at):
+            self._insert(entry)
+        return len(self._index)
+
+    def _scan(self) -> list[DiskEntry]:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp.iterdir():
+            leftover.unlink(missing_ok=True)
+        newest: dict[str, DiskEntry] = {}
+        for meta_path in self.root.glob(f"??/??/*{META}"):
+            entry = _read_entry(meta_path)
+            if entry is None:
+                _unlink(meta_path, meta_path.with_suffix(DATA))
+                continue
+            older = newest.get(entry.meta.key)
+            if older is not None and older.meta.stored_at >= entry.meta.stored_at:
+                _unlink(meta_path, entry.path)
+                continue
+            if older is not None:
+                _unlink(older.path.with_suffix(META), older.path)
+            newest[entry.meta.key] = entry
+        for half_written in self.root.glob("??/??/*.metatmp"):
+            half_written.unlink(missing_ok=True)
+        for data_path in self.root.glob(f"??/??/*{DATA}"):
+            if not data_path.with_suffix(META).exists():
+                data_path.unlink(missing_ok=True)
+        return list(newest.values())
+
+    # -- lookups (loop thread, no I/O) ---------------------------------------------------
+    def get(self, key: str) -> DiskEntry | None:
+        return self._index.get(key)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def bytes_used(self) -> int:
+        return int(self._index.currsize)
+
+    def fits(self, length: int) -> bool:
+        return length <= self.budget
+
+    async def open_file(self, entry: DiskEntry) -> OpenFile:
+        """The entry's descriptor, kept open for hot entries (no open/stat per request)."""
+        handle = entry.file
+        if handle is not None and not handle.retired:
+            self._open.get(entry.meta.key)  # touch: keep hot descriptors open
+            return handle
+        fd = await asyncio.to_thread(os.open, entry.path, os.O_RDONLY)
+        if entry.file is not None and not entry.file.retired:  # another request won the race
+            os.close(fd)
+            return entry.file
+        entry.file = OpenFile(fd)
+        self._open[entry.meta.key] = entry.file
+        return entry.file
+
+    # -- writes --------------------------------------------------------------------------
+    def temp_path(self, key: str) -> Path:
+        return self.tmp / f"{key_digest(key)[:16]}-{os.getpid()}-{time.time_ns()}.part"
+
+    async def commit(self, meta: ObjectMeta, temp: Path) -> DiskEntry:
+        """Move a complete temp file into place with its metadata, then index it."""
+        digest = key_digest(meta.key)
+        path = self.root / digest[:2] / digest[2:4] / f"{digest}-{time.time_ns()}{DATA}"
+        await asyncio.to_thread(_place, meta, temp, path)
+        entry = DiskEntry(meta, path)
+        self._insert(entry)
+        return entry
+
+    async def update_meta(self, entry: DiskEntry, meta: ObjectMeta) -> None:
+        """A revalidation refreshed the entry: same bytes, new times."""
+        entry.meta = meta
+        try:
+            await asyncio.to_thread(_write_atomic, entry.path.with_suffix(META), meta.to_json())
+        except OSError as exc:
+            self.errors += 1
+            log.warning("disk meta update failed", extra={"error": str(exc)})
+
+    def discard(self, key: str) -> bool:
+        entry = self._index.pop(key, None)
+        if entry is not None:
+            self._evicted(entry)
+        return entry is not None
+
+    def _insert(self, entry: DiskEntry) -> None:
+        old = self._index.pop(entry.meta.key, None)
+        if old is not None:
+            self._evicted(old, counted=False)
+        if entry.size > self.budget:
+            self._evicted(entry, counted=False)
+            return
+        self._index[entry.meta.key] = entry
+
+    def _evicted(self, entry: DiskEntry, counted: bool = True) -> None:
+        if counted:
+            self.evictions += 1
+        handle = self._open.pop(entry.meta.key, None)
+        if handle is not None:
+            handle.retire()
+        if entry.file is not None:
+            entry.file.retire()
+        self._chore(_unlink, entry.path, entry.path.with_suffix(META))
+
+    def _chore(self, fn: Callable[..., None], *args: Path) -> None:
+        future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._chores.add(future)
+        future.add_done_callback(self._chores.discard)
+
+    async def close(self) -> None:
+        if self._chores:
+            await asyncio.gather(*self._chores, return_exceptions=True)
+        for handle in list(self._open.values()):
+            handle.retire()
+        self._open.clear()
+
+
+def _read_entry(meta_path: Path) -> DiskEntry | None:
+    try:
+        meta = ObjectMeta.from_json(meta_path.read_bytes())
+        data_path = meta_path.with_suffix(DATA)
+        size = data_path.stat().st_size
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if size != meta.length or not meta_path.name.startswith(key_digest(meta.key)):
+        return None
+    return DiskEntry(meta, data_path)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temp = path.with_suffix(".metatmp")
+    temp.write_bytes(data)
+    os.replace(temp, path)
+
+
+def _place(meta: ObjectMeta, temp: Path, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # data first, then metadata: a crash between the two leaves data without metadata,
+    # which the start-up scan deletes
+    os.replace(temp, path)
+    _write_atomic(path.with_suffix(META), meta.to_json())
+
+
+def _unlink(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)

@@ -1,0 +1,165 @@
+"""The edge request path (DESIGN "Edge request path"), kept thin: decide, then answer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from edge.cache import EdgeCache, Stored
+from edge.errors import LoopDetected, RequestError, UpstreamError
+from edge.fill import Fill, Head
+from edge.keys import CacheKey, cache_key
+from edge.memory import MemoryObject
+from edge.policy import judge, may_serve_on_error, parse_cache_control, should_refresh_ahead
+from edge.responses import EntryGone, Responder
+
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+PREFLIGHT_HEADERS = "Range, If-None-Match, If-Modified-Since, If-Range, Origin, Accept"
+CONDITIONAL_HEADERS = ("Range", "If-None-Match", "If-Modified-Since")
+
+
+def error_response(status: int, reason: str, common: CIMultiDict[str]) -> web.Response:
+    headers = common.copy()
+    headers["Cache-Control"] = "no-store"
+    return web.Response(status=status, text=reason + "\n", headers=headers)
+
+
+class ContentHandler:
+    def __init__(
+        self,
+        cache: EdgeCache,
+        responder: Responder,
+        *,
+        keep_query: frozenset[str],
+        node_id: str,
+        refresh_ahead_s: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self.cache = cache
+        self.responder = responder
+        self.keep_query = keep_query
+        self.node_id = node_id
+        self.refresh_ahead_s = refresh_ahead_s
+        self.clock = clock
+        self.common = responder.policy.common()
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":
+            return self._preflight()
+        if request.method not in ("GET", "HEAD"):
+            response = self._error(405, f"method {request.method} not allowed")
+            response.headers["Allow"] = ALLOWED_METHODS
+            return response
+        try:
+            key = cache_key(request.raw_path, self.keep_query)
+            if self.node_id in request.headers.get("Via", ""):
+                raise LoopDetected(f"request already passed through {self.node_id}")
+            return await self._answer(request, key)
+        except RequestError as exc:
+            return self._error(exc.status, exc.reason)
+
+    async def _answer(self, request: web.Request, key: CacheKey) -> web.StreamResponse:
+        stored = self.cache.lookup(key)
+        if stored is not None:
+            meta = stored.meta
+            age = meta.age(self.clock())
+            verdict = judge(age, meta.freshness)
+            if verdict != "expired":
+                if verdict == "stale" or (
+                    meta.is_live and should_refresh_ahead(age, meta.freshness, self.refresh_ahead_s)
+                ):
+                    self.cache.refresh(key, stored)
+                try:
+                    return await self.responder.serve(
+                        request, stored, "HIT" if verdict == "fresh" else "STALE", age
+                    )
+                except EntryGone:
+                    stored = None
+        return await self._miss(request, key, stored)
+
+    async def _miss(
+        self, request: web.Request, key: CacheKey, stale: Stored | None
+    ) -> web.StreamResponse:
+        fill, started = self.cache.fill(key, stale)
+        x_cache = "MISS" if started else "COALESCED"
+        # shield: a client hanging up must not cancel what other waiters are waiting on
+        head = await asyncio.shield(fill.head)
+        if isinstance(head, Head) and self._streams(request, fill, head):
+            return await self._stream(request, fill, head, x_cache)
+        outcome = await asyncio.shield(fill.finished)
+        if outcome in ("stored", "not_modified"):
+            stored = self.cache.lookup(key)
+            if stored is not None:
+                label = "REVALIDATED" if outcome == "not_modified" else x_cache
+                return await self.responder.serve(
+                    request, stored, label, stored.meta.age(self.clock())
+                )
+        if outcome != "failed" and fill.meta is not None:
+            return await self.responder.serve(
+                request, MemoryObject(fill.meta, fill.body), x_cache, 0
+            )
+        if stale is not None and may_serve_on_error(
+            age := stale.meta.age(self.clock()), stale.meta.freshness
+        ):
+            return await self.responder.serve(request, stale, "STALE", age)
+        error = fill.error or UpstreamError("upstream failed")
+        self.responder.stats.requests[str(error.status)] += 1
+        return self._error(error.status, error.reason)
+
+    def _streams(self, request: web.Request, fill: Fill, head: Head) -> bool:
+        """Stream a body while it arrives only when the plain 200 is what the client wants."""
+        return (
+            head.status == 200
+            and fill.kind in ("segment", "other")
+            and request.method == "GET"
+            and not fill.finished.done()
+            and not any(h in request.headers for h in CONDITIONAL_HEADERS)
+        )
+
+    async def _stream(
+        self, request: web.Request, fill: Fill, head: Head, x_cache: str
+    ) -> web.StreamResponse:
+        headers = self.common.copy()
+        upstream = head.headers
+        headers["Content-Type"] = upstream.get("Content-Type", "application/octet-stream")
+        for name in ("ETag", "Last-Modified"):
+            if name in upstream:
+                headers[name] = upstream[name]
+        cc = parse_cache_control(upstream.get("Cache-Control", ""))
+        ttl = cc.lifetime if cc.lifetime is not None else self.cache.defaults.segment_ttl
+        headers["Cache-Control"] = f"public, max-age={int(ttl)}"
+        headers["Accept-Ranges"] = "bytes"
+        headers["Age"] = upstream.get("Age", "0")
+        headers["X-Cache"] = x_cache
+        response = web.StreamResponse(status=200, headers=headers)
+        if head.length is not None:
+            response.content_length = head.length
+        self.responder.stats.requests[x_cache] += 1
+        try:
+            await response.prepare(request)
+            async for chunk in fill.follow():
+                await response.write(chunk)
+                self.responder.stats.bytes_sent += len(chunk)
+            await response.write_eof()
+        except UpstreamError:
+            # never end a short body as if it were complete: drop the connection instead
+            if request.transport is not None:
+                request.transport.abort()
+        except ConnectionError:
+            pass  # the client left; the fill goes on for the others
+        return response
+
+    def _preflight(self) -> web.Response:
+        headers = self.common.copy()
+        headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+        headers["Access-Control-Allow-Headers"] = PREFLIGHT_HEADERS
+        headers["Access-Control-Max-Age"] = "86400"
+        return web.Response(status=204, headers=headers)
+
+    def _error(self, status: int, reason: str) -> web.Response:
+        if status < 500:
+            self.responder.stats.requests[str(status)] += 1
+        return error_response(status, reason, self.common)

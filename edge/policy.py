@@ -1,0 +1,169 @@
+"""Freshness and staleness: pure decisions, unit-tested against the DESIGN table.
+
+Origin `Cache-Control` wins where present (RFC 9111 section 5.2.2; `s-maxage` over `max-age`
+for a shared cache, section 5.2.2.10). A live media playlist is capped whatever the origin says:
+fresh for at most half a target duration, served stale for at most one more target duration
+while it is refreshed, and for at most two target durations when the origin is failing. Past
+that the edge fails, so players switch (a frozen live playlist is the worst thing a viewer sees).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from edge.keys import ObjectKind
+
+PlaylistKind = Literal["master", "live", "vod"]
+Verdict = Literal["fresh", "stale", "expired"]
+
+HOUR = 3600.0
+DAY = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class CacheControl:
+    max_age: float | None = None
+    s_maxage: float | None = None
+    stale_while_revalidate: float | None = None
+    stale_if_error: float | None = None
+    no_store: bool = False
+    no_cache: bool = False
+    private: bool = False
+
+    @property
+    def lifetime(self) -> float | None:
+        return self.s_maxage if self.s_maxage is not None else self.max_age
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    """How long an object is fresh, and how long after that it may still be served."""
+
+    ttl: float
+    swr: float = 0.0
+    sie: float = 0.0
+    store: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDefaults:
+    master_ttl: float = 10.0
+    vod_playlist_ttl: float = 6 * HOUR
+    segment_ttl: float = DAY
+    other_ttl: float = 60.0
+    negative_ttl: float = 1.0
+    long_stale: float = DAY
+
+
+NO_STORE = Freshness(ttl=0.0, store=False)
+
+
+def _seconds(value: str) -> float | None:
+    try:
+        seconds = float(value.strip().strip('"'))
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def parse_cache_control(header: str) -> CacheControl:
+    """Parse the directives we act on; unknown or malformed ones are ignored (RFC 9111 5.2)."""
+    values: dict[str, float | None] = {}
+    flags: set[str] = set()
+    for item in header.split(","):
+        name, _, arg = item.strip().partition("=")
+        name = name.strip().lower()
+        if arg:
+            values[name] = _seconds(arg)
+        elif name:
+            flags.add(name)
+    return CacheControl(
+        max_age=values.get("max-age"),
+        s_maxage=values.get("s-maxage"),
+        stale_while_revalidate=values.get("stale-while-revalidate"),
+        stale_if_error=values.get("stale-if-error"),
+        no_store="no-store" in flags,
+        no_cache="no-cache" in flags,
+        private="private" in flags or "private" in values,
+    )
+
+
+def _pick(origin: float | None, default: float) -> float:
+    return default if origin is None else origin
+
+
+def freshness(
+    kind: ObjectKind,
+    status: int,
+    cc: CacheControl,
+    *,
+    playlist: PlaylistKind | None = None,
+    target_duration: float | None = None,
+    sets_cookie: bool = False,
+    defaults: PolicyDefaults = PolicyDefaults(),
+) -> Freshness:
+    """The DESIGN freshness table as a function."""
+    if cc.no_store or cc.private or sets_cookie:
+        return NO_STORE
+    if status in (404, 410):
+        # a live segment may appear a moment later: never remember its absence for long
+        return Freshness(ttl=min(_pick(cc.lifetime, defaults.negative_ttl), defaults.negative_ttl))
+    if status != 200:
+        return NO_STORE
+    lifetime = 0.0 if cc.no_cache else cc.lifetime
+    if kind == "playlist" and playlist == "live":
+        td = target_duration or 2.0
+        return Freshness(
+            ttl=min(_pick(lifetime, td / 2), td / 2),
+            swr=min(_pick(cc.stale_while_revalidate, td), td),
+            sie=min(_pick(cc.stale_if_error, 2 * td), 2 * td),
+        )
+    if kind == "playlist":
+        ttl = defaults.master_ttl if playlist == "master" else defaults.vod_playlist_ttl
+        return _with_origin(lifetime, cc, ttl, defaults.long_stale, defaults.long_stale)
+    if kind in ("segment", "init", "key"):
+        return _with_origin(lifetime, cc, defaults.segment_ttl, 0.0, defaults.long_stale)
+    return _with_origin(lifetime, cc, defaults.other_ttl, 0.0, defaults.long_stale)
+
+
+def _with_origin(
+    lifetime: float | None, cc: CacheControl, ttl: float, swr: float, sie: float
+) -> Freshness:
+    return Freshness(
+        ttl=_pick(lifetime, ttl),
+        swr=_pick(cc.stale_while_revalidate, swr),
+        sie=_pick(cc.stale_if_error, sie),
+    )
+
+
+def judge(age: float, fresh: Freshness) -> Verdict:
+    """fresh: serve; stale: serve and refresh behind; expired: fetch before answering."""
+    if age < fresh.ttl:
+        return "fresh"
+    if age < fresh.ttl + fresh.swr:
+        return "stale"
+    return "expired"
+
+
+def may_serve_on_error(age: float, fresh: Freshness) -> bool:
+    """stale-if-error (RFC 5861 section 4): an expired copy beats an error, within its window."""
+    return age < fresh.ttl + max(fresh.sie, fresh.swr)
+
+
+def should_refresh_ahead(age: float, fresh: Freshness, margin: float) -> bool:
+    """Refresh a playlist that has viewers before it expires, so they keep hitting."""
+    return fresh.ttl > 0 and age >= fresh.ttl - margin
+
+
+def playlist_kind(body: bytes) -> tuple[PlaylistKind, float | None]:
+    """Master or media; live or ended; and the target duration (RFC 8216 4.3.3.1, 4.3.4.2)."""
+    if b"#EXT-X-STREAM-INF" in body:
+        return "master", None
+    target: float | None = None
+    start = body.find(b"#EXT-X-TARGETDURATION:")
+    if start >= 0:
+        end = body.find(b"\n", start)
+        target = _seconds(body[start + 22 : end if end >= 0 else None].decode("ascii", "replace"))
+    ended = b"#EXT-X-ENDLIST" in body or b"#EXT-X-PLAYLIST-TYPE:VOD" in body
+    return ("vod" if ended else "live"), target
