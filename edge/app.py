@@ -100,7 +100,7 @@ async def _cache_lifetime(
         refresh_ahead_s=config.refresh_ahead_s,
         clock=clock,
     )
-    app.router.add_route("*", "/{path:.*}", handler)
+    app.router.add_route("*", "/{path:.*}", handler.handle)
     try:
         yield
     finally:

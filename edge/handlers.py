@@ -46,7 +46,7 @@ class ContentHandler:
         self.clock = clock
         self.common = responder.policy.common()
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.method == "OPTIONS":
             return self._preflight()
         if request.method not in ("GET", "HEAD"):

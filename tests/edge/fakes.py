@@ -1,0 +1,72 @@
+"""A scripted upstream (a real HTTP server on loopback) and a clock the tests move by hand."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Scripted:
+    """What the upstream answers for one path; tests change it between requests."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    gate: asyncio.Event | None = None  # when set: send the first half, wait for it, send the rest
+    truncate: bool = False  # promise the full length, send half, then drop the connection
+    honour_etag: bool = True  # answer If-None-Match with 304
+
+
+class ScriptedUpstream:
+    def __init__(self) -> None:
+        self.objects: dict[str, Scripted] = {}
+        self.hits: Counter[str] = Counter()
+        self.seen_headers: list[CIMultiDict[str]] = []
+        self.app = web.Application()
+        self.app.router.add_route("*", "/{path:.*}", self.handle)
+
+    def put(self, path: str, body: bytes = b"", **kwargs: object) -> Scripted:
+        self.objects[path] = Scripted(body, **kwargs)  # type: ignore[arg-type]
+        return self.objects[path]
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.hits[request.path_qs] += 1
+        self.seen_headers.append(CIMultiDict(request.headers))
+        obj = self.objects.get(request.path_qs) or self.objects.get(request.path)
+        if obj is None:
+            return web.Response(status=404, text="no such object")
+        headers = dict(obj.headers)
+        etag = headers.get("ETag")
+        if obj.honour_etag and etag and request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        response = web.StreamResponse(status=obj.status, headers=headers)
+        response.content_length = len(obj.body)
+        await response.prepare(request)
+        half = len(obj.body) // 2
+        await response.write(obj.body[:half])
+        if obj.truncate:
+            await asyncio.sleep(0.05)
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        if obj.gate is not None:
+            await obj.gate.wait()
+        await response.write(obj.body[half:])
+        await response.write_eof()
+        return response
