@@ -1,0 +1,99 @@
+"""`python -m loadtest run ...` and `python -m loadtest plan ...`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+
+from loadtest.cli import build_parser
+from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
+from loadtest.errors import ConfigError, LoadtestError
+from loadtest.planner import plan_from_args
+from loadtest.progress import ProgressView
+from loadtest.report_html import render
+from loadtest.runner import run
+from loadtest.summary import build_summary, flat_metrics
+from loadtest.table import print_summary
+from loadtest.thresholds import Threshold, evaluate_all, parse_threshold
+
+EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "plan":
+            print(plan_from_args(args))
+            return EXIT_OK
+        config, rules = configure(args)
+    except ConfigError as error:
+        print(f"loadtest: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return run_and_report(config, rules)
+    except (LoadtestError, OSError) as error:
+        print(f"loadtest: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("loadtest: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
+    file_values = load_file(Path(args.config)) if args.config else _defaults()
+    if args.thresholds_file:
+        extra = load_file(Path(args.thresholds_file)).get("thresholds", {}).get("rules", [])
+        args.threshold = [*extra, *args.threshold]
+    overrides: dict[str, Any] = {
+        "target": args.target,
+        "viewers": args.viewers,
+        "duration_s": args.duration,
+        "ramp_s": args.ramp,
+        "mix": args.mix,
+        "processes": args.processes,
+        "report_dir": args.report,
+        "ndjson": args.ndjson,
+        "thresholds": args.threshold,
+        "stb_rendition": args.rendition,
+        "phone_bandwidth": args.phone_bandwidth,
+        "progress": False if args.no_progress else None,
+    }
+    config = from_sources(file_values, overrides)
+    rules = [parse_threshold(text) for text in config.thresholds]
+    return config, rules
+
+
+def _defaults() -> dict[str, Any]:
+    return load_file(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else {}
+
+
+def run_and_report(config: RunConfig, rules: list[Threshold]) -> int:
+    console = Console()
+    with ProgressView(config.viewers, config.duration_s, config.progress) as view:
+        result = run(config, view.publish)
+    verdicts = evaluate_all(rules, flat_metrics(result))
+    summary = build_summary(config, result, verdicts)
+    print_summary(summary, console)
+    if config.report_dir is not None:
+        write_report(config.report_dir, summary)
+        console.print(f"report: {config.report_dir / 'report.html'}")
+    if result.generator_bound:
+        console.print(
+            "[bold red]warning:[/] the generator was the bottleneck; add --processes or machines"
+        )
+    return EXIT_OK if summary["passed"] else EXIT_THRESHOLDS
+
+
+def write_report(directory: Path, summary: dict[str, Any]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    (directory / "report.html").write_text(render(summary), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The end-of-run summary table, one row per cohort, and the request table by kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _ms(summary: dict[str, float], key: str) -> str:
+    return f"{summary[key] * 1e3:.0f}" if summary.get("count") else "-"
+
+
+def print_summary(summary: dict[str, Any], console: Console) -> None:
+    cohorts = Table(title="Viewers by cohort")
+    for column in ("cohort", "sessions", "start fail", "startup p50/p95 ms", "rebuffers",
+                   "rebuffer ratio", "bitrate kbit/s", "switches", "seg dl/dur p95",
+                   "live lag mean s", "stale pl.", "404s"):  # fmt: skip
+        cohorts.add_column(column, justify="right")
+    for name, c in sorted(summary["cohorts"].items()):
+        startup = c["startup_time"]
+        lag = c["live_lag"]
+        cohorts.add_row(
+            name, str(c["sessions"]), f"{c['start_failures']} ({c['start_failure_ratio']:.1%})",
+            f"{_ms(startup, 'p50')}/{_ms(startup, 'p95')}", str(c["rebuffers"]),
+            f"{c['rebuffer_ratio']:.4f}", f"{c['bitrate'] / 1e3:.0f}", str(c["switches"]),
+            f"{c['segment_ratio']['p95']:.3f}", f"{lag['mean']:.1f}" if lag["count"] else "-",
+            str(c["stale_playlists"]), str(c["not_found"]),
+        )  # fmt: skip
+    console.print(cohorts)
+    requests = Table(title="Requests by kind")
+    for column in ("kind", "count", "MB", "failures", "TTFB p50/p95/p99 ms", "total p95 ms",
+                   "X-Cache", "statuses"):  # fmt: skip
+        requests.add_column(column, justify="right")
+    for kind, r in sorted(summary["requests"].items()):
+        ttfb = r["ttfb"]
+        requests.add_row(
+            kind, str(r["count"]), f"{r['bytes'] / 1e6:.1f}", str(r["failures"]),
+            f"{_ms(ttfb, 'p50')}/{_ms(ttfb, 'p95')}/{_ms(ttfb, 'p99')}", _ms(r["total"], "p95"),
+            " ".join(f"{k}:{v}" for k, v in sorted(r["x_cache"].items())) or "-",
+            " ".join(f"{k}:{v}" for k, v in sorted(r["statuses"].items())),
+        )  # fmt: skip
+    console.print(requests)
+    generator = summary["generator"]
+    lag = max((w["loop_lag"]["p99"] for w in generator["workers"]), default=0.0)
+    cpu = max((w["cpu_cores"] for w in generator["workers"]), default=0.0)
+    verdict = "[bold red]GENERATOR-BOUND[/]" if generator["bound"] else "ok"
+    console.print(
+        f"generator: loop lag p99 {lag * 1e3:.1f} ms, CPU {cpu:.2f} cores/process: {verdict}"
+    )
+    for rule in summary["thresholds"]:
+        mark = "[green]pass[/]" if rule["passed"] else "[bold red]FAIL[/]"
+        console.print(f"threshold {rule['rule']}: {rule['value']} -> {mark}")
