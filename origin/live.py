@@ -29,10 +29,10 @@ class Timeline:
     """One loop of a channel's timetable for one rendition."""
 
     entries: tuple[TimelineEntry, ...]
-    ends: tuple[float, ...]  # end offset of each entry from the start of the loop
+    ends: tuple[int, ...]  # end of each entry from the start of the loop, in milliseconds
 
     @property
-    def loop_duration(self) -> float:
+    def loop_ms(self) -> int:
         return self.ends[-1]
 
     @property
@@ -55,7 +55,12 @@ def build_timeline(lessons: Sequence[tuple[str, Sequence[Segment]]]) -> Timeline
     )
     if not entries or any(entry.duration <= 0 for entry in entries):
         raise ValueError("a timeline needs segments with positive durations")
-    return Timeline(entries, tuple(accumulate(entry.duration for entry in entries)))
+    return Timeline(entries, tuple(accumulate(to_ms(entry.duration) for entry in entries)))
+
+
+def to_ms(seconds: float) -> int:
+    """Whole milliseconds: integer arithmetic keeps 4.0 + 1.6 from ending at 5.59999."""
+    return round(seconds * 1000)
 
 
 @dataclass(frozen=True)
@@ -86,17 +91,18 @@ class LiveWindow:
 
 def completed_segments(timeline: Timeline, epoch: float, now: float) -> int:
     """How many segments have ended by `now` (a segment is listed only once it is complete)."""
-    elapsed = now - epoch
+    elapsed = to_ms(now - epoch)
     if elapsed <= 0:
         return 0
-    loops, into_loop = divmod(elapsed, timeline.loop_duration)
-    return int(loops) * len(timeline.entries) + bisect.bisect_right(timeline.ends, into_loop)
+    loops, into_loop = divmod(elapsed, timeline.loop_ms)
+    return loops * len(timeline.entries) + bisect.bisect_right(timeline.ends, into_loop)
 
 
 def segment_at(timeline: Timeline, epoch: float, sequence: int) -> LiveSegment:
     loops, index = divmod(sequence, len(timeline.entries))
     entry = timeline.entries[index]
-    start = epoch + loops * timeline.loop_duration + timeline.ends[index] - entry.duration
+    start_ms = loops * timeline.loop_ms + timeline.ends[index] - to_ms(entry.duration)
+    start = epoch + start_ms / 1000
     # RFC 8216 4.3.2.3: a discontinuity before every lesson start but the channel's first.
     discontinuity = entry.starts_lesson and sequence > 0
     return LiveSegment(sequence, entry.lesson_id, entry.uri, start, entry.duration, discontinuity)
@@ -130,8 +136,9 @@ def live_window(timeline: Timeline, epoch: float, now: float, size: int) -> Live
 
 def now_playing(timeline: Timeline, epoch: float, now: float) -> LiveSegment | None:
     """The segment on air at `now` (complete or not), None before the epoch."""
-    if now < epoch:
+    elapsed = to_ms(now - epoch)
+    if elapsed < 0:
         return None
-    loops, into_loop = divmod(now - epoch, timeline.loop_duration)
+    loops, into_loop = divmod(elapsed, timeline.loop_ms)
     index = min(bisect.bisect_right(timeline.ends, into_loop), len(timeline.entries) - 1)
-    return segment_at(timeline, epoch, int(loops) * len(timeline.entries) + index)
+    return segment_at(timeline, epoch, loops * len(timeline.entries) + index)
