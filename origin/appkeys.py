@@ -1,0 +1,26 @@
+"""App-scoped objects, typed (web.AppKey), shared by the app factory and the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiohttp import web
+
+from origin.config import OriginConfig
+from origin.faults import FaultInjector
+from origin.files import FileStore
+from origin.library import Library
+from origin.schedule import Channel
+from origin.stats import RequestStats
+
+Clock = Callable[[], float]  # wall-clock unix seconds, injected so tests can pick the instant
+
+CONFIG = web.AppKey("config", OriginConfig)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+LIBRARY = web.AppKey("library", Library)
+SCAN_LOCK = web.AppKey("scan_lock", asyncio.Lock)
+CHANNELS = web.AppKey("channels", dict[str, Channel])
+FILES = web.AppKey("files", FileStore)
+STATS = web.AppKey("stats", RequestStats)
+FAULTS = web.AppKey("faults", FaultInjector)
