@@ -6,15 +6,24 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from origin.errors import OriginError
 from origin.ladder import DEFAULT_LADDER, parse_ladder
 from origin.logs import configure_logging
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes print one line naming the problem, like every other start-up error."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"origin: {message} (see python -m origin --help)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m origin", description="classcast HLS origin")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="python -m origin", description="classcast HLS origin")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     serve = commands.add_parser("serve", help="serve the lesson library and live channels")
     serve.add_argument("--host")
     serve.add_argument("--port")

@@ -106,7 +106,8 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         await asyncio.sleep(delay)
     status = faults.error_for(request.path)
     if status is not None:
-        return error_response(status, "injected fault")
+        # no-store: a drill's failure must not outlive the drill in a cache.
+        return error_response(status, "injected fault", {"Cache-Control": "no-store"})
     return await handler(request)
 
 

@@ -60,6 +60,7 @@ def test_bad_env_value_names_the_key() -> None:
         (["--port", "nope"], "origin: port: expected an integer, got 'nope'"),
         (["--content", "/nonexistent"], "origin: content directory /nonexistent does not exist"),
         (["--schedule", "/nonexistent.toml"], "origin: schedule /nonexistent.toml: no such file"),
+        (["--bogus"], "origin: unrecognized arguments: --bogus (see python -m origin --help)"),
     ],
 )
 def test_serve_refuses_bad_start_up_with_one_line(args: list[str], line: str) -> None:

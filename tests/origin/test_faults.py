@@ -65,6 +65,7 @@ async def test_errors_only_under_the_prefix(faulty: TestClient) -> None:
     response = await faulty.get(SEGMENT)
     assert response.status == 502
     assert await response.text() == "502: injected fault\n"
+    assert response.headers["Cache-Control"] == "no-store"
     assert (await faulty.get("/live/grade-5/master.m3u8")).status == 200
     assert (await faulty.get("/_stats")).status == 200
     await set_faults(faulty)
