@@ -90,7 +90,11 @@ async def _cache_lifetime(
     registry.register(EdgeCollector(app[STATS], lambda: _gauges(cache, app[SENDS])))
     app[REGISTRY] = registry
     responder = Responder(
-        HeaderPolicy(config.node_id, config.cors_origin), disk, app[STATS], app[SENDS]
+        HeaderPolicy(config.node_id, config.cors_origin),
+        disk,
+        app[STATS],
+        app[SENDS],
+        use_sendfile=config.sendfile,
     )
     handler = ContentHandler(
         cache,

@@ -139,6 +139,7 @@ class EdgeCache:
             kind == "segment" or (kind == "other" and not self.memory.fits(length or 0))
         )
         sink = await self._open_sink(fill.key) if to_disk else None
+        storable = sink is not None or not to_disk  # disk trouble: proxy, do not store
         hasher = hashlib.blake2b(digest_size=12) if "ETag" not in response.headers else None
         try:
             async for chunk in response.content.iter_chunked(READ_CHUNK):
@@ -177,7 +178,7 @@ class EdgeCache:
             meta, freshness=self._freshness(kind, response.status, cc, meta, response.headers)
         )
         fill.meta = meta
-        stored = await self._store(fill.key, meta, body, sink)
+        stored = storable and await self._store(meta, body, sink)
         fill.finish("stored" if stored else "passed")
         if playlist == "live":
             self._prefetch(fill.key, body)
@@ -203,9 +204,7 @@ class EdgeCache:
             return None
         return sink
 
-    async def _store(
-        self, key: CacheKey, meta: ObjectMeta, body: bytes, sink: TempFileSink | None
-    ) -> bool:
+    async def _store(self, meta: ObjectMeta, body: bytes, sink: TempFileSink | None) -> bool:
         if not meta.freshness.store:
             if sink is not None:
                 await sink.discard()

@@ -31,6 +31,7 @@ class EdgeConfig:
     ram_object_max_bytes: int = 1024**2
     disk_bytes: int = 10 * 1024**3
     max_open_files: int = 1024
+    sendfile: bool = True  # zero-copy disk hits; off: copy through Python (always so for TLS)
     keep_query: tuple[str, ...] = ()
     connect_timeout: float = 2.0
     read_timeout: float = 10.0

@@ -97,14 +97,19 @@ class ContentHandler:
                 return await self.responder.serve(
                     request, stored, label, stored.meta.age(self.clock())
                 )
-        if outcome != "failed" and fill.meta is not None:
+        answered = fill.meta  # what the origin said, when it said anything
+        if outcome != "failed" and answered is not None and answered.status < 500:
             return await self.responder.serve(
-                request, MemoryObject(fill.meta, fill.body), x_cache, 0
+                request, MemoryObject(answered, fill.body), x_cache, 0
             )
         if stale is not None and may_serve_on_error(
             age := stale.meta.age(self.clock()), stale.meta.freshness
         ):
             return await self.responder.serve(request, stale, "STALE", age)
+        if outcome != "failed" and answered is not None:  # the origin's 5xx, passed on uncached
+            return await self.responder.serve(
+                request, MemoryObject(answered, fill.body), x_cache, 0
+            )
         error = fill.error or UpstreamError("upstream failed")
         self.responder.stats.requests[str(error.status)] += 1
         return self._error(error.status, error.reason)

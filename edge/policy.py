@@ -114,10 +114,13 @@ def freshness(
     lifetime = 0.0 if cc.no_cache else cc.lifetime
     if kind == "playlist" and playlist == "live":
         td = target_duration or 2.0
+        ttl = min(_pick(lifetime, td / 2), td / 2)
+        # the windows follow freshness (RFC 5861), capped so that the age served stays
+        # under 1.5 TD while refreshing and under 2 TD while the origin fails
         return Freshness(
-            ttl=min(_pick(lifetime, td / 2), td / 2),
+            ttl=ttl,
             swr=min(_pick(cc.stale_while_revalidate, td), td),
-            sie=min(_pick(cc.stale_if_error, 2 * td), 2 * td),
+            sie=min(_pick(cc.stale_if_error, 2 * td), 2 * td - ttl),
         )
     if kind == "playlist":
         ttl = defaults.master_ttl if playlist == "master" else defaults.vod_playlist_ttl
@@ -148,7 +151,7 @@ def judge(age: float, fresh: Freshness) -> Verdict:
 
 def may_serve_on_error(age: float, fresh: Freshness) -> bool:
     """stale-if-error (RFC 5861 section 4): an expired copy beats an error, within its window."""
-    return age < fresh.ttl + max(fresh.sie, fresh.swr)
+    return age < fresh.ttl + fresh.sie
 
 
 def should_refresh_ahead(age: float, fresh: Freshness, margin: float) -> bool:

@@ -62,8 +62,15 @@ class Responder:
     """Serves stored objects: HIT, STALE, REVALIDATED and the finished part of MISS."""
 
     def __init__(
-        self, policy: HeaderPolicy, disk: DiskTier, stats: Stats, sends: SendStats
+        self,
+        policy: HeaderPolicy,
+        disk: DiskTier,
+        stats: Stats,
+        sends: SendStats,
+        *,
+        use_sendfile: bool = True,
     ) -> None:
+        self.use_sendfile = use_sendfile
         self.policy = policy
         self.disk = disk
         self.stats = stats
@@ -105,11 +112,8 @@ class Responder:
             headers["Content-Range"] = window.content_range(meta.length)
         if isinstance(stored, MemoryObject):
             body = stored.body if window is None else stored.body[offset : offset + count]
-            if request.method == "HEAD":
-                response = web.Response(status=status, headers=headers)
-                response.content_length = count
-                return response
-            self.stats.bytes_sent += count
+            # aiohttp sends Content-Length and no body for HEAD
+            self.stats.bytes_sent += count if request.method == "GET" else 0
             return web.Response(status=status, body=body, headers=headers)
         return await self._send_disk(request, stored, status, headers, offset, count)
 
@@ -146,7 +150,7 @@ class Responder:
         try:
             writer = await response.prepare(request)
             assert writer is not None
-            if can_zero_copy(request):
+            if self.use_sendfile and can_zero_copy(request):
                 await zero_copy(request, writer, fd, offset, count, self.sends)
             else:
                 await copy_send(response, fd, offset, count, self.sends)

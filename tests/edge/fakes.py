@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
+
+from edge.app import CACHE
 
 
 class FakeClock:
@@ -70,3 +74,24 @@ class ScriptedUpstream:
         await response.write(obj.body[half:])
         await response.write_eof()
         return response
+
+
+async def raw_request(host: str, port: int, target: str, headers: str = "") -> tuple[int, bytes]:
+    """Send a request line exactly as written (HTTP clients normalise `..` away)."""
+    reader, writer = await asyncio.open_connection(host, port)
+    request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n"
+    writer.write(request.encode("latin-1"))
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def settle(edge: TestClient[Any, Any]) -> None:
+    """Wait until no fill runs: background refreshes, prefetches and disk commits are done."""
+    cache = edge.server.app[CACHE]
+    async with asyncio.timeout(5):
+        while len(cache.fills):
+            await asyncio.sleep(0.005)

@@ -42,17 +42,17 @@ def test_playlist_kind(body: bytes, kind: str, target: float | None) -> None:
 @pytest.mark.parametrize(
     ("kind", "status", "cc", "playlist", "td", "expected"),
     [
-        # live media playlist: min(origin max-age, TD/2); swr <= 1 TD; sie <= 2 TD
-        ("playlist", 200, "", "live", 4.0, Freshness(2.0, 4.0, 8.0)),
-        ("playlist", 200, "max-age=1", "live", 4.0, Freshness(1.0, 4.0, 8.0)),
-        ("playlist", 200, "max-age=60", "live", 4.0, Freshness(2.0, 4.0, 8.0)),
+        # live media playlist: min(origin max-age, TD/2); swr <= 1 TD; served age <= 2 TD on error
+        ("playlist", 200, "", "live", 4.0, Freshness(2.0, 4.0, 6.0)),
+        ("playlist", 200, "max-age=1", "live", 4.0, Freshness(1.0, 4.0, 7.0)),
+        ("playlist", 200, "max-age=60", "live", 4.0, Freshness(2.0, 4.0, 6.0)),
         (
             "playlist",
             200,
             "max-age=60, stale-while-revalidate=600, stale-if-error=600",
             "live",
             6.0,
-            Freshness(3.0, 6.0, 12.0),
+            Freshness(3.0, 6.0, 9.0),
         ),
         (
             "playlist",
@@ -60,8 +60,9 @@ def test_playlist_kind(body: bytes, kind: str, target: float | None) -> None:
             "max-age=1, stale-while-revalidate=1",
             "live",
             4.0,
-            Freshness(1.0, 1.0, 8.0),
+            Freshness(1.0, 1.0, 7.0),
         ),
+        ("playlist", 200, "max-age=1, stale-if-error=2", "live", 4.0, Freshness(1.0, 4.0, 2.0)),
         # VOD media playlist: origin max-age, else hours; long stale
         ("playlist", 200, "", "vod", 4.0, Freshness(21600.0, DAY, DAY)),
         ("playlist", 200, "max-age=3600", "vod", 4.0, Freshness(3600.0, DAY, DAY)),
@@ -111,9 +112,9 @@ def test_live_playlist_is_never_served_past_its_cap(age: float, verdict: str) ->
 
 
 def test_stale_if_error_window() -> None:
-    live = Freshness(2.0, 4.0, 8.0)
-    assert may_serve_on_error(9.9, live)
-    assert not may_serve_on_error(10.0, live)
+    live = freshness("playlist", 200, parse_cache_control(""), playlist="live", target_duration=4.0)
+    assert may_serve_on_error(7.9, live)
+    assert not may_serve_on_error(8.0, live)  # two target durations: fail, so players switch
     assert not may_serve_on_error(0.5, Freshness(0.0))
 
 
