@@ -74,6 +74,8 @@ def _defaults() -> dict[str, Any]:
 
 def run_and_report(config: RunConfig, rules: list[Threshold]) -> int:
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # logs and CI: do not squeeze the tables into 80 columns
     with ProgressView(config.viewers, config.duration_s, config.progress) as view:
         result = run(config, view.publish)
     verdicts = evaluate_all(rules, flat_metrics(result))

@@ -49,6 +49,19 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+class StopSignal:
+    """Set at the end of the run: lanes finish the request in hand and fetch nothing new."""
+
+    def __init__(self) -> None:
+        self.is_set = False
+        self.wakers: set[Waker] = set()
+
+    def set(self) -> None:
+        self.is_set = True
+        for waker in list(self.wakers):
+            waker.poke()
+
+
 class Fetcher:
     """Performs one Fetch: streams the body, counts bytes, throttles, records the request."""
 
@@ -97,22 +110,29 @@ class Fetcher:
         return size
 
 
-async def play(viewer: ViewerSession, fetcher: Fetcher, clock: Clock) -> None:
-    """Run one session until the model stops (recording ended, start failed) or we're cancelled."""
+async def play(viewer: ViewerSession, fetcher: Fetcher, clock: Clock, stop: StopSignal) -> None:
+    """Run one session until the model stops (recording ended, start failed) or the run does."""
     wakers: dict[Lane, Waker] = {"playlist": Waker(), "segment": Waker()}
-    playlists = asyncio.create_task(_run_lane("playlist", viewer, fetcher, clock, wakers))
+    stop.wakers.update(wakers.values())
+    playlists = asyncio.create_task(_run_lane("playlist", viewer, fetcher, clock, wakers, stop))
     try:
-        await _run_lane("segment", viewer, fetcher, clock, wakers)
+        await _run_lane("segment", viewer, fetcher, clock, wakers, stop)
+        await playlists
     finally:
         playlists.cancel()
-        await asyncio.gather(playlists, return_exceptions=True)
+        stop.wakers.difference_update(wakers.values())
 
 
 async def _run_lane(
-    lane: Lane, viewer: ViewerSession, fetcher: Fetcher, clock: Clock, wakers: dict[Lane, Waker]
+    lane: Lane,
+    viewer: ViewerSession,
+    fetcher: Fetcher,
+    clock: Clock,
+    wakers: dict[Lane, Waker],
+    stop: StopSignal,
 ) -> None:
     other = wakers["segment" if lane == "playlist" else "playlist"]
-    while True:
+    while not stop.is_set:
         now = clock.now()
         action = viewer.next_action(lane, now)
         if isinstance(action, Stop):

@@ -15,7 +15,7 @@ from typing import IO, Any
 import aiohttp
 import uvloop
 
-from loadtest.client import Fetcher, play
+from loadtest.client import Fetcher, StopSignal, play
 from loadtest.clock import Clock, MonotonicClock
 from loadtest.config import RunConfig
 from loadtest.errors import LoadtestError
@@ -27,6 +27,7 @@ from loadtest.selfcheck import CpuMeter, LoopLagProbe, is_generator_bound
 Progress = dict[str, Any]
 Publish = Callable[[Progress], None]
 FAILED_START_PAUSE_S = 1.0
+DRAIN_TIMEOUT_S = 5.0  # requests in flight at the end get this long to finish, then are cancelled
 RESULT_TIMEOUT_S = 120.0
 
 
@@ -66,6 +67,7 @@ class Worker:
         self.publish = publish
         self.clock: Clock = MonotonicClock()
         self.slots: list[Slot] = []
+        self.stop = StopSignal()
 
     async def run(self, request_log: IO[bytes] | None) -> WorkerResult:
         recorder = Recorder(request_log)
@@ -87,6 +89,11 @@ class Worker:
             spawner = asyncio.create_task(self._spawn(viewers, fetcher, recorder, started))
             await asyncio.sleep(self.config.duration_s)
             ended = self.clock.now()
+            spawner.cancel()
+            self.stop.set()
+            # Drain: let requests in flight finish so every request the server saw is counted.
+            if viewers:
+                await asyncio.wait(set(viewers), timeout=DRAIN_TIMEOUT_S)
             for task in [spawner, *background, *viewers]:
                 task.cancel()
             await asyncio.gather(spawner, *background, *viewers, return_exceptions=True)
@@ -117,7 +124,9 @@ class Worker:
         while True:
             session = make_viewer(self.config, slot.index, number, self.clock.now())
             slot.session = session
-            await play(session, fetcher, self.clock)
+            await play(session, fetcher, self.clock, self.stop)
+            if self.stop.is_set:
+                return  # the run is over; the session is closed at the run's end time
             slot.session = None
             recorder.record_session(session.finish(self.clock.now()))
             number += 1
