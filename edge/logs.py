@@ -45,7 +45,8 @@ class JsonAccessLogger(AbstractAccessLogger):
                 "path": request.raw_path,
                 "status": response.status,
                 "cache": response.headers.get("X-Cache", "-"),
-                "bytes": response.body_length,
+                # zero-copy bodies bypass aiohttp's byte count; the length we promised was sent
+                "bytes": response.content_length or response.body_length,
                 "ms": round(duration * 1000, 2),
                 "peer": request.remote,
                 "at": round(time.time(), 3),
