@@ -39,10 +39,12 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> No
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"service exited with {process.returncode}:\n{log_path.read_text()}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(url + "/healthz", timeout=1) as answer,
+        ):
+            if answer.status == 200:
+                return
         time.sleep(0.05)
     raise RuntimeError(f"service at {url} not ready in {READY_TIMEOUT_S}s:\n{log_path.read_text()}")
 
@@ -54,7 +56,9 @@ def run_service(module: str, args: list[str], log_path: Path) -> Iterator[Servic
     command = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command + args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        process = subprocess.Popen(
+            command + args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, process, log_path)
