@@ -44,6 +44,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--node-id")
     serve.add_argument("--log-level")
     serve.add_argument("--no-access-log", dest="access_log", action="store_false", default=None)
+    serve.add_argument(
+        "--no-sendfile",
+        dest="sendfile",
+        action="store_false",
+        default=None,
+        help="copy disk hits through Python instead of zero-copy sendfile",
+    )
     return parser.parse_args(argv)
 
 

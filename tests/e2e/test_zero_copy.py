@@ -1,0 +1,86 @@
+"""Proof that disk hits really leave through os.sendfile: the edge's syscalls, traced by strace."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CONTENT, Stack
+from tests.support.process import ROOT, free_port, stop, wait_ready
+
+pytestmark = pytest.mark.e2e
+SEGMENT = "/vod/math-fractions/360p/seg_00003.ts"
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[dict[str, str], bytes]:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as answer:
+        return dict(answer.headers), answer.read()
+
+
+@pytest.mark.parametrize("sendfile", [True, False])
+def test_disk_hits_are_sent_with_sendfile_and_the_fallback_copies(
+    stack: Stack, tmp_path: Path, sendfile: bool
+) -> None:
+    if shutil.which("strace") is None:
+        pytest.fail("strace is missing: scripts/setup --dev installs it")
+    trace = tmp_path / "trace"
+    port = free_port()
+    command = [
+        "strace", "-f", "-qq", "-y", "--seccomp-bpf", "-e", "trace=sendfile,pread64",
+        "-o", str(trace),
+        sys.executable, "-m", "edge", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--upstream", stack.origin.url, "--cache-dir", str(tmp_path / "cache"),
+    ]  # fmt: skip
+    if not sendfile:
+        command.append("--no-sendfile")
+    log = tmp_path / "edge.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process, log)
+        expected = (CONTENT / SEGMENT.removeprefix("/vod/")).read_bytes()
+        miss_headers, miss = get(url + SEGMENT)
+        hit_headers, hit = get(url + SEGMENT)
+        for _ in range(50):  # a request right after the MISS may still join the committing fill
+            if hit_headers["X-Cache"] == "HIT":
+                break
+            time.sleep(0.02)
+            hit_headers, hit = get(url + SEGMENT)
+        _, part = get(url + SEGMENT, {"Range": "bytes=1000-20999"})
+    finally:
+        # stop the traced edge itself; strace then exits with its status
+        (edge_pid,) = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        os.kill(int(edge_pid), signal.SIGTERM)
+        assert stop(process) == 0
+    assert miss == hit == expected
+    assert part == expected[1000:21000]
+    assert (miss_headers["X-Cache"], hit_headers["X-Cache"]) == ("MISS", "HIT")
+    calls = trace.read_text()
+    # -y names each descriptor: count only the calls that carry a cached segment file
+    sent = [
+        int(n)
+        for n in re.findall(r"sendfile\(\d+<socket:.*?>, \d+<[^>]*\.data>, .*\) = (\d+)", calls)
+    ]
+    copied = [int(n) for n in re.findall(r"pread64\(\d+<[^>]*\.data>, .*\) = (\d+)", calls)]
+    if sendfile:
+        assert sum(sent) == len(expected) + 20000, calls[-2000:]
+        assert sum(copied) == 0
+    else:
+        assert sent == []
+        assert sum(copied) == len(expected) + 20000
