@@ -83,6 +83,7 @@ async def serve(config: edge_config.EdgeConfig) -> None:
     await stopping.wait()
     log.info("edge stopping")
     await runner.cleanup()
+    JsonAccessLogger.flush()
 
 
 def raise_fd_limit() -> None:

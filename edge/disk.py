@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cachetools import LRUCache
+from multidict import CIMultiDict
 
 from edge.objects import ObjectMeta
 
@@ -61,6 +62,7 @@ class DiskEntry:
     meta: ObjectMeta
     path: Path
     file: OpenFile | None = field(default=None, repr=False)
+    headers: tuple[ObjectMeta, CIMultiDict[str]] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:

@@ -9,11 +9,13 @@ auth tokens and cache busters are dropped, so they cost no hit ratio.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from edge.errors import BadRequest, UriTooLong
 
+KEY_MEMO_SIZE = 65536
 HLS_DIRECTIVES = frozenset({"_HLS_msn", "_HLS_part", "_HLS_skip"})
 MAX_PATH_LENGTH = 2048
 
@@ -65,8 +67,14 @@ def normalise_query(raw_query: str, keep: frozenset[str]) -> str:
     return urlencode(sorted(pairs))
 
 
+@lru_cache(maxsize=KEY_MEMO_SIZE)
 def cache_key(raw_path_qs: str, keep_query: frozenset[str] = HLS_DIRECTIVES) -> CacheKey:
-    """Key for a raw request target such as `/vod/a/index.m3u8?token=x&_HLS_msn=4`."""
+    """Key for a raw request target such as `/vod/a/index.m3u8?token=x&_HLS_msn=4`.
+
+    Memoised: viewers of a channel ask for the same few targets, and the decode-and-check work
+    was a measurable part of a hot playlist hit (BENCHMARKS.md). Refused targets raise and are
+    not remembered.
+    """
     raw_path, _, raw_query = raw_path_qs.partition("?")
     try:
         path = normalise_path(raw_path)

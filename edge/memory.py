@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cachetools import LRUCache
+from multidict import CIMultiDict
 
 from edge.objects import ObjectMeta
 
@@ -15,6 +16,7 @@ ENTRY_OVERHEAD = 512  # rough bytes per entry for the key, meta and prebuilt hea
 class MemoryObject:
     meta: ObjectMeta
     body: bytes
+    headers: tuple[ObjectMeta, CIMultiDict[str]] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:

@@ -1,0 +1,1 @@
+"""Edge benchmarks: hot segments, hot playlists and cold misses against same-run baselines."""

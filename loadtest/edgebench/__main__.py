@@ -1,0 +1,219 @@
+"""python -m loadtest.edgebench [--seconds 5] [--rounds 3] [--connections 32] [--json FILE]
+
+Hot 2 MB segments and hot playlists through the edge, against aiohttp baselines (and nginx
+proxy_cache when installed) in the same run; then cold misses. Everything is a separate process
+on loopback; server CPU comes from /proc/<pid>/stat around each wrk run. The edge is driven
+over HTTP only: loadtest/ never imports edge/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+from loadtest.edgebench.nginx import nginx_command
+from loadtest.edgebench.procs import ROOT, WRK_REPORT, free_port, server
+from loadtest.edgebench.scenarios import Rounds, Target, cold_misses, hot, ratio
+
+LESSON = "bench"
+SEGMENT_PATH = f"/vod/{LESSON}/360p/hot_2mb.ts"
+PLAYLIST_PATH = f"/vod/{LESSON}/360p/index.m3u8"
+COLD_PATH = f"/vod/{LESSON}/360p/seg_00005.ts"
+COLD_WAITERS = 500
+EDGE, EDGE_LOGGING = "classcast edge", "classcast edge, access log on"
+FILE_RESPONSE, BYTES, BARE, BARE_HEADERS, NGINX = (
+    "aiohttp FileResponse (uvloop)",
+    "aiohttp bytes from memory",
+    "aiohttp bare handler, const",
+    "bare handler + the edge's headers",
+    "nginx proxy_cache",
+)
+
+
+def make_library(root: Path) -> Path:
+    content = root / "content"
+    shutil.copytree(ROOT / "content", content)  # the schedule names the sample lessons
+    shutil.copytree(ROOT / "content" / "math-fractions", content / LESSON)
+    (content / LESSON / "360p" / "hot_2mb.ts").write_bytes(os.urandom(2 * 1024 * 1024))
+    return content
+
+
+def set_faults(origin: str, **faults: object) -> None:
+    body = {"latency_ms": 0, "error_rate": 0.0, "error_status": 503, "truncate_rate": 0.0,
+            "bytes_per_second": 0, "path_prefix": "", **faults}  # fmt: skip
+    request = urllib.request.Request(origin + "/_faults", json.dumps(body).encode(), method="POST")
+    urllib.request.urlopen(request).read()
+
+
+class Stack:
+    """Origin, two edges (access log off and on), the baseline server and nginx, all up."""
+
+    def __init__(self, root: Path, stack: ExitStack) -> None:
+        py = sys.executable
+        content = make_library(root)
+        self.url: dict[str, str] = {}
+        self.pid: dict[str, int] = {}
+
+        def start(name: str, command: list[str], port: int) -> None:
+            self.url[name] = f"http://127.0.0.1:{port}"
+            self.pid[name] = stack.enter_context(
+                server(command, self.url[name] + "/healthz", root / f"{name}.log")
+            )
+
+        port = free_port()
+        origin = [py, "-m", "origin", "serve", "--port", str(port), "--faults",
+                  "--content", str(content), "--schedule", "config/schedule.toml"]  # fmt: skip
+        start("origin", origin, port)
+        self.playlist_size = len(urllib.request.urlopen(self.url["origin"] + PLAYLIST_PATH).read())
+        for name, extra in ((EDGE, ["--no-access-log"]), (EDGE_LOGGING, [])):
+            port = free_port()
+            start(name, [py, "-m", "edge", "serve", "--port", str(port), "--upstream",
+                         self.url["origin"], "--cache-dir", str(root / f"cache-{port}"),
+                         "--log-level", "warning", *extra], port)  # fmt: skip
+        port = free_port()
+        start("baseline", [py, "-m", "loadtest.baseline_server", "--port", str(port), "--file",
+                           str(content / LESSON / "360p" / "hot_2mb.ts"),
+                           "--const-size", str(self.playlist_size)], port)  # fmt: skip
+        port = free_port()
+        nginx = nginx_command(root, port, self.url["origin"])
+        if nginx is not None:
+            start(NGINX, nginx, port)
+
+    def target(self, label: str, server_name: str, path: str) -> Target:
+        return Target(label, self.pid[server_name], self.url[server_name] + path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.edgebench", description=__doc__)
+    parser.add_argument("--seconds", type=int, default=5, help="per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per server")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--scenarios",
+        type=lambda v: set(v.split(",")),
+        default={"segments", "playlists", "cold"},
+        help="comma list of segments, playlists, cold (default: all)",
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("edgebench: wrk is needed (apt-get install wrk)")
+    root = Path(tempfile.mkdtemp(prefix="edgebench-"))
+    script = root / "report.lua"
+    script.write_text(WRK_REPORT)
+    try:
+        with ExitStack() as stack:
+            results = run(Stack(root, stack), args, script)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
+    nginx = [NGINX] if NGINX in s.pid else []
+    results: dict[str, object] = {
+        "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections
+    }  # fmt: skip
+    seg: dict[str, Rounds] = {}
+    pl: dict[str, Rounds] = {}
+    cold: dict[str, float] = {}
+    if "segments" in args.scenarios:
+        print(f"hot 2 MB segment: {args.connections} connections, {args.rounds} x {args.seconds} s")
+        servers = [
+            (EDGE, EDGE, SEGMENT_PATH),
+            (FILE_RESPONSE, "baseline", "/file"),
+            (BYTES, "baseline", "/bytes"),
+        ] + [(n, n, SEGMENT_PATH) for n in nginx]
+        seg = hot(
+            [s.target(*t) for t in servers], args.rounds, args.seconds, args.connections, script
+        )
+        results["segments"] = [r.summary() for r in seg.values()]
+    if "playlists" in args.scenarios:
+        print(f"hot playlist ({s.playlist_size} bytes)")
+        servers = [
+            (EDGE, EDGE, PLAYLIST_PATH),
+            (EDGE_LOGGING, EDGE_LOGGING, PLAYLIST_PATH),
+            (BARE, "baseline", "/const"),
+            (BARE_HEADERS, "baseline", "/const-edge-headers"),
+        ] + [(n, n, PLAYLIST_PATH) for n in nginx]
+        pl = hot(
+            [s.target(*t) for t in servers], args.rounds, args.seconds, args.connections, script
+        )
+        results["playlists"] = [r.summary() for r in pl.values()]
+    if "cold" in args.scenarios:
+        cold = cold_scenario(s)
+        results["cold"] = cold
+    ratios = compute_ratios(seg, pl, cold)
+    print("ratios (median of per-round ratios)")
+    for key, value in ratios.items():
+        print(f"  {key:<58} {value:6.2f}")
+    results["ratios"] = ratios
+    return results
+
+
+def cold_scenario(s: Stack) -> dict[str, float]:
+    print(
+        f"cold misses: {COLD_WAITERS} concurrent requests for one object (origin 200 ms, 1 s body)"
+    )
+    size = len(urllib.request.urlopen(s.url["origin"] + COLD_PATH).read())
+    urllib.request.urlopen(s.url["origin"] + "/_stats/reset", data=b"").read()
+    set_faults(s.url["origin"], latency_ms=200, bytes_per_second=size, path_prefix=COLD_PATH)
+    cold = asyncio.run(cold_misses(s.url[EDGE], s.url["origin"], COLD_PATH, COLD_WAITERS))
+    set_faults(s.url["origin"])
+    for key, value in cold.items():
+        print(f"  {key:<20} {value:.3f}" if isinstance(value, float) else f"  {key:<20} {value}")
+    return cold
+
+
+def compute_ratios(
+    seg: dict[str, Rounds], pl: dict[str, Rounds], cold: dict[str, float]
+) -> dict[str, float]:
+    gb, per_gb, per_1k = "gbytes_per_s", "cpu_s_per_gb", "cpu_ms_per_1000_requests"
+    out: dict[str, float] = {}
+    if seg:
+        out["segment cpu/GB, edge / FileResponse (target <= 0.35)"] = ratio(
+            seg[EDGE], seg[FILE_RESPONSE], per_gb
+        )
+        out["segment GB/s, edge / FileResponse (target >= 1.5)"] = ratio(
+            seg[EDGE], seg[FILE_RESPONSE], gb
+        )
+        out["segment cpu/GB, edge / bytes from memory"] = ratio(seg[EDGE], seg[BYTES], per_gb)
+        if NGINX in seg:
+            out["segment GB/s, edge / nginx"] = ratio(seg[EDGE], seg[NGINX], gb)
+            out["segment cpu/GB, edge / nginx"] = ratio(seg[EDGE], seg[NGINX], per_gb)
+    if pl:
+        out["playlist cpu/1k req, edge / bare handler (target <= 1.3)"] = ratio(
+            pl[EDGE], pl[BARE], per_1k
+        )
+        out["playlist cpu/1k req, edge + access log / bare handler"] = ratio(
+            pl[EDGE_LOGGING], pl[BARE], per_1k
+        )
+        out["playlist req/s, edge / bare handler"] = ratio(pl[EDGE], pl[BARE], "requests_per_s")
+        out["playlist cpu/1k req, bare + edge's headers / bare handler"] = ratio(
+            pl[BARE_HEADERS], pl[BARE], per_1k
+        )
+        out["playlist cpu/1k req, edge / bare + edge's headers"] = ratio(
+            pl[EDGE], pl[BARE_HEADERS], per_1k
+        )
+        if NGINX in pl:
+            out["playlist req/s, edge / nginx"] = ratio(pl[EDGE], pl[NGINX], "requests_per_s")
+            out["playlist cpu/1k req, edge / nginx"] = ratio(pl[EDGE], pl[NGINX], per_1k)
+    if cold:
+        out["cold: origin fetches for 500 requests"] = cold["upstream_fetches"]
+        out["cold: waiter TTFB p50 / first requester TTFB"] = (
+            cold["waiter_ttfb_p50_s"] / cold["first_ttfb_s"]
+        )
+    return out
+
+
+if __name__ == "__main__":
+    main()
