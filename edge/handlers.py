@@ -47,12 +47,9 @@ class ContentHandler:
         self.common = responder.policy.common()
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if request.method == "OPTIONS":
-            return self._preflight()
-        if request.method not in ("GET", "HEAD"):
-            response = self._error(405, f"method {request.method} not allowed")
-            response.headers["Allow"] = ALLOWED_METHODS
-            return response
+        method = request.method
+        if method != "GET" and method != "HEAD":
+            return self._other_method(method)
         try:
             key = cache_key(request.raw_path, self.keep_query)
             if self.node_id in request.headers.get("Via", ""):
@@ -155,6 +152,13 @@ class ContentHandler:
                 request.transport.abort()
         except ConnectionError:
             pass  # the client left; the fill goes on for the others
+        return response
+
+    def _other_method(self, method: str) -> web.Response:
+        if method == "OPTIONS":
+            return self._preflight()
+        response = self._error(405, f"method {method} not allowed")
+        response.headers["Allow"] = ALLOWED_METHODS
         return response
 
     def _preflight(self) -> web.Response:

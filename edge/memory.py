@@ -33,7 +33,10 @@ class MemoryTier:
         self._cache: LRUCache[str, MemoryObject] = LRUCache(budget_bytes, getsizeof=_size)
 
     def get(self, key: str) -> MemoryObject | None:
-        return self._cache.get(key)
+        try:  # one LRU lookup on a hit, where Cache.get would make two
+            return self._cache[key]
+        except KeyError:
+            return None
 
     def fits(self, length: int) -> bool:
         return length + ENTRY_OVERHEAD <= min(self.max_object_bytes, self._cache.maxsize)
