@@ -6,8 +6,10 @@ waiters (fill.py), checks the body against Content-Length, and only then stores 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import replace
 from email.utils import formatdate, parsedate_to_datetime
@@ -18,7 +20,7 @@ import aiohttp
 import m3u8
 from multidict import CIMultiDictProxy
 
-from edge.disk import DiskEntry, DiskTier
+from edge.disk import DiskEntry, DiskTier, OpenFile
 from edge.errors import RequestError, UpstreamError
 from edge.fill import Fill, FillRegistry, Head
 from edge.keys import CacheKey, ObjectKind, cache_key, classify
@@ -97,7 +99,8 @@ class EdgeCache:
         """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""
         if self.fills.get(key) is None:
             self.stats.refreshes += 1
-            self.fill(key, stale)
+            fill, _ = self.fill(key, stale)
+            fill.leave()  # nobody waits on it
 
     async def _run_fill(self, fill: Fill, stale: Stored | None) -> None:
         started = self.monotonic()
@@ -135,27 +138,34 @@ class EdgeCache:
         fill.set_head(Head(response.status, response.headers, response.content_length))
         kind = classify(fill.key.path, response.headers.get("Content-Type", ""))
         length = response.content_length
-        to_disk = response.status == 200 and (
-            kind == "segment" or (kind == "other" and not self.memory.fits(length or 0))
+        # segments (and large objects) that may be stored go to disk; the rest stays in memory
+        to_disk = (
+            response.status == 200
+            and (kind == "segment" or (kind == "other" and not self.memory.fits(length or 0)))
+            and self._freshness(kind, 200, cc, None, response.headers).store
         )
-        sink = await self._open_sink(fill.key) if to_disk else None
-        storable = sink is not None or not to_disk  # disk trouble: proxy, do not store
+        sink = await self._open_sink(fill) if to_disk else None
         hasher = hashlib.blake2b(digest_size=12) if "ETag" not in response.headers else None
         try:
             async for chunk in response.content.iter_chunked(READ_CHUNK):
-                fill.append(chunk)
                 if hasher is not None:
                     hasher.update(chunk)
-                if sink is not None:
+                if sink is not None and not fill.chunks:
                     await sink.write(chunk)
-                elif fill.received > MAX_BUFFERED_BYTES:
-                    raise UpstreamError(f"object over {MAX_BUFFERED_BYTES} bytes for the RAM tier")
+                    if sink.failed is None:
+                        fill.file_grew(len(chunk))
+                        continue
+                    self.stats.disk_errors += 1  # disk trouble: go on from memory, do not store
+                fill.append(chunk)
+                if fill.received - fill.file_end > MAX_BUFFERED_BYTES:
+                    raise UpstreamError(f"object over {MAX_BUFFERED_BYTES} bytes for memory")
             if length is not None and fill.received != length:
                 raise UpstreamError(f"short body: {fill.received} of {length} bytes")
         except BaseException:
             if sink is not None:
                 await sink.discard()
             raise
+        storable = not to_disk or (sink is not None and sink.failed is None)
         body = b"" if to_disk else fill.body
         playlist, target = playlist_kind(body) if kind == "playlist" and body else (None, None)
         meta = ObjectMeta(
@@ -178,31 +188,47 @@ class EdgeCache:
             meta, freshness=self._freshness(kind, response.status, cc, meta, response.headers)
         )
         fill.meta = meta
-        stored = storable and await self._store(meta, body, sink)
+        if storable:
+            stored = await self._store(meta, body, sink)
+        else:
+            stored = False
+            if sink is not None:
+                await sink.discard()
         fill.finish("stored" if stored else "passed")
         if playlist == "live":
             self._prefetch(fill.key, body)
 
     def _freshness(
-        self, kind: ObjectKind, status: int, cc: CacheControl, meta: ObjectMeta, headers: Headers
+        self,
+        kind: ObjectKind,
+        status: int,
+        cc: CacheControl,
+        meta: ObjectMeta | None,
+        headers: Headers,
     ) -> Freshness:
         return freshness(
             kind,
             status,
             cc,
-            playlist=meta.playlist,
-            target_duration=meta.target_duration,
+            playlist=meta.playlist if meta else None,
+            target_duration=meta.target_duration if meta else None,
             sets_cookie="Set-Cookie" in headers,
             defaults=self.defaults,
         )
 
-    async def _open_sink(self, key: CacheKey) -> TempFileSink | None:
-        sink = TempFileSink(self.disk.temp_path(str(key)))
+    async def _open_sink(self, fill: Fill) -> TempFileSink | None:
+        """The temp file a segment fill writes, and a descriptor of it for the waiters."""
+        sink = TempFileSink(self.disk.temp_path(str(fill.key)))
         await sink.open()
-        if sink.failed is not None:
-            self.stats.disk_errors += 1
-            return None
-        return sink
+        if sink.failed is None:
+            try:
+                fill.reader = OpenFile(await asyncio.to_thread(os.open, sink.path, os.O_RDONLY))
+                return sink
+            except OSError as exc:
+                log.warning("temp file unreadable", extra={"error": str(exc)})
+        self.stats.disk_errors += 1
+        await sink.discard()
+        return None
 
     async def _store(self, meta: ObjectMeta, body: bytes, sink: TempFileSink | None) -> bool:
         if not meta.freshness.store:
@@ -258,7 +284,7 @@ class EdgeCache:
             if self.lookup(key) is None and self.fills.get(key) is None:
                 self.stats.prefetches += 1
                 fill, _ = self.fill(key)
-                fill.waiters -= 1
+                fill.leave()  # nobody waits on it
 
     async def close(self) -> None:
         await self.fills.close()

@@ -1,9 +1,11 @@
 """Single-flight fills: one upstream fetch per key, shared by every waiter while it runs.
 
 A fill is its own task, detached from the request that started it, so a client that hangs
-up never cancels a fill others wait for. Its body arrives in chunks that every waiter reads
-from the start and then follows at the tail, so late joiners get the first bytes at once.
-Waiters share the in-flight work, not the result (STYLE 6).
+up never cancels a fill others wait for. Every waiter reads the body from the start and then
+follows the tail, so late joiners get the first bytes at once. A segment's body goes to a temp
+file that waiters read while it grows (zero-copy, memory bounded); a playlist's, or a segment's
+once the disk has failed, is kept in memory chunks. Waiters share the in-flight work, not the
+result (STYLE 6).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Literal
 
 from multidict import CIMultiDictProxy
 
+from edge.disk import OpenFile
 from edge.errors import UpstreamError
 from edge.keys import CacheKey, ObjectKind
 from edge.objects import ObjectMeta
@@ -23,6 +26,14 @@ from edge.objects import ObjectMeta
 log = logging.getLogger("edge.fill")
 
 Outcome = Literal["stored", "passed", "not_modified", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpan:
+    """Bytes [start, start + count) of the fill's temp file, readable through `Fill.reader`."""
+
+    start: int
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +52,9 @@ class Fill:
         self.kind = kind
         self.head: asyncio.Future[Head | UpstreamError] = loop.create_future()
         self.finished: asyncio.Future[Outcome] = loop.create_future()
-        self.chunks: list[bytes] = []
+        self.chunks: list[bytes] = []  # the body from file_end on, in memory
+        self.file_end = 0  # bytes [0, file_end) are in the temp file
+        self.reader: OpenFile | None = None  # a descriptor of the temp file, for waiters
         self.received = 0
         self.error: UpstreamError | None = None
         self.waiters = 0
@@ -58,9 +71,22 @@ class Fill:
             self.head.set_result(head)
 
     def append(self, chunk: bytes) -> None:
+        """Keep a chunk in memory (playlists; segments after a disk error)."""
         self.chunks.append(chunk)
         self.received += len(chunk)
         self._wake()
+
+    def file_grew(self, count: int) -> None:
+        """`count` more bytes are safely in the temp file (only before any chunk in memory)."""
+        assert not self.chunks, "the file part of a body comes before its memory part"
+        self.file_end += count
+        self.received += count
+        self._wake()
+
+    @property
+    def spilled(self) -> bool:
+        """Part file, part memory: the disk failed during the fill."""
+        return self.file_end > 0 and bool(self.chunks)
 
     def finish(self, outcome: Outcome, error: UpstreamError | None = None) -> None:
         if self.finished.done():
@@ -69,6 +95,17 @@ class Fill:
         self.set_head(error or UpstreamError("upstream gave no answer"))
         self.finished.set_result(outcome)
         self._wake()
+        self._release_reader()
+
+    def leave(self) -> None:
+        """A waiter is done with this fill (handlers call it in `finally`)."""
+        self.waiters -= 1
+        self._release_reader()
+
+    def _release_reader(self) -> None:
+        # the temp file's descriptor lives while anyone may still read from it
+        if self.reader is not None and self.finished.done() and self.waiters <= 0:
+            self.reader.retire()
 
     def _wake(self) -> None:
         self._changed.set_result(None)
@@ -79,17 +116,24 @@ class Fill:
     def body(self) -> bytes:
         return b"".join(self.chunks)
 
-    async def follow(self) -> AsyncIterator[bytes]:
-        """Every chunk from the first, then each new one as it arrives.
+    async def follow(self) -> AsyncIterator[bytes | FileSpan]:
+        """The body from the first byte, then each new part as it arrives: spans of the temp
+        file first, then memory chunks.
 
         Raises UpstreamError if the fill fails, so a waiter never ends a short body as if
         it were complete.
         """
-        index = 0
+        offset, index = 0, 0
         while True:
-            while index < len(self.chunks):
-                yield self.chunks[index]
+            if offset < self.file_end:
+                end = self.file_end  # the file grows while the consumer sends this span
+                yield FileSpan(offset, end - offset)
+                offset = end
+                continue
+            if index < len(self.chunks):
                 index += 1
+                yield self.chunks[index - 1]
+                continue
             if self.finished.done():
                 if self.error is not None or self.finished.result() == "failed":
                     raise self.error or UpstreamError("upstream body failed")

@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 from multidict import CIMultiDict
 
 from edge.cache import EdgeCache, Stored
+from edge.disk import DiskEntry
 from edge.errors import LoopDetected, RequestError, UpstreamError
-from edge.fill import Fill, Head
+from edge.fill import FileSpan, Fill, Head
 from edge.keys import CacheKey, cache_key
 from edge.memory import MemoryObject
+from edge.objects import ObjectMeta
 from edge.policy import judge, may_serve_on_error, parse_cache_control, should_refresh_ahead
 from edge.responses import EntryGone, Responder
+
+log = logging.getLogger("edge.handlers")
 
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 PREFLIGHT_HEADERS = "Range, If-None-Match, If-Modified-Since, If-Range, Origin, Accept"
 CONDITIONAL_HEADERS = ("Range", "If-None-Match", "If-Modified-Since")
+
+
+async def from_fill(fill: Fill, meta: ObjectMeta) -> Stored:
+    """A finished fill's body as a stored object, for waiters when the tiers do not have it
+    (not storable, the disk failed, or it was evicted at once)."""
+    if fill.reader is None:
+        return MemoryObject(meta, fill.body)
+    if not fill.spilled:
+        return DiskEntry(meta, Path(), file=fill.reader)  # the temp file, through our descriptor
+    head = await asyncio.to_thread(os.pread, fill.reader.fd, fill.file_end, 0)
+    return MemoryObject(meta, head + fill.body)
 
 
 def error_response(status: int, reason: str, common: CIMultiDict[str]) -> web.Response:
@@ -81,7 +99,14 @@ class ContentHandler:
         self, request: web.Request, key: CacheKey, stale: Stored | None
     ) -> web.StreamResponse:
         fill, started = self.cache.fill(key, stale)
-        x_cache = "MISS" if started else "COALESCED"
+        try:
+            return await self._wait(request, key, stale, fill, "MISS" if started else "COALESCED")
+        finally:
+            fill.leave()
+
+    async def _wait(
+        self, request: web.Request, key: CacheKey, stale: Stored | None, fill: Fill, x_cache: str
+    ) -> web.StreamResponse:
         # shield: a client hanging up must not cancel what other waiters are waiting on
         head = await asyncio.shield(fill.head)
         if isinstance(head, Head) and self._streams(request, fill, head):
@@ -96,17 +121,13 @@ class ContentHandler:
                 )
         answered = fill.meta  # what the origin said, when it said anything
         if outcome != "failed" and answered is not None and answered.status < 500:
-            return await self.responder.serve(
-                request, MemoryObject(answered, fill.body), x_cache, 0
-            )
+            return await self.responder.serve(request, await from_fill(fill, answered), x_cache, 0)
         if stale is not None and may_serve_on_error(
             age := stale.meta.age(self.clock()), stale.meta.freshness
         ):
             return await self.responder.serve(request, stale, "STALE", age)
         if outcome != "failed" and answered is not None:  # the origin's 5xx, passed on uncached
-            return await self.responder.serve(
-                request, MemoryObject(answered, fill.body), x_cache, 0
-            )
+            return await self.responder.serve(request, await from_fill(fill, answered), x_cache, 0)
         error = fill.error or UpstreamError("upstream failed")
         self.responder.stats.requests[str(error.status)] += 1
         return self._error(error.status, error.reason)
@@ -141,17 +162,22 @@ class ContentHandler:
             response.content_length = head.length
         self.responder.stats.requests[x_cache] += 1
         try:
-            await response.prepare(request)
-            async for chunk in fill.follow():
-                await response.write(chunk)
-                self.responder.stats.bytes_sent += len(chunk)
+            writer = await response.prepare(request)
+            assert writer is not None
+            async for part in fill.follow():
+                if isinstance(part, FileSpan):
+                    assert fill.reader is not None
+                    await self.responder.send_span(request, response, writer, fill.reader, part)
+                else:
+                    await response.write(part)
+                    self.responder.stats.bytes_sent += len(part)
             await response.write_eof()
-        except UpstreamError:
+        except (UpstreamError, ConnectionError, TimeoutError) as exc:
             # never end a short body as if it were complete: drop the connection instead
+            # (if the client left, the fill goes on for the others all the same)
+            log.info("streamed answer cut", extra={"key": str(fill.key), "error": repr(exc)})
             if request.transport is not None:
                 request.transport.abort()
-        except ConnectionError:
-            pass  # the client left; the fill goes on for the others
         return response
 
     def _other_method(self, method: str) -> web.Response:

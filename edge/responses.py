@@ -6,10 +6,12 @@ import logging
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
 from multidict import CIMultiDict
 
 from edge.cache import Stored
-from edge.disk import DiskTier
+from edge.disk import DiskTier, OpenFile
+from edge.fill import FileSpan
 from edge.http_rules import ByteRange, is_not_modified, parse_range, range_applies
 from edge.memory import MemoryObject
 from edge.metrics import Stats
@@ -127,6 +129,25 @@ class Responder:
             self.stats.bytes_sent += count if request.method == "GET" else 0
             return web.Response(status=status, body=body, headers=headers)
         return await self._send_disk(request, stored, status, headers, offset, count)
+
+    async def send_span(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        writer: AbstractStreamWriter,
+        handle: OpenFile,
+        span: FileSpan,
+    ) -> None:
+        """Part of a growing fill's temp file, zero-copy where the connection allows."""
+        fd = handle.acquire()
+        try:
+            if self.use_sendfile and can_zero_copy(request):
+                await zero_copy(request, writer, fd, span.start, span.count, self.sends)
+            else:
+                await copy_send(response, fd, span.start, span.count, self.sends)
+        finally:
+            handle.release()
+        self.stats.bytes_sent += span.count
 
     def _range(self, request: web.Request, meta: ObjectMeta) -> ByteRange | None:
         header = request.headers.get("Range")

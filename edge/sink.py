@@ -26,7 +26,9 @@ class TempFileSink:
 
     async def open(self) -> None:
         try:
-            self._file = await aiofiles.open(self.path, "wb")
+            # unbuffered: waiters read the file while it grows, so a byte counted as written
+            # must be in the file, not in a user-space buffer
+            self._file = await aiofiles.open(self.path, "wb", buffering=0)
         except OSError as exc:
             self._fail(exc)
 
@@ -34,9 +36,12 @@ class TempFileSink:
         if self._file is None:
             return
         try:
-            await self._file.write(chunk)
+            written = await self._file.write(chunk)
         except OSError as exc:
             self._fail(exc)
+            return
+        if written != len(chunk):  # a short write on a regular file: the disk is full
+            self._fail(OSError(f"short write: {written} of {len(chunk)} bytes"))
 
     async def close(self) -> bool:
         """Flush and close; True when every byte reached the file."""

@@ -1,0 +1,76 @@
+"""Fill.follow: what a waiter reads while the fill's temp file grows, then memory, then the end."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+from edge.errors import UpstreamError
+from edge.fill import FileSpan, Fill
+from edge.keys import CacheKey
+
+
+async def read_all(fill: Fill, pause: float) -> list[bytes | FileSpan]:
+    parts = []
+    async for part in fill.follow():
+        parts.append(part)
+        await asyncio.sleep(pause)  # a slow client: the file grows while it sends
+    return parts
+
+
+async def test_a_slow_waiter_reads_every_byte_of_a_growing_file_once() -> None:
+    fill = Fill(CacheKey("/v/a.ts"), "segment")
+    reader = asyncio.create_task(read_all(fill, pause=0.01))
+    for _ in range(20):
+        fill.file_grew(1000)
+        await asyncio.sleep(0.003)
+    fill.finish("stored")
+    spans = await reader
+    assert all(isinstance(s, FileSpan) for s in spans)
+    covered = [(s.start, s.start + s.count) for s in spans if isinstance(s, FileSpan)]
+    assert covered[0][0] == 0
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(covered))
+    assert covered[-1][1] == 20_000
+    assert len(spans) < 20  # a slow reader takes what has grown in bigger spans
+
+
+async def test_after_a_disk_error_the_rest_comes_from_memory() -> None:
+    fill = Fill(CacheKey("/v/a.ts"), "segment")
+    fill.file_grew(500)
+    fill.append(b"x" * 300)
+    fill.append(b"y" * 200)
+    fill.finish("passed")
+    assert fill.spilled
+    assert await read_all(fill, 0) == [FileSpan(0, 500), b"x" * 300, b"y" * 200]
+    with pytest.raises(AssertionError):
+        fill.file_grew(1)  # the file part always comes first
+
+
+async def test_a_failed_fill_raises_so_no_short_body_looks_complete() -> None:
+    fill = Fill(CacheKey("/v/a.ts"), "segment")
+    fill.file_grew(100)
+    reader = asyncio.create_task(read_all(fill, 0))
+    await asyncio.sleep(0.01)
+    fill.finish("failed", UpstreamError("short body"))
+    with pytest.raises(UpstreamError, match="short body"):
+        await reader
+
+
+async def test_the_temp_file_descriptor_lives_until_the_last_waiter_leaves(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from edge.disk import OpenFile
+
+    path = tmp_path / "t"
+    path.write_bytes(b"abc")
+    fill = Fill(CacheKey("/v/a.ts"), "segment")
+    fill.reader = OpenFile(os.open(path, os.O_RDONLY))
+    fill.waiters = 2
+    fill.finish("stored")
+    fill.leave()
+    assert os.pread(fill.reader.fd, 3, 0) == b"abc"  # one waiter still reads
+    fill.leave()
+    with pytest.raises(OSError):
+        os.fstat(fill.reader.fd)
