@@ -82,6 +82,7 @@ async def _cache_lifetime(
         ),
         keep_query=keep_query,
         prefetch_segments=config.prefetch_segments,
+        playlist_deadline_s=config.playlist_fill_timeout,
         clock=clock,
         monotonic=monotonic,
     )

@@ -31,6 +31,7 @@ from edge.policy import (
     CacheControl,
     Freshness,
     PolicyDefaults,
+    delta_seconds,
     freshness,
     parse_cache_control,
     playlist_kind,
@@ -46,7 +47,7 @@ Headers = CIMultiDictProxy[str]
 READ_CHUNK = 64 * 1024
 MAX_BUFFERED_BYTES = 16 * 1024**2  # a playlist or small object larger than this is refused
 # End-to-end headers kept with the object and sent on (others are rewritten or dropped).
-KEPT_HEADERS = ("Content-Encoding", "Content-Language", "Content-Disposition", "Link")
+KEPT_HEADERS = ("Content-Encoding", "Content-Language", "Content-Disposition", "Link", "Location")
 
 
 class EdgeCache:
@@ -60,6 +61,7 @@ class EdgeCache:
         defaults: PolicyDefaults,
         keep_query: frozenset[str],
         prefetch_segments: int,
+        playlist_deadline_s: float,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
     ) -> None:
@@ -71,6 +73,7 @@ class EdgeCache:
         self.defaults = defaults
         self.keep_query = keep_query
         self.prefetch_segments = prefetch_segments
+        self.playlist_deadline_s = playlist_deadline_s
         self.clock = clock
         self.monotonic = monotonic
 
@@ -102,18 +105,30 @@ class EdgeCache:
             fill, _ = self.fill(key, stale)
             fill.leave()  # nobody waits on it
 
+    def head_freshness(self, fill: Fill, head: Head) -> Freshness:
+        """Freshness known from the status line and headers alone (not for playlists)."""
+        kind = classify(fill.key.path, head.headers.get("Content-Type", ""))
+        cc = parse_cache_control(head.headers.get("Cache-Control", ""))
+        return self._freshness(kind, head.status, cc, None, head.headers)
+
     async def _run_fill(self, fill: Fill, stale: Stored | None) -> None:
         started = self.monotonic()
+        # a playlist that trickles in is as bad as none: bound the whole fill, then fall back
+        # to stale-if-error or fail, so players switch instead of waiting on a frozen edge
+        deadline = self.playlist_deadline_s if fill.kind == "playlist" else None
         try:
-            async with self.upstream.get(fill.key, _validators(stale)) as response:
+            async with (
+                asyncio.timeout(deadline),
+                self.upstream.get(fill.key, _validators(stale)) as response,
+            ):
                 self.stats.fill_first_byte_seconds_total += self.monotonic() - started
                 await self._receive(fill, response, stale)
         except UpstreamError as exc:
             self._failed(fill, exc)
+        except TimeoutError:  # before OSError, of which it is a subclass
+            self._failed(fill, UpstreamError("upstream timed out", timeout=True))
         except (aiohttp.ClientError, OSError) as exc:
             self._failed(fill, UpstreamError(f"upstream body broke: {type(exc).__name__}"))
-        except TimeoutError:
-            self._failed(fill, UpstreamError("upstream body timed out", timeout=True))
         finally:
             self.stats.fill_seconds_total += self.monotonic() - started
 
@@ -130,12 +145,12 @@ class EdgeCache:
         upstream_age = _age(response.headers.get("Age"))
         if response.status == 304 and stale is not None:
             meta = stale.meta
-            fresh = self._freshness(meta.kind, 200, cc, meta, response.headers)
+            fresh = self._freshness(meta.kind, meta.status, cc, meta, response.headers)
             await self._update(stale, meta.revalidated(now, fresh, upstream_age))
             fill.meta = stale.meta
+            fill.revalidated = stale  # served from here if the tier dropped it meanwhile
             fill.finish("not_modified")
             return
-        fill.set_head(Head(response.status, response.headers, response.content_length))
         kind = classify(fill.key.path, response.headers.get("Content-Type", ""))
         length = response.content_length
         # segments (and large objects) that may be stored go to disk; the rest stays in memory
@@ -145,6 +160,8 @@ class EdgeCache:
             and self._freshness(kind, 200, cc, None, response.headers).store
         )
         sink = await self._open_sink(fill) if to_disk else None
+        # waiters wake on the head: the temp file they may stream from must exist by then
+        fill.set_head(Head(response.status, response.headers, response.content_length))
         hasher = hashlib.blake2b(digest_size=12) if "ETag" not in response.headers else None
         try:
             async for chunk in response.content.iter_chunked(READ_CHUNK):
@@ -291,7 +308,7 @@ class EdgeCache:
 
 
 def _validators(stale: Stored | None) -> dict[str, str]:
-    if stale is None:
+    if stale is None or stale.meta.status != 200:  # a remembered 404 is simply asked again
         return {}
     meta = stale.meta
     headers = {"If-None-Match": meta.etag} if meta.etag else {}
@@ -301,10 +318,7 @@ def _validators(stale: Stored | None) -> dict[str, str]:
 
 
 def _age(value: str | None) -> float:
-    try:
-        return max(0.0, float(value)) if value else 0.0
-    except ValueError:
-        return 0.0
+    return (delta_seconds(value) or 0.0) if value else 0.0
 
 
 def _http_time(value: str | None) -> float | None:

@@ -5,8 +5,10 @@ Every value is checked at start-up; a bad one stops the edge with one line namin
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -35,6 +37,7 @@ class EdgeConfig:
     keep_query: tuple[str, ...] = ()
     connect_timeout: float = 2.0
     read_timeout: float = 10.0
+    playlist_fill_timeout: float = 3.0  # a whole playlist fill, retries included
     retries: int = 2
     prefetch_segments: int = 2
     refresh_ahead_s: float = 0.5
@@ -42,7 +45,7 @@ class EdgeConfig:
     vod_playlist_ttl: float = 21600.0
     segment_ttl: float = 86400.0
     negative_ttl: float = 1.0
-    node_id: str = "classcast-edge"
+    node_id: str = ""  # named in Via; "" = classcast-edge-<hostname>-<port>, unique per node
     cors_origin: str = "*"
     access_log: bool = True
     log_level: str = "info"
@@ -105,9 +108,11 @@ def _flatten(table: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_file(path: Path) -> dict[str, Any]:
     try:
-        return _flatten(tomllib.loads(path.read_text()))
+        return _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
     except OSError as exc:
         raise ConfigError(f"config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
 
@@ -139,19 +144,39 @@ def validate(config: EdgeConfig) -> EdgeConfig:
     if not config.upstreams:
         raise ConfigError("upstreams: at least one upstream URL is needed (--upstream URL)")
     for url in config.upstreams:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(url)
+            port = parts.port  # raises for a port out of range
+        except ValueError:
+            raise ConfigError(f"upstreams: {url!r} is not a valid URL") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
             raise ConfigError(f"upstreams: {url!r} is not an http(s) URL")
+    for f in fields(EdgeConfig):
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{f.name}: must be a finite number, got {value!r}")
     if not 0 < config.port < 65536:
         raise ConfigError(f"port: {config.port} is not a TCP port")
     if config.log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level: one of {sorted(LOG_LEVELS)}, got {config.log_level!r}")
-    for key in ("connect_timeout", "read_timeout", "shutdown_timeout", "negative_ttl"):
+    for key in (
+        "connect_timeout",
+        "read_timeout",
+        "playlist_fill_timeout",
+        "shutdown_timeout",
+        "negative_ttl",
+    ):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
-    for key in ("retries", "prefetch_segments", "max_open_files", "master_ttl", "segment_ttl"):
+    for key in ("retries", "prefetch_segments", "master_ttl", "segment_ttl", "vod_playlist_ttl"):
         if getattr(config, key) < 0:
             raise ConfigError(f"{key}: must not be negative")
+    if config.max_open_files < 1:
+        raise ConfigError("max_open_files: at least 1")
+    if not config.node_id:
+        config = replace(config, node_id=f"classcast-edge-{socket.gethostname()}-{config.port}")
+    if any(c in config.node_id for c in " ,\t"):
+        raise ConfigError(f"node_id: no spaces or commas, got {config.node_id!r}")
     if config.ram_object_max_bytes > config.ram_bytes:
         raise ConfigError("ram_object_max_bytes: larger than ram_bytes")
     return config

@@ -155,18 +155,30 @@ class DiskTier:
         return length <= self.budget
 
     async def open_file(self, entry: DiskEntry) -> OpenFile:
-        """The entry's descriptor, kept open for hot entries (no open/stat per request)."""
+        """The entry's descriptor, acquired for the caller (who releases it). Hot entries keep
+        theirs open, so a hit costs no open() or stat()."""
+        key = entry.meta.key
         handle = entry.file
         if handle is not None and not handle.retired:
-            self._open.get(entry.meta.key)  # touch: keep hot descriptors open
+            self._open.get(key)  # touch: keep hot descriptors open
+            handle.acquire()
             return handle
-        fd = await asyncio.to_thread(os.open, entry.path, os.O_RDONLY)
-        if entry.file is not None and not entry.file.retired:  # another request won the race
+        fd = await _open_for_reading(entry.path)
+        handle = entry.file
+        if handle is not None and not handle.retired:  # another request won the race
             os.close(fd)
-            return entry.file
-        entry.file = OpenFile(fd)
-        self._open[entry.meta.key] = entry.file
-        return entry.file
+            handle.acquire()
+            return handle
+        handle = entry.file = OpenFile(fd)
+        handle.acquire()
+        if self._index.get(key) is entry:
+            replaced = self._open.pop(key, None)
+            if replaced is not None:
+                replaced.retire()
+            self._open[key] = handle
+        else:
+            handle.retire()  # evicted while we opened it: serve this request, then close
+        return handle
 
     # -- writes --------------------------------------------------------------------------
     def temp_path(self, key: str) -> Path:
@@ -195,6 +207,11 @@ class DiskTier:
         if entry is not None:
             self._evicted(entry)
         return entry is not None
+
+    def discard_entry(self, entry: DiskEntry) -> None:
+        """Forget this entry, but not a newer one stored under the same key meanwhile."""
+        if self._index.get(entry.meta.key) is entry:
+            self.discard(entry.meta.key)
 
     def _insert(self, entry: DiskEntry) -> None:
         old = self._index.pop(entry.meta.key, None)
@@ -226,6 +243,21 @@ class DiskTier:
         for handle in list(self._open.values()):
             handle.retire()
         self._open.clear()
+
+
+async def _open_for_reading(path: Path) -> int:
+    """os.open in a worker thread; a caller cancelled meanwhile does not leak the descriptor."""
+    opening = asyncio.ensure_future(asyncio.to_thread(os.open, path, os.O_RDONLY))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(opening: asyncio.Future[int]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        os.close(opening.result())
 
 
 def _read_entry(meta_path: Path) -> DiskEntry | None:

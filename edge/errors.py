@@ -16,9 +16,10 @@ class RequestError(EdgeError):
 
     status = 400
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.headers = headers or {}
 
 
 class BadRequest(RequestError):
@@ -27,6 +28,10 @@ class BadRequest(RequestError):
 
 class NotAcceptableRange(RequestError):
     status = 416
+
+    def __init__(self, reason: str, size: int) -> None:
+        # RFC 9110 15.5.17: a 416 says how long the representation is
+        super().__init__(reason, {"Content-Range": f"bytes */{size}"})
 
 
 class LoopDetected(RequestError):

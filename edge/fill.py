@@ -59,6 +59,7 @@ class Fill:
         self.error: UpstreamError | None = None
         self.waiters = 0
         self.meta: ObjectMeta | None = None  # set before finish() unless the fill failed
+        self.revalidated: Any = None  # the stored object a 304 refreshed (cache.Stored)
         self._changed: asyncio.Future[None] = loop.create_future()
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -11,15 +12,15 @@ from pathlib import Path
 from aiohttp import web
 from multidict import CIMultiDict
 
-from edge.cache import EdgeCache, Stored
+from edge.cache import KEPT_HEADERS, EdgeCache, Stored
 from edge.disk import DiskEntry
 from edge.errors import LoopDetected, RequestError, UpstreamError
 from edge.fill import FileSpan, Fill, Head
 from edge.keys import CacheKey, cache_key
 from edge.memory import MemoryObject
 from edge.objects import ObjectMeta
-from edge.policy import judge, may_serve_on_error, parse_cache_control, should_refresh_ahead
-from edge.responses import EntryGone, Responder
+from edge.policy import judge, may_serve_on_error, should_refresh_ahead
+from edge.responses import EntryGone, Responder, cache_control_out
 
 log = logging.getLogger("edge.handlers")
 
@@ -70,11 +71,13 @@ class ContentHandler:
             return self._other_method(method)
         try:
             key = cache_key(request.raw_path, self.keep_query)
-            if self.node_id in request.headers.get("Via", ""):
+            if self._looped(request.headers.get("Via")):
                 raise LoopDetected(f"request already passed through {self.node_id}")
             return await self._answer(request, key)
         except RequestError as exc:
-            return self._error(exc.status, exc.reason)
+            response = self._error(exc.status, exc.reason)
+            response.headers.update(exc.headers)
+            return response
 
     async def _answer(self, request: web.Request, key: CacheKey) -> web.StreamResponse:
         stored = self.cache.lookup(key)
@@ -113,12 +116,15 @@ class ContentHandler:
             return await self._stream(request, fill, head, x_cache)
         outcome = await asyncio.shield(fill.finished)
         if outcome in ("stored", "not_modified"):
-            stored = self.cache.lookup(key)
+            stored = self.cache.lookup(key) or fill.revalidated
             if stored is not None:
                 label = "REVALIDATED" if outcome == "not_modified" else x_cache
-                return await self.responder.serve(
-                    request, stored, label, stored.meta.age(self.clock())
-                )
+                with contextlib.suppress(EntryGone):  # evicted and deleted already: see below
+                    return await self.responder.serve(
+                        request, stored, label, stored.meta.age(self.clock())
+                    )
+            if outcome == "not_modified":  # the copy it confirmed is gone: fetch it whole
+                return await self._miss(request, key, None)
         answered = fill.meta  # what the origin said, when it said anything
         if outcome != "failed" and answered is not None and answered.status < 500:
             return await self.responder.serve(request, await from_fill(fill, answered), x_cache, 0)
@@ -136,7 +142,7 @@ class ContentHandler:
         """Stream a body while it arrives only when the plain 200 is what the client wants."""
         return (
             head.status == 200
-            and fill.kind in ("segment", "other")
+            and fill.reader is not None  # a storable segment being written to disk
             and request.method == "GET"
             and not fill.finished.done()
             and not any(h in request.headers for h in CONDITIONAL_HEADERS)
@@ -151,9 +157,10 @@ class ContentHandler:
         for name in ("ETag", "Last-Modified"):
             if name in upstream:
                 headers[name] = upstream[name]
-        cc = parse_cache_control(upstream.get("Cache-Control", ""))
-        ttl = cc.lifetime if cc.lifetime is not None else self.cache.defaults.segment_ttl
-        headers["Cache-Control"] = f"public, max-age={int(ttl)}"
+        for name in KEPT_HEADERS:
+            if name in upstream:
+                headers[name] = upstream[name]
+        headers["Cache-Control"] = cache_control_out(self.cache.head_freshness(fill, head))
         headers["Accept-Ranges"] = "bytes"
         headers["Age"] = upstream.get("Age", "0")
         headers["X-Cache"] = x_cache
@@ -179,6 +186,12 @@ class ContentHandler:
             if request.transport is not None:
                 request.transport.abort()
         return response
+
+    def _looped(self, via: str | None) -> bool:
+        """RFC 9110 7.6.3: Via lists "protocol received-by" per hop; ours must not be there."""
+        if via is None:
+            return False
+        return any(hop.split()[-1:] == [self.node_id] for hop in via.split(","))
 
     def _other_method(self, method: str) -> web.Response:
         if method == "OPTIONS":

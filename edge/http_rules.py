@@ -62,6 +62,10 @@ def range_applies(if_range: str | None, etag: str, last_modified_http: str) -> b
     return if_range == last_modified_http
 
 
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # str.isdigit alone takes "²"
+
+
 def parse_range(header: str | None, size: int) -> ByteRange | None:
     """RFC 9110 14.1.2 / 14.2. None means send the whole representation.
 
@@ -77,19 +81,19 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if "," in spec:
         return None
     first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+    if not dash or not (_digits(first) or first == "") or not (_digits(last) or last == ""):
         raise BadRequest(f"malformed Range header: {header[:64]!r}")
     if first == "":
         if last == "":
             raise BadRequest(f"malformed Range header: {header[:64]!r}")
         suffix = int(last)
         if suffix == 0 or size == 0:
-            raise NotAcceptableRange(f"range not satisfiable for {size} bytes")
+            raise NotAcceptableRange(f"range not satisfiable for {size} bytes", size)
         return ByteRange(max(0, size - suffix), size - 1)
     start = int(first)
     end = int(last) if last else size - 1
     if last and end < start:
         raise BadRequest(f"malformed Range header: {header[:64]!r}")
     if start >= size:
-        raise NotAcceptableRange(f"range starts past the end of {size} bytes")
+        raise NotAcceptableRange(f"range starts past the end of {size} bytes", size)
     return ByteRange(start, min(end, size - 1))

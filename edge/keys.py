@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 from edge.errors import BadRequest, UriTooLong
 
 KEY_MEMO_SIZE = 65536
+KEY_MEMO_MAX_TARGET = 256
 HLS_DIRECTIVES = frozenset({"_HLS_msn", "_HLS_part", "_HLS_skip"})
 MAX_PATH_LENGTH = 2048
 
@@ -53,6 +54,8 @@ def normalise_path(raw_path: str) -> str:
         raise BadRequest("control character or NUL in path")
     if "\\" in path:
         raise BadRequest("backslash in path")
+    if "?" in path or "#" in path:  # only encoded ones get here; they would alias a query
+        raise BadRequest("encoded ? or # in path")
     parts = [part for part in path.split("/") if part]
     if any(part in (".", "..") for part in parts):
         raise BadRequest("path traversal")
@@ -67,14 +70,20 @@ def normalise_query(raw_query: str, keep: frozenset[str]) -> str:
     return urlencode(sorted(pairs))
 
 
-@lru_cache(maxsize=KEY_MEMO_SIZE)
 def cache_key(raw_path_qs: str, keep_query: frozenset[str] = HLS_DIRECTIVES) -> CacheKey:
     """Key for a raw request target such as `/vod/a/index.m3u8?token=x&_HLS_msn=4`.
 
-    Memoised: viewers of a channel ask for the same few targets, and the decode-and-check work
-    was a measurable part of a hot playlist hit (BENCHMARKS.md). Refused targets raise and are
-    not remembered.
+    Memoised for ordinary targets: viewers of a channel ask for the same few, and the
+    decode-and-check work was a measurable part of a hot playlist hit (BENCHMARKS.md). Long
+    targets (per-viewer tokens) are not remembered, so the memo stays small; neither are
+    refused ones, which raise.
     """
+    if len(raw_path_qs) > KEY_MEMO_MAX_TARGET:
+        return _cache_key(raw_path_qs, keep_query)
+    return _memo_cache_key(raw_path_qs, keep_query)
+
+
+def _cache_key(raw_path_qs: str, keep_query: frozenset[str]) -> CacheKey:
     raw_path, _, raw_query = raw_path_qs.partition("?")
     try:
         path = normalise_path(raw_path)
@@ -95,3 +104,6 @@ def classify(path: str, content_type: str = "") -> ObjectKind:
     if name.endswith(SEGMENT_SUFFIXES) or content_type.startswith(("video/", "audio/")):
         return "segment"
     return "other"
+
+
+_memo_cache_key = lru_cache(maxsize=KEY_MEMO_SIZE)(_cache_key)

@@ -17,6 +17,8 @@ from edge.keys import ObjectKind
 PlaylistKind = Literal["master", "live", "vod"]
 Verdict = Literal["fresh", "stale", "expired"]
 
+MAX_DELTA_SECONDS = 2**31
+MAX_TARGET_DURATION = 3600.0
 HOUR = 3600.0
 DAY = 86400.0
 
@@ -59,12 +61,21 @@ class PolicyDefaults:
 NO_STORE = Freshness(ttl=0.0, store=False)
 
 
-def _seconds(value: str) -> float | None:
+def delta_seconds(value: str) -> float | None:
+    """RFC 9111 1.2.2: 1*DIGIT, and anything larger than 2^31 means 2^31. No inf, no 1e400."""
+    digits = value.strip().strip('"')
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return float(min(int(digits), MAX_DELTA_SECONDS))
+
+
+def _target_duration(value: str) -> float | None:
+    """EXT-X-TARGETDURATION is a decimal-integer (RFC 8216 4.3.3.1); be lenient with "4.0"."""
     try:
-        seconds = float(value.strip().strip('"'))
+        seconds = float(value.strip())
     except ValueError:
         return None
-    return seconds if seconds >= 0 else None
+    return seconds if 0 < seconds <= MAX_TARGET_DURATION else None
 
 
 def parse_cache_control(header: str) -> CacheControl:
@@ -75,7 +86,7 @@ def parse_cache_control(header: str) -> CacheControl:
         name, _, arg = item.strip().partition("=")
         name = name.strip().lower()
         if arg:
-            values[name] = _seconds(arg)
+            values[name] = delta_seconds(arg)
         elif name:
             flags.add(name)
     return CacheControl(
@@ -167,6 +178,8 @@ def playlist_kind(body: bytes) -> tuple[PlaylistKind, float | None]:
     start = body.find(b"#EXT-X-TARGETDURATION:")
     if start >= 0:
         end = body.find(b"\n", start)
-        target = _seconds(body[start + 22 : end if end >= 0 else None].decode("ascii", "replace"))
+        target = _target_duration(
+            body[start + 22 : end if end >= 0 else None].decode("ascii", "replace")
+        )
     ended = b"#EXT-X-ENDLIST" in body or b"#EXT-X-PLAYLIST-TYPE:VOD" in body
     return ("vod" if ended else "live"), target

@@ -16,6 +16,7 @@ from edge.http_rules import ByteRange, is_not_modified, parse_range, range_appli
 from edge.memory import MemoryObject
 from edge.metrics import Stats
 from edge.objects import ObjectMeta
+from edge.policy import Freshness
 from edge.sendfile import SendStats, can_zero_copy, copy_send, zero_copy
 
 log = logging.getLogger("edge.responses")
@@ -40,7 +41,7 @@ class HeaderPolicy:
         """The headers every answer from this object carries; built once per stored version."""
         headers = self.common()
         headers["Content-Type"] = meta.content_type
-        headers["Cache-Control"] = cache_control_out(meta)
+        headers["Cache-Control"] = cache_control_out(meta.freshness)
         if meta.status == 200:
             headers["ETag"] = meta.etag
             headers["Last-Modified"] = meta.last_modified
@@ -49,11 +50,11 @@ class HeaderPolicy:
         return headers
 
 
-def cache_control_out(meta: ObjectMeta) -> str:
+def cache_control_out(fresh: Freshness) -> str:
     """What downstream caches and players are told; they subtract Age themselves."""
-    if not meta.freshness.store:
+    if not fresh.store:
         return "no-store"
-    return f"public, max-age={int(meta.freshness.ttl)}"
+    return f"public, max-age={int(fresh.ttl)}"
 
 
 class EntryGone(Exception):
@@ -176,9 +177,9 @@ class Responder:
             handle = await self.disk.open_file(entry)
         except OSError as exc:  # the file vanished under us: forget it and fetch again
             self.stats.disk_errors += 1
-            self.disk.discard(entry.meta.key)
+            self.disk.discard_entry(entry)
             raise EntryGone(entry.meta.key) from exc
-        fd = handle.acquire()
+        fd = handle.fd
         try:
             writer = await response.prepare(request)
             assert writer is not None

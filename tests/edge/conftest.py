@@ -41,6 +41,7 @@ async def make_edge(
                 "cache_dir": str(cache_dir or tmp_path / "cache"),
                 "retries": 0,
                 "prefetch_segments": 0,
+                "node_id": "classcast-edge",
                 **settings,
             }
         )

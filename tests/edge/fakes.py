@@ -35,6 +35,7 @@ class Scripted:
     gate: asyncio.Event | None = None  # when set: send the first half, wait for it, send the rest
     truncate: bool = False  # promise the full length, send half, then drop the connection
     honour_etag: bool = True  # answer If-None-Match with 304
+    delay: float = 0.0  # seconds before answering at all
 
 
 class ScriptedUpstream:
@@ -55,6 +56,8 @@ class ScriptedUpstream:
         obj = self.objects.get(request.path_qs) or self.objects.get(request.path)
         if obj is None:
             return web.Response(status=404, text="no such object")
+        if obj.delay:
+            await asyncio.sleep(obj.delay)
         headers = dict(obj.headers)
         etag = headers.get("ETag")
         if obj.honour_etag and etag and request.headers.get("If-None-Match") == etag:

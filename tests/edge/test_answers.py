@@ -68,6 +68,7 @@ async def test_unsatisfiable_range_is_416(warm_edge: TestClient[Any, Any], path:
     response = await warm_edge.get(path, headers={"Range": "bytes=99999999-"})
     assert response.status == 416
     assert "past the end" in await response.text()
+    assert response.headers["Content-Range"] == f"bytes */{len(OBJECTS[path][0])}"
 
 
 @pytest.mark.parametrize("header", ["bytes=abc", "bytes=9-3", "bytes=-"])
@@ -164,7 +165,12 @@ async def test_oversized_header_is_4xx_and_the_edge_stays_up(edge: TestClient[An
     assert (await edge.get("/healthz")).status == 200
 
 
-async def test_via_loop_is_508(edge: TestClient[Any, Any]) -> None:
+async def test_via_loop_is_508(
+    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    upstream[0].put("/v/seg.ts", SEGMENT, headers=OBJECTS["/v/seg.ts"][1])
+    other_tier = await edge.get("/v/seg.ts", headers={"Via": "1.1 classcast-edge-shield-1"})
+    assert other_tier.status == 200  # another node's name that merely starts like ours
     response = await edge.get("/v/seg.ts", headers={"Via": "1.1 other, 1.1 classcast-edge"})
     assert response.status == 508
     assert "loop" in (await response.text()).lower() or "already passed" in await response.text()

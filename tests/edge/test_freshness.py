@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from edge.app import CACHE
+from edge.keys import cache_key
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import FakeClock, ScriptedUpstream, settle
 
@@ -143,3 +146,79 @@ async def test_prefetch_makes_the_first_viewer_of_a_new_segment_hit(
     newest = await edge.get("/live/g5/seg_00015.ts")
     assert newest.headers["X-Cache"] == "HIT"
     assert await newest.read() == bytes([15]) * 1000
+
+
+async def test_a_304_for_a_copy_evicted_meanwhile_still_answers_the_whole_body(
+    make_edge: EdgeFactory, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+) -> None:
+    edge = await make_edge(ram_bytes=3500, ram_object_max_bytes=2000)  # room for two
+    fake, _ = upstream
+    body = b"#EXTM3U\n" + b"#" * 992
+    vod = {**M3U8, "Cache-Control": "max-age=1", "ETag": '"a1"'}
+    fake.put("/p/a.m3u8", body + b"\n#EXT-X-ENDLIST\n", headers=vod)
+    await (await edge.get("/p/a.m3u8")).read()
+    clock.advance(30)  # past max-age and stale-while-revalidate... of a VOD playlist: one day
+    fake.objects["/p/a.m3u8"].delay = 0.3  # the revalidation (a 304) takes a while
+    for name in ("b", "c"):
+        fake.put(f"/p/{name}.m3u8", body + b"\n#EXT-X-ENDLIST\n", headers=M3U8)
+    edge_app_cache = edge.server.app[CACHE]
+    stored = edge_app_cache.lookup(cache_key("/p/a.m3u8"))
+    assert stored is not None
+    edge_app_cache.refresh(cache_key("/p/a.m3u8"), stored)  # revalidation in flight
+    for name in ("b", "c"):  # ...while two other playlists push a out of the RAM tier
+        await (await edge.get(f"/p/{name}.m3u8")).read()
+    assert edge_app_cache.lookup(cache_key("/p/a.m3u8")) is None
+    answer = await edge.get("/p/a.m3u8")
+    assert answer.status == 200
+    assert await answer.read() == body + b"\n#EXT-X-ENDLIST\n"
+
+
+async def test_a_remembered_404_is_asked_again_without_validators(
+    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+) -> None:
+    fake, _ = upstream
+    await (await edge.get("/v/gone.ts")).read()
+    clock.advance(2)
+    await (await edge.get("/v/gone.ts")).read()
+    assert fake.hits["/v/gone.ts"] == 2
+    assert "If-None-Match" not in fake.seen_headers[-1]
+
+
+async def test_a_streamed_miss_carries_the_objects_own_cache_policy(
+    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    gate = asyncio.Event()
+    fake.put(
+        "/v/s.ts",
+        b"s" * 100_000,
+        headers={"Content-Type": "video/mp2t", "Cache-Control": "max-age=60"},
+        gate=gate,
+    )
+    streaming = await edge.get("/v/s.ts")
+    assert streaming.headers["Cache-Control"] == "public, max-age=60"
+    gate.set()
+    await streaming.read()
+    private = {"Content-Type": "video/mp2t", "Cache-Control": "private, max-age=600"}
+    fake.put("/v/p.ts", b"p" * 100_000, headers=private)
+    answer = await edge.get("/v/p.ts")
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert await answer.read() == b"p" * 100_000
+
+
+async def test_a_trickling_playlist_fill_gives_up_and_serves_stale(
+    make_edge: EdgeFactory, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+) -> None:
+    edge = await make_edge(playlist_fill_timeout=0.3)
+    fake, _ = upstream
+    put_live(fake, 1)
+    await (await edge.get("/live/g5/index.m3u8")).read()
+    clock.advance(7)  # expired; inside the 2 TD error window
+    put_live(fake, 2, gate=asyncio.Event())  # the origin sends half, then nothing
+    answer = await edge.get("/live/g5/index.m3u8")
+    assert answer.headers["X-Cache"] == "STALE"
+    assert b"MEDIA-SEQUENCE:1\n" in await answer.read()
+    clock.advance(2)  # past two target durations: no stale copy may be served
+    failed = await edge.get("/live/g5/index.m3u8")
+    assert failed.status == 504
+    assert "timed out" in await failed.text()

@@ -28,7 +28,7 @@ def test_range_table(header: str | None, size: int, expected: ByteRange | None) 
 
 
 @pytest.mark.parametrize(
-    "header", ["bytes=abc", "bytes=5-2", "bytes=-", "bytes=1-x", "bytes=--3", "bytes"]
+    "header", ["bytes=abc", "bytes=5-2", "bytes=-", "bytes=1-x", "bytes=--3", "bytes", "bytes=²-"]
 )
 def test_malformed_range_is_400(header: str) -> None:
     with pytest.raises(BadRequest, match="malformed Range"):
@@ -37,8 +37,9 @@ def test_malformed_range_is_400(header: str) -> None:
 
 @pytest.mark.parametrize("header", ["bytes=100-", "bytes=500-600", "bytes=-0"])
 def test_unsatisfiable_range_is_416(header: str) -> None:
-    with pytest.raises(NotAcceptableRange):
+    with pytest.raises(NotAcceptableRange) as raised:
         parse_range(header, 100)
+    assert raised.value.headers == {"Content-Range": "bytes */100"}  # RFC 9110 15.5.17
 
 
 def test_content_range() -> None:

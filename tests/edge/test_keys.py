@@ -47,6 +47,8 @@ def test_configured_query_parameters_are_kept_sorted() -> None:
         ("/vod/a\x00.ts", "control character or NUL"),
         ("/vod/a%0d%0aSet-Cookie:x", "control character or NUL"),
         ("/vod/a\\b", "backslash"),
+        ("/live/x.m3u8%3F_HLS_msn=5", r"encoded \? or #"),
+        ("/live/x.m3u8%23frag", r"encoded \? or #"),
         ("/vod/%ff%fe", "not valid UTF-8"),
         ("vod/a", "must start with /"),
     ],

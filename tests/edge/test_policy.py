@@ -123,3 +123,20 @@ def test_refresh_ahead() -> None:
     assert not should_refresh_ahead(1.0, live, margin=0.5)
     assert should_refresh_ahead(1.6, live, margin=0.5)
     assert not should_refresh_ahead(5.0, Freshness(0.0), margin=0.5)
+
+
+@pytest.mark.parametrize(
+    ("header", "max_age"),
+    [
+        ("max-age=inf", None),
+        ("max-age=1e400", None),
+        ("max-age=nan", None),
+        ("max-age=-5", None),
+        ("max-age=2.5", None),
+        ("max-age=²", None),
+        ("max-age=99999999999999999999", 2.0**31),
+        ('max-age="60"', 60.0),
+    ],
+)
+def test_only_delta_seconds_are_believed(header: str, max_age: float | None) -> None:
+    assert parse_cache_control(header).max_age == max_age
