@@ -184,7 +184,8 @@ class EdgeCache:
             raise
         storable = not to_disk or (sink is not None and sink.failed is None)
         body = b"" if to_disk else fill.body
-        playlist, target = playlist_kind(body) if kind == "playlist" and body else (None, None)
+        is_playlist = kind == "playlist" and response.status == 200 and body
+        playlist, target = playlist_kind(body) if is_playlist else (None, None)
         meta = ObjectMeta(
             key=str(fill.key),
             kind=kind,
@@ -204,6 +205,10 @@ class EdgeCache:
         meta = replace(
             meta, freshness=self._freshness(kind, response.status, cc, meta, response.headers)
         )
+        cap = meta.freshness.ttl + meta.freshness.swr
+        if playlist == "live" and meta.freshness.store and upstream_age >= cap:
+            # an upstream cache handed us a frozen live playlist: never pass it on as fresh
+            raise UpstreamError(f"upstream live playlist is {upstream_age:.0f} s old")
         fill.meta = meta
         if storable:
             stored = await self._store(meta, body, sink)

@@ -222,3 +222,14 @@ async def test_a_trickling_playlist_fill_gives_up_and_serves_stale(
     failed = await edge.get("/live/g5/index.m3u8")
     assert failed.status == 504
     assert "timed out" in await failed.text()
+
+
+async def test_a_live_playlist_already_past_its_cap_upstream_is_not_passed_on(
+    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    put_live(fake, 1)
+    fake.objects["/live/g5/index.m3u8"].headers["Age"] = "30"  # a frozen copy from a cache
+    answer = await edge.get("/live/g5/index.m3u8")
+    assert answer.status == 502
+    assert "30 s old" in await answer.text()
