@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from edge.admin import Admin
 from edge.cache import EdgeCache
 from edge.config import EdgeConfig
 from edge.disk import DiskTier
@@ -105,6 +106,8 @@ async def _cache_lifetime(
         refresh_ahead_s=config.refresh_ahead_s,
         clock=clock,
     )
+    admin = Admin(cache, config.admin_token, config.admin_remote)
+    app.router.add_post("/_admin/purge", admin.purge)
     app.router.add_route("*", "/{path:.*}", handler.handle)
     try:
         yield

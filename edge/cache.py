@@ -86,6 +86,11 @@ class EdgeCache:
         name = str(key)
         return self.memory.discard(name) | self.disk.discard(name)
 
+    def purge_prefix(self, prefix: str) -> int:
+        """Forget every object whose key starts with `prefix` (walks both indexes)."""
+        names = [k for k in (*self.memory.keys(), *self.disk.keys()) if k.startswith(prefix)]
+        return sum(self.memory.discard(k) | self.disk.discard(k) for k in set(names))
+
     # -- fills -----------------------------------------------------------------------------
     def fill(self, key: CacheKey, stale: Stored | None = None) -> tuple[Fill, bool]:
         """Join the running fill for `key`, or start one (revalidating `stale` if given)."""

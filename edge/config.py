@@ -48,6 +48,8 @@ class EdgeConfig:
     node_id: str = ""  # named in Via; "" = classcast-edge-<hostname>-<port>, unique per node
     cors_origin: str = "*"
     access_log: bool = True
+    admin_token: str = ""  # "" = no admin endpoints; set it through CLASSCAST_EDGE_ADMIN_TOKEN
+    admin_remote: bool = False  # hear admin requests from non-loopback peers too
     log_level: str = "info"
     shutdown_timeout: float = 5.0
 

@@ -144,6 +144,9 @@ class DiskTier:
     def get(self, key: str) -> DiskEntry | None:
         return self._index.get(key)
 
+    def keys(self) -> list[str]:
+        return list(self._index.keys())
+
     def __len__(self) -> int:
         return len(self._index)
 

@@ -54,5 +54,8 @@ class MemoryTier:
     def bytes_used(self) -> int:
         return int(self._cache.currsize)
 
+    def keys(self) -> list[str]:
+        return list(self._cache.keys())
+
     def __len__(self) -> int:
         return len(self._cache)

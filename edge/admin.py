@@ -1,0 +1,68 @@
+"""Operator endpoints: purge. Off unless an admin token is configured; the token comes as
+`Authorization: Bearer <token>` (RFC 6750 2.1), and only loopback peers are heard unless the
+operator says otherwise (DESIGN, Security)."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+import orjson
+from aiohttp import web
+
+from edge.cache import EdgeCache
+from edge.errors import RequestError
+from edge.keys import cache_key
+
+
+class Admin:
+    def __init__(self, cache: EdgeCache, token: str, remote_allowed: bool) -> None:
+        self.cache = cache
+        self.token = token
+        self.remote_allowed = remote_allowed
+
+    async def purge(self, request: web.Request) -> web.Response:
+        """POST {"path": "/vod/x/master.m3u8"} or {"prefix": "/vod/x/"}: forget those objects."""
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        try:
+            order = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return _answer(400, {"error": "body must be JSON"})
+        if not isinstance(order, dict) or sum(k in order for k in ("path", "prefix")) != 1:
+            return _answer(400, {"error": 'give exactly one of "path" or "prefix"'})
+        target = order.get("path") or order.get("prefix")
+        if not isinstance(target, str) or not target.startswith("/"):
+            return _answer(400, {"error": "path and prefix are absolute paths"})
+        try:
+            if "path" in order:
+                purged = int(self.cache.purge(cache_key(target)))
+            else:
+                purged = self.cache.purge_prefix(str(cache_key(target)))
+        except RequestError as exc:
+            return _answer(400, {"error": exc.reason})
+        return _answer(200, {"purged": purged})
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if not self.token:
+            return _answer(404, {"error": "admin endpoints are off (no admin_token)"})
+        if not self.remote_allowed and not _is_loopback(request.remote):
+            return _answer(403, {"error": "admin endpoints answer loopback peers only"})
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+            response = _answer(401, {"error": "missing or wrong bearer token"})
+            response.headers["WWW-Authenticate"] = 'Bearer realm="classcast-edge"'
+            return response
+        return None
+
+
+def _is_loopback(peer: str | None) -> bool:
+    try:
+        return peer is not None and ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        return False
+
+
+def _answer(status: int, body: dict[str, object]) -> web.Response:
+    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
