@@ -18,9 +18,10 @@ from typing import Any, Literal
 
 from multidict import CIMultiDictProxy
 
-from edge.disk import OpenFile
+from edge.disk import DiskEntry, OpenFile
 from edge.errors import UpstreamError
 from edge.keys import CacheKey, ObjectKind
+from edge.memory import MemoryObject
 from edge.objects import ObjectMeta
 
 log = logging.getLogger("edge.fill")
@@ -59,7 +60,7 @@ class Fill:
         self.error: UpstreamError | None = None
         self.waiters = 0
         self.meta: ObjectMeta | None = None  # set before finish() unless the fill failed
-        self.revalidated: Any = None  # the stored object a 304 refreshed (cache.Stored)
+        self.revalidated: MemoryObject | DiskEntry | None = None  # what a 304 refreshed
         self._changed: asyncio.Future[None] = loop.create_future()
 
     def __repr__(self) -> str:
@@ -151,8 +152,6 @@ class FillRegistry:
     def __init__(self) -> None:
         self._fills: dict[CacheKey, Fill] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.started = 0
-        self.coalesced = 0
 
     def get(self, key: CacheKey) -> Fill | None:
         return self._fills.get(key)
@@ -161,12 +160,10 @@ class FillRegistry:
         fill = self._fills.get(key)
         if fill is not None:
             fill.waiters += 1
-            self.coalesced += 1
             return fill, False
         fill = Fill(key, kind)
         fill.waiters = 1
         self._fills[key] = fill
-        self.started += 1
         task = asyncio.create_task(self._run(fill, run), name=f"fill {key}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
