@@ -16,11 +16,12 @@ import uvloop
 from aiohttp import web
 
 from edge import config as edge_config
-from edge.app import build_app
+from edge.app import DISPATCH, build_app
 from edge.errors import ConfigError
 from edge.logs import JsonAccessLogger, setup
 
 log = logging.getLogger("edge")
+MAX_LINE = 8190  # request line and header field limit: longer ones get 400 from aiohttp
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -62,16 +63,27 @@ def flags(args: argparse.Namespace) -> dict[str, Any]:
 
 async def serve(config: edge_config.EdgeConfig) -> None:
     app = build_app(config)
-    runner = web.AppRunner(
-        app,
+    # the Application holds the lifetimes (cleanup_ctx); requests go through the low-level
+    # server straight to the dispatcher (edge/dispatch.py says why)
+    lifetimes = web.AppRunner(app, handle_signals=False)
+    await lifetimes.setup()
+    server = web.Server(
+        app[DISPATCH],
         access_log_class=JsonAccessLogger,
         access_log=logging.getLogger("edge.access") if config.access_log else None,
-        shutdown_timeout=config.shutdown_timeout,
-        handle_signals=False,
+        max_line_size=MAX_LINE,
+        max_field_size=MAX_LINE,
+    )
+    runner = web.ServerRunner(
+        server, handle_signals=False, shutdown_timeout=config.shutdown_timeout
     )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)
-    await site.start()
+    try:
+        await site.start()
+    except OSError:
+        await lifetimes.cleanup()
+        raise
     log.info(
         "edge ready",
         extra={"url": f"http://{config.host}:{config.port}", "upstreams": config.upstreams},
@@ -83,6 +95,7 @@ async def serve(config: edge_config.EdgeConfig) -> None:
     await stopping.wait()
     log.info("edge stopping")
     await runner.cleanup()
+    await lifetimes.cleanup()
     JsonAccessLogger.flush()
 
 

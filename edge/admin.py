@@ -21,7 +21,7 @@ class Admin:
         self.token = token
         self.remote_allowed = remote_allowed
 
-    async def purge(self, request: web.Request) -> web.Response:
+    async def purge(self, request: web.BaseRequest) -> web.Response:
         """POST {"path": "/vod/x/master.m3u8"} or {"prefix": "/vod/x/"}: forget those objects."""
         refusal = self._refusal(request)
         if refusal is not None:
@@ -44,7 +44,7 @@ class Admin:
             return _answer(400, {"error": exc.reason})
         return _answer(200, {"purged": purged})
 
-    def _refusal(self, request: web.Request) -> web.Response | None:
+    def _refusal(self, request: web.BaseRequest) -> web.Response | None:
         if not self.token:
             return _answer(404, {"error": "admin endpoints are off (no admin_token)"})
         if not self.remote_allowed and not _is_loopback(request.remote):

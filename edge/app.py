@@ -17,6 +17,7 @@ from edge.admin import Admin
 from edge.cache import EdgeCache
 from edge.config import EdgeConfig
 from edge.disk import DiskTier
+from edge.dispatch import Dispatcher, Handler
 from edge.handlers import ContentHandler
 from edge.keys import HLS_DIRECTIVES
 from edge.memory import MemoryTier
@@ -33,6 +34,7 @@ CACHE = web.AppKey("cache", EdgeCache)
 STATS = web.AppKey("stats", Stats)
 SENDS = web.AppKey("sends", SendStats)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
+DISPATCH: web.AppKey[Handler] = web.AppKey("dispatch")
 
 
 def build_app(
@@ -45,9 +47,6 @@ def build_app(
     app[STATS] = Stats()
     app[SENDS] = SendStats()
     app.cleanup_ctx.append(lambda app: _cache_lifetime(app, clock, monotonic))
-    app.router.add_get("/healthz", healthz, allow_head=True)
-    app.router.add_get("/readyz", healthz, allow_head=True)
-    app.router.add_get("/metrics", metrics)
     return app
 
 
@@ -107,8 +106,22 @@ async def _cache_lifetime(
         clock=clock,
     )
     admin = Admin(cache, config.admin_token, config.admin_remote)
-    app.router.add_post("/_admin/purge", admin.purge)
-    app.router.add_route("*", "/{path:.*}", handler.handle)
+
+    async def metrics(request: web.BaseRequest) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    dispatcher = Dispatcher(
+        handler.handle,
+        {
+            "/healthz": ("GET", healthz),
+            "/readyz": ("GET", healthz),
+            "/metrics": ("GET", metrics),
+            "/_admin/purge": ("POST", admin.purge),
+        },
+    )
+    app[DISPATCH] = dispatcher.handle
+    app.router.add_route("*", "/{path:.*}", dispatcher.handle)
     try:
         yield
     finally:
@@ -133,10 +146,5 @@ def _gauges(cache: EdgeCache, sends: SendStats) -> dict[str, float]:
     }
 
 
-async def healthz(request: web.Request) -> web.Response:
+async def healthz(request: web.BaseRequest) -> web.Response:
     return web.Response(text="ok\n")
-
-
-async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -65,7 +65,7 @@ class ContentHandler:
         self.clock = clock
         self.common = responder.policy.common()
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         method = request.method
         if method != "GET" and method != "HEAD":
             return self._other_method(method)
@@ -79,7 +79,7 @@ class ContentHandler:
             response.headers.update(exc.headers)
             return response
 
-    async def _answer(self, request: web.Request, key: CacheKey) -> web.StreamResponse:
+    async def _answer(self, request: web.BaseRequest, key: CacheKey) -> web.StreamResponse:
         stored = self.cache.lookup(key)
         if stored is not None:
             meta = stored.meta
@@ -99,7 +99,7 @@ class ContentHandler:
         return await self._miss(request, key, stored)
 
     async def _miss(
-        self, request: web.Request, key: CacheKey, stale: Stored | None
+        self, request: web.BaseRequest, key: CacheKey, stale: Stored | None
     ) -> web.StreamResponse:
         fill, started = self.cache.fill(key, stale)
         try:
@@ -108,7 +108,12 @@ class ContentHandler:
             fill.leave()
 
     async def _wait(
-        self, request: web.Request, key: CacheKey, stale: Stored | None, fill: Fill, x_cache: str
+        self,
+        request: web.BaseRequest,
+        key: CacheKey,
+        stale: Stored | None,
+        fill: Fill,
+        x_cache: str,
     ) -> web.StreamResponse:
         # shield: a client hanging up must not cancel what other waiters are waiting on
         head = await asyncio.shield(fill.head)
@@ -138,7 +143,7 @@ class ContentHandler:
         self.responder.stats.requests[str(error.status)] += 1
         return self._error(error.status, error.reason)
 
-    def _streams(self, request: web.Request, fill: Fill, head: Head) -> bool:
+    def _streams(self, request: web.BaseRequest, fill: Fill, head: Head) -> bool:
         """Stream a body while it arrives only when the plain 200 is what the client wants."""
         return (
             head.status == 200
@@ -149,7 +154,7 @@ class ContentHandler:
         )
 
     async def _stream(
-        self, request: web.Request, fill: Fill, head: Head, x_cache: str
+        self, request: web.BaseRequest, fill: Fill, head: Head, x_cache: str
     ) -> web.StreamResponse:
         headers = self.common.copy()
         upstream = head.headers

@@ -87,7 +87,7 @@ class Responder:
         return built[1]
 
     async def serve(
-        self, request: web.Request, stored: Stored, x_cache: str, age: float
+        self, request: web.BaseRequest, stored: Stored, x_cache: str, age: float
     ) -> web.StreamResponse:
         meta = stored.meta
         self.stats.requests[x_cache] += 1
@@ -133,7 +133,7 @@ class Responder:
 
     async def send_span(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         response: web.StreamResponse,
         writer: AbstractStreamWriter,
         handle: OpenFile,
@@ -150,7 +150,7 @@ class Responder:
             handle.release()
         self.stats.bytes_sent += span.count
 
-    def _range(self, request: web.Request, meta: ObjectMeta) -> ByteRange | None:
+    def _range(self, request: web.BaseRequest, meta: ObjectMeta) -> ByteRange | None:
         header = request.headers.get("Range")
         if header is None or not range_applies(
             request.headers.get("If-Range"), meta.etag, meta.last_modified
@@ -160,7 +160,7 @@ class Responder:
 
     async def _send_disk(
         self,
-        request: web.Request,
+        request: web.BaseRequest,
         entry: Stored,
         status: int,
         headers: CIMultiDict[str],
