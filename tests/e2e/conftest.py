@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.request
 from collections.abc import Iterator
@@ -10,17 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from origin.faults import FaultSettings
 from tests.support.process import ROOT, Service, run_service
 
 CONTENT = ROOT / "content"
-NO_FAULTS = {
-    "latency_ms": 0,
-    "error_rate": 0.0,
-    "error_status": 503,
-    "truncate_rate": 0.0,
-    "bytes_per_second": 0,
-    "path_prefix": "",
-}
+NO_FAULTS = dataclasses.asdict(FaultSettings())
 
 
 @dataclass
