@@ -19,7 +19,7 @@ from edge.fill import FileSpan, Fill, Head
 from edge.keys import CacheKey, cache_key
 from edge.memory import MemoryObject
 from edge.objects import ObjectMeta
-from edge.policy import judge, may_serve_on_error, should_refresh_ahead
+from edge.policy import delta_seconds, judge, may_serve_on_error, should_refresh_ahead
 from edge.responses import EntryGone, Responder, cache_control_out
 
 log = logging.getLogger("edge.handlers")
@@ -159,15 +159,12 @@ class ContentHandler:
         headers = self.common.copy()
         upstream = head.headers
         headers["Content-Type"] = upstream.get("Content-Type", "application/octet-stream")
-        for name in ("ETag", "Last-Modified"):
-            if name in upstream:
-                headers[name] = upstream[name]
-        for name in KEPT_HEADERS:
+        for name in ("ETag", "Last-Modified", *KEPT_HEADERS):
             if name in upstream:
                 headers[name] = upstream[name]
         headers["Cache-Control"] = cache_control_out(self.cache.head_freshness(fill, head))
         headers["Accept-Ranges"] = "bytes"
-        headers["Age"] = upstream.get("Age", "0")
+        headers["Age"] = str(int(delta_seconds(upstream.get("Age", "0")) or 0))
         headers["X-Cache"] = x_cache
         response = web.StreamResponse(status=200, headers=headers)
         if head.length is not None:
