@@ -92,10 +92,16 @@ class EdgeCache:
         return sum(self.memory.discard(k) | self.disk.discard(k) for k in set(names))
 
     # -- fills -----------------------------------------------------------------------------
-    def fill(self, key: CacheKey, stale: Stored | None = None) -> tuple[Fill, bool]:
-        """Join the running fill for `key`, or start one (revalidating `stale` if given)."""
+    def fill(
+        self, key: CacheKey, stale: Stored | None = None, via: str | None = None
+    ) -> tuple[Fill, bool]:
+        """Join the running fill for `key`, or start one (revalidating `stale` if given).
+
+        `via` is the Via chain of the request that starts it, passed on upstream so that tiers
+        configured in a circle see themselves and answer 508 (RFC 9110 7.6.3).
+        """
         fill, started = self.fills.join_or_start(
-            key, classify(key.path), lambda f: self._run_fill(f, stale)
+            key, classify(key.path), lambda f: self._run_fill(f, stale, via)
         )
         if started:
             self.stats.fills += 1
@@ -116,7 +122,7 @@ class EdgeCache:
         cc = parse_cache_control(head.headers.get("Cache-Control", ""))
         return self._freshness(kind, head.status, cc, None, head.headers)
 
-    async def _run_fill(self, fill: Fill, stale: Stored | None) -> None:
+    async def _run_fill(self, fill: Fill, stale: Stored | None, via: str | None) -> None:
         started = self.monotonic()
         # a playlist that trickles in is as bad as none: bound the whole fill, then fall back
         # to stale-if-error or fail, so players switch instead of waiting on a frozen edge
@@ -124,7 +130,7 @@ class EdgeCache:
         try:
             async with (
                 asyncio.timeout(deadline),
-                self.upstream.get(fill.key, _validators(stale)) as response,
+                self.upstream.get(fill.key, _validators(stale), via) as response,
             ):
                 self.stats.fill_first_byte_seconds_total += self.monotonic() - started
                 await self._receive(fill, response, stale)

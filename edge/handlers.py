@@ -101,7 +101,7 @@ class ContentHandler:
     async def _miss(
         self, request: web.BaseRequest, key: CacheKey, stale: Stored | None
     ) -> web.StreamResponse:
-        fill, started = self.cache.fill(key, stale)
+        fill, started = self.cache.fill(key, stale, request.headers.get("Via"))
         try:
             return await self._wait(request, key, stale, fill, "MISS" if started else "COALESCED")
         finally:

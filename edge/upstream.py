@@ -97,11 +97,12 @@ class Upstream:
 
     @asynccontextmanager
     async def get(
-        self, key: CacheKey, headers: dict[str, str]
+        self, key: CacheKey, headers: dict[str, str], via: str | None = None
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """GET the key from the first parent that answers; retry idempotent failures."""
         assert self._session is not None, "Upstream.start() was not awaited"
-        sent = {**CONTENT_ENCODING_IDENTITY, "Via": f"1.1 {self.via}", **headers}
+        hop = f"1.1 {self.via}"
+        sent = {**CONTENT_ENCODING_IDENTITY, "Via": f"{via}, {hop}" if via else hop, **headers}
         candidates = self._candidates(key)
         last_error = UpstreamError("no upstream configured")
         for attempt in range(self.retries + 1):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,3 +99,10 @@ async def settle(edge: TestClient[Any, Any]) -> None:
     async with asyncio.timeout(5):
         while len(cache.fills):
             await asyncio.sleep(0.005)
+
+
+def free_port_url() -> tuple[str, int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    return f"http://127.0.0.1:{port}", port
