@@ -74,8 +74,10 @@ async def serve(config: edge_config.EdgeConfig) -> None:
         max_line_size=MAX_LINE,
         max_field_size=MAX_LINE,
     )
+    # aiohttp waits up to shutdown_timeout twice while draining; halve it so a stop takes at
+    # most about shutdown_timeout, then the fills still running get a second and are cancelled
     runner = web.ServerRunner(
-        server, handle_signals=False, shutdown_timeout=config.shutdown_timeout
+        server, handle_signals=False, shutdown_timeout=config.shutdown_timeout / 2
     )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)

@@ -16,8 +16,11 @@ from edge.keys import cache_key
 
 
 class Admin:
-    def __init__(self, cache: EdgeCache, token: str, remote_allowed: bool) -> None:
+    def __init__(
+        self, cache: EdgeCache, token: str, remote_allowed: bool, keep_query: frozenset[str]
+    ) -> None:
         self.cache = cache
+        self.keep_query = keep_query
         self.token = token
         self.remote_allowed = remote_allowed
 
@@ -37,9 +40,9 @@ class Admin:
             return _answer(400, {"error": "path and prefix are absolute paths"})
         try:
             if "path" in order:
-                purged = int(self.cache.purge(cache_key(target)))
+                purged = int(self.cache.purge(cache_key(target, self.keep_query)))
             else:
-                purged = self.cache.purge_prefix(str(cache_key(target)))
+                purged = self.cache.purge_prefix(str(cache_key(target, self.keep_query)))
         except RequestError as exc:
             return _answer(400, {"error": exc.reason})
         return _answer(200, {"purged": purged})
@@ -50,7 +53,8 @@ class Admin:
         if not self.remote_allowed and not _is_loopback(request.remote):
             return _answer(403, {"error": "admin endpoints answer loopback peers only"})
         given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+        expected = f"Bearer {self.token}".encode()
+        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
             response = _answer(401, {"error": "missing or wrong bearer token"})
             response.headers["WWW-Authenticate"] = 'Bearer realm="classcast-edge"'
             return response

@@ -105,7 +105,7 @@ async def _cache_lifetime(
         refresh_ahead_s=config.refresh_ahead_s,
         clock=clock,
     )
-    admin = Admin(cache, config.admin_token, config.admin_remote)
+    admin = Admin(cache, config.admin_token, config.admin_remote, keep_query)
 
     async def metrics(request: web.BaseRequest) -> web.Response:
         body = generate_latest(registry)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from email.utils import formatdate, parsedate_to_datetime
@@ -20,7 +19,7 @@ import aiohttp
 import m3u8
 from multidict import CIMultiDictProxy
 
-from edge.disk import DiskEntry, DiskTier, OpenFile
+from edge.disk import DiskEntry, DiskTier, OpenFile, open_for_reading
 from edge.errors import RequestError, UpstreamError
 from edge.fill import Fill, FillRegistry, Head
 from edge.keys import CacheKey, ObjectKind, cache_key, classify
@@ -157,6 +156,7 @@ class EdgeCache:
         if response.status == 304 and stale is not None:
             meta = stale.meta
             fresh = self._freshness(meta.kind, meta.status, cc, meta, response.headers)
+            _check_live_age(meta.playlist, fresh, upstream_age)
             await self._update(stale, meta.revalidated(now, fresh, upstream_age))
             fill.meta = stale.meta
             fill.revalidated = stale  # served from here if the tier dropped it meanwhile
@@ -164,11 +164,10 @@ class EdgeCache:
             return
         kind = classify(fill.key.path, response.headers.get("Content-Type", ""))
         length = response.content_length
-        # segments (and large objects) that may be stored go to disk; the rest stays in memory
-        to_disk = (
-            response.status == 200
-            and (kind == "segment" or (kind == "other" and not self.memory.fits(length or 0)))
-            and self._freshness(kind, 200, cc, None, response.headers).store
+        # segments and large objects go through a temp file (kept only if storable); the rest
+        # stays in memory
+        to_disk = response.status == 200 and (
+            kind == "segment" or (kind == "other" and not self.memory.fits(length or 0))
         )
         sink = await self._open_sink(fill) if to_disk else None
         # waiters wake on the head: the temp file they may stream from must exist by then
@@ -216,10 +215,7 @@ class EdgeCache:
         meta = replace(
             meta, freshness=self._freshness(kind, response.status, cc, meta, response.headers)
         )
-        cap = meta.freshness.ttl + meta.freshness.swr
-        if playlist == "live" and meta.freshness.store and upstream_age >= cap:
-            # an upstream cache handed us a frozen live playlist: never pass it on as fresh
-            raise UpstreamError(f"upstream live playlist is {upstream_age:.0f} s old")
+        _check_live_age(playlist, meta.freshness, upstream_age)
         fill.meta = meta
         if storable:
             stored = await self._store(meta, body, sink)
@@ -255,7 +251,7 @@ class EdgeCache:
         await sink.open()
         if sink.failed is None:
             try:
-                fill.reader = OpenFile(await asyncio.to_thread(os.open, sink.path, os.O_RDONLY))
+                fill.reader = OpenFile(await open_for_reading(sink.path))
                 return sink
             except OSError as exc:
                 log.warning("temp file unreadable", extra={"error": str(exc)})
@@ -320,7 +316,13 @@ class EdgeCache:
                 fill.leave()  # nobody waits on it
 
     async def close(self) -> None:
-        await self.fills.close()
+        await self.fills.close(grace_s=1.0)
+
+
+def _check_live_age(playlist: str | None, fresh: Freshness, upstream_age: float) -> None:
+    """An upstream cache handing us a frozen live playlist: never pass it on as fresh."""
+    if playlist == "live" and fresh.store and upstream_age >= fresh.ttl + fresh.swr:
+        raise UpstreamError(f"upstream live playlist is {upstream_age:.0f} s old")
 
 
 def _validators(stale: Stored | None) -> dict[str, str]:

@@ -166,7 +166,7 @@ class DiskTier:
             self._open.get(key)  # touch: keep hot descriptors open
             handle.acquire()
             return handle
-        fd = await _open_for_reading(entry.path)
+        fd = await open_for_reading(entry.path)
         handle = entry.file
         if handle is not None and not handle.retired:  # another request won the race
             os.close(fd)
@@ -248,7 +248,7 @@ class DiskTier:
         self._open.clear()
 
 
-async def _open_for_reading(path: Path) -> int:
+async def open_for_reading(path: Path) -> int:
     """os.open in a worker thread; a caller cancelled meanwhile does not leak the descriptor."""
     opening = asyncio.ensure_future(asyncio.to_thread(os.open, path, os.O_RDONLY))
     try:

@@ -87,8 +87,8 @@ class Fill:
 
     @property
     def spilled(self) -> bool:
-        """Part file, part memory: the disk failed during the fill."""
-        return self.file_end > 0 and bool(self.chunks)
+        """The disk failed during the fill: the body ends (or lies wholly) in memory."""
+        return self.reader is not None and bool(self.chunks)
 
     def finish(self, outcome: Outcome, error: UpstreamError | None = None) -> None:
         if self.finished.done():

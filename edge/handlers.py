@@ -24,6 +24,7 @@ from edge.responses import EntryGone, Responder, cache_control_out
 
 log = logging.getLogger("edge.handlers")
 
+MAX_VIA_FORWARDED = 512
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 PREFLIGHT_HEADERS = "Range, If-None-Match, If-Modified-Since, If-Range, Origin, Accept"
 CONDITIONAL_HEADERS = ("Range", "If-None-Match", "If-Modified-Since")
@@ -32,12 +33,19 @@ CONDITIONAL_HEADERS = ("Range", "If-None-Match", "If-Modified-Since")
 async def from_fill(fill: Fill, meta: ObjectMeta) -> Stored:
     """A finished fill's body as a stored object, for waiters when the tiers do not have it
     (not storable, the disk failed, or it was evicted at once)."""
-    if fill.reader is None:
+    if fill.reader is None or fill.file_end == 0:
         return MemoryObject(meta, fill.body)
     if not fill.spilled:
         return DiskEntry(meta, Path(), file=fill.reader)  # the temp file, through our descriptor
     head = await asyncio.to_thread(os.pread, fill.reader.fd, fill.file_end, 0)
     return MemoryObject(meta, head + fill.body)
+
+
+def via_chain(request: web.BaseRequest) -> str | None:
+    """The request's Via (all its lines) to pass upstream, or None when it is implausibly long
+    for a chain of tiers; a fill is shared, so one client must not make it oversized."""
+    chain = ", ".join(request.headers.getall("Via", ()))
+    return chain if chain and len(chain) <= MAX_VIA_FORWARDED else None
 
 
 def error_response(status: int, reason: str, common: CIMultiDict[str]) -> web.Response:
@@ -101,7 +109,7 @@ class ContentHandler:
     async def _miss(
         self, request: web.BaseRequest, key: CacheKey, stale: Stored | None
     ) -> web.StreamResponse:
-        fill, started = self.cache.fill(key, stale, request.headers.get("Via"))
+        fill, started = self.cache.fill(key, stale, via_chain(request))
         try:
             return await self._wait(request, key, stale, fill, "MISS" if started else "COALESCED")
         finally:
@@ -147,7 +155,8 @@ class ContentHandler:
         """Stream a body while it arrives only when the plain 200 is what the client wants."""
         return (
             head.status == 200
-            and fill.reader is not None  # a storable segment being written to disk
+            and fill.reader is not None  # a segment being written to its temp file
+            and head.length is not None  # raw file bytes cannot go inside chunked framing
             and request.method == "GET"
             and not fill.finished.done()
             and not any(h in request.headers for h in CONDITIONAL_HEADERS)

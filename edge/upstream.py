@@ -117,7 +117,9 @@ class Upstream:
                 last_error = UpstreamError(f"upstream {parent} unreachable: {type(exc).__name__}")
             else:
                 if response.status not in RETRY_STATUSES or attempt == self.retries:
-                    breaker.succeeded() if response.status < 500 else breaker.failed(self._clock())
+                    # a 508 is about the request (a loop), not the parent's health
+                    healthy = response.status < 500 or response.status == 508
+                    breaker.succeeded() if healthy else breaker.failed(self._clock())
                     try:
                         yield response
                     finally:

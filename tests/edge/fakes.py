@@ -37,6 +37,7 @@ class Scripted:
     truncate: bool = False  # promise the full length, send half, then drop the connection
     honour_etag: bool = True  # answer If-None-Match with 304
     delay: float = 0.0  # seconds before answering at all
+    chunked: bool = False  # no Content-Length: Transfer-Encoding: chunked
 
 
 class ScriptedUpstream:
@@ -64,7 +65,10 @@ class ScriptedUpstream:
         if obj.honour_etag and etag and request.headers.get("If-None-Match") == etag:
             return web.Response(status=304, headers=headers)
         response = web.StreamResponse(status=obj.status, headers=headers)
-        response.content_length = len(obj.body)
+        if obj.chunked:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = len(obj.body)
         await response.prepare(request)
         half = len(obj.body) // 2
         await response.write(obj.body[:half])
@@ -80,11 +84,13 @@ class ScriptedUpstream:
         return response
 
 
-async def raw_request(host: str, port: int, target: str, headers: str = "") -> tuple[int, bytes]:
+async def raw_request(
+    host: str, port: int, target: str, headers: str = "", method: str = "GET"
+) -> tuple[int, bytes]:
     """Send a request line exactly as written (HTTP clients normalise `..` away)."""
     reader, writer = await asyncio.open_connection(host, port)
-    request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\n{headers}Connection: close\r\n\r\n"
-    writer.write(request.encode("latin-1"))
+    request = f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n{headers}"
+    writer.write(request.encode("latin-1") + b"Content-Length: 0\r\nConnection: close\r\n\r\n")
     await writer.drain()
     answer = await reader.read()
     writer.close()
