@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+from pathlib import Path
 
 import pytest
 
+from edge.disk import OpenFile
 from edge.errors import UpstreamError
 from edge.fill import FileSpan, Fill
 from edge.keys import CacheKey
@@ -36,8 +39,10 @@ async def test_a_slow_waiter_reads_every_byte_of_a_growing_file_once() -> None:
     assert len(spans) < 20  # a slow reader takes what has grown in bigger spans
 
 
-async def test_after_a_disk_error_the_rest_comes_from_memory() -> None:
+async def test_after_a_disk_error_the_rest_comes_from_memory(tmp_path: Path) -> None:
     fill = Fill(CacheKey("/v/a.ts"), "segment")
+    (tmp_path / "t").write_bytes(b"f" * 500)
+    fill.reader = OpenFile(os.open(tmp_path / "t", os.O_RDONLY))
     fill.file_grew(500)
     fill.append(b"x" * 300)
     fill.append(b"y" * 200)
@@ -58,11 +63,9 @@ async def test_a_failed_fill_raises_so_no_short_body_looks_complete() -> None:
         await reader
 
 
-async def test_the_temp_file_descriptor_lives_until_the_last_waiter_leaves(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    import os
-
-    from edge.disk import OpenFile
-
+async def test_the_temp_file_descriptor_lives_until_the_last_waiter_leaves(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "t"
     path.write_bytes(b"abc")
     fill = Fill(CacheKey("/v/a.ts"), "segment")
