@@ -143,6 +143,8 @@ def _gauges(cache: EdgeCache, sends: SendStats) -> dict[str, float]:
         "zero_copy_bytes": sends.zero_copy_bytes,
         "copied_bytes": sends.copied_bytes,
         "upstream_requests": cache.upstream.requests,
+        "upstream_attempt_errors": cache.upstream.errors,
+        "disk_meta_errors": cache.disk.errors,
     }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -18,8 +17,6 @@ from edge.metrics import Stats
 from edge.objects import ObjectMeta
 from edge.policy import Freshness
 from edge.sendfile import SendStats, can_zero_copy, copy_send, zero_copy
-
-log = logging.getLogger("edge.responses")
 
 EXPOSED = "Age, X-Cache, Content-Length, Content-Range, ETag, Accept-Ranges, Date"
 
@@ -142,13 +139,24 @@ class Responder:
         """Part of a growing fill's temp file, zero-copy where the connection allows."""
         fd = handle.acquire()
         try:
-            if self.use_sendfile and can_zero_copy(request):
-                await zero_copy(request, writer, fd, span.start, span.count, self.sends)
-            else:
-                await copy_send(response, fd, span.start, span.count, self.sends)
+            await self._send_bytes(request, response, writer, fd, span.start, span.count)
         finally:
             handle.release()
-        self.stats.bytes_sent += span.count
+
+    async def _send_bytes(
+        self,
+        request: web.BaseRequest,
+        response: web.StreamResponse,
+        writer: AbstractStreamWriter,
+        fd: int,
+        offset: int,
+        count: int,
+    ) -> None:
+        if self.use_sendfile and can_zero_copy(request):
+            await zero_copy(request, writer, fd, offset, count, self.sends)
+        else:
+            await copy_send(response, fd, offset, count, self.sends)
+        self.stats.bytes_sent += count
 
     def _range(self, request: web.BaseRequest, meta: ObjectMeta) -> ByteRange | None:
         header = request.headers.get("Range")
@@ -179,15 +187,10 @@ class Responder:
             self.stats.disk_errors += 1
             self.disk.discard_entry(entry)
             raise EntryGone(entry.meta.key) from exc
-        fd = handle.fd
         try:
             writer = await response.prepare(request)
             assert writer is not None
-            if self.use_sendfile and can_zero_copy(request):
-                await zero_copy(request, writer, fd, offset, count, self.sends)
-            else:
-                await copy_send(response, fd, offset, count, self.sends)
-            self.stats.bytes_sent += count
+            await self._send_bytes(request, response, writer, handle.fd, offset, count)
             await response.write_eof()
         except (ConnectionError, TimeoutError):
             if request.transport is not None:
