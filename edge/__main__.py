@@ -13,15 +13,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import uvloop
-from aiohttp import web
 
 from edge import config as edge_config
-from edge.app import DISPATCH, build_app
+from edge.app import running_edge
 from edge.errors import ConfigError
-from edge.logs import JsonAccessLogger, setup
+from edge.logs import setup
 
 log = logging.getLogger("edge")
-MAX_LINE = 8190  # request line and header field limit: longer ones get 400 from aiohttp
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -62,43 +60,14 @@ def flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def serve(config: edge_config.EdgeConfig) -> None:
-    app = build_app(config)
-    # the Application holds the lifetimes (cleanup_ctx); requests go through the low-level
-    # server straight to the dispatcher (edge/dispatch.py says why)
-    lifetimes = web.AppRunner(app, handle_signals=False)
-    await lifetimes.setup()
-    server = web.Server(
-        app[DISPATCH],
-        access_log_class=JsonAccessLogger,
-        access_log=logging.getLogger("edge.access") if config.access_log else None,
-        max_line_size=MAX_LINE,
-        max_field_size=MAX_LINE,
-    )
-    # aiohttp waits up to shutdown_timeout twice while draining; halve it so a stop takes at
-    # most about shutdown_timeout, then the fills still running get a second and are cancelled
-    runner = web.ServerRunner(
-        server, handle_signals=False, shutdown_timeout=config.shutdown_timeout / 2
-    )
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port, reuse_address=True, backlog=1024)
-    try:
-        await site.start()
-    except OSError:
-        await lifetimes.cleanup()
-        raise
-    log.info(
-        "edge ready",
-        extra={"url": f"http://{config.host}:{config.port}", "upstreams": config.upstreams},
-    )
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
-    log.info("edge stopping")
-    await runner.cleanup()
-    await lifetimes.cleanup()
-    JsonAccessLogger.flush()
+    async with running_edge(config) as edge:
+        log.info("edge ready", extra={"url": edge.url, "upstreams": config.upstreams})
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stopping.set)
+        await stopping.wait()
+        log.info("edge stopping")
 
 
 def raise_fd_limit() -> None:

@@ -8,10 +8,10 @@ import hmac
 import ipaddress
 
 import orjson
-from aiohttp import web
 
 from edge.cache import EdgeCache
 from edge.errors import RequestError
+from edge.http.messages import Answer, Request
 from edge.keys import cache_key
 
 
@@ -24,13 +24,13 @@ class Admin:
         self.token = token
         self.remote_allowed = remote_allowed
 
-    async def purge(self, request: web.BaseRequest) -> web.Response:
+    def purge(self, request: Request) -> Answer:
         """POST {"path": "/vod/x/master.m3u8"} or {"prefix": "/vod/x/"}: forget those objects."""
         refusal = self._refusal(request)
         if refusal is not None:
             return refusal
         try:
-            order = orjson.loads(await request.read())
+            order = orjson.loads(request.body)
         except orjson.JSONDecodeError:
             return _answer(400, {"error": "body must be JSON"})
         if not isinstance(order, dict) or sum(k in order for k in ("path", "prefix")) != 1:
@@ -47,17 +47,19 @@ class Admin:
             return _answer(400, {"error": exc.reason})
         return _answer(200, {"purged": purged})
 
-    def _refusal(self, request: web.BaseRequest) -> web.Response | None:
+    def _refusal(self, request: Request) -> Answer | None:
         if not self.token:
             return _answer(404, {"error": "admin endpoints are off (no admin_token)"})
-        if not self.remote_allowed and not _is_loopback(request.remote):
+        if not self.remote_allowed and not _is_loopback(request.peer):
             return _answer(403, {"error": "admin endpoints answer loopback peers only"})
-        given = request.headers.get("Authorization", "")
+        given = request.headers.get("authorization", "")
         expected = f"Bearer {self.token}".encode()
-        if not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
-            response = _answer(401, {"error": "missing or wrong bearer token"})
-            response.headers["WWW-Authenticate"] = 'Bearer realm="classcast-edge"'
-            return response
+        if not hmac.compare_digest(given.encode("latin-1"), expected):
+            return _answer(
+                401,
+                {"error": "missing or wrong bearer token"},
+                b'WWW-Authenticate: Bearer realm="classcast-edge"\r\n',
+            )
         return None
 
 
@@ -68,5 +70,6 @@ def _is_loopback(peer: str | None) -> bool:
         return False
 
 
-def _answer(status: int, body: dict[str, object]) -> web.Response:
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
+def _answer(status: int, body: dict[str, object], extra: bytes = b"") -> Answer:
+    head = b"Content-Type: application/json\r\nCache-Control: no-store\r\n" + extra
+    return Answer(status, head, orjson.dumps(body))

@@ -1,15 +1,21 @@
-"""Wiring and lifetimes: config in, an aiohttp Application out (STYLE 3, 4)."""
+"""Wiring and lifetimes: config in, a running edge out (STYLE 3, 4).
+
+`running_edge` sets up the tiers, the upstream client, the cache and the HTTP server in order,
+and tears them down in reverse: stop accepting and drain the connections, then the fills, the
+upstream sessions and the disk tier's chores.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -17,122 +23,139 @@ from edge.admin import Admin
 from edge.cache import EdgeCache
 from edge.config import EdgeConfig
 from edge.disk import DiskTier
-from edge.dispatch import Dispatcher, Handler
+from edge.dispatch import Dispatcher
 from edge.handlers import ContentHandler
+from edge.http.accesslog import AccessLog
+from edge.http.heads import HeaderPolicy
+from edge.http.messages import Answer, Request
+from edge.http.protocol import Limits
+from edge.http.server import HttpServer
 from edge.keys import HLS_DIRECTIVES
 from edge.memory import MemoryTier
 from edge.metrics import EdgeCollector, Stats
 from edge.policy import PolicyDefaults
-from edge.responses import HeaderPolicy, Responder
-from edge.sendfile import SendStats
+from edge.responses import Responder
 from edge.upstream import Upstream
 
 log = logging.getLogger("edge")
 
-CONFIG = web.AppKey("config", EdgeConfig)
-CACHE = web.AppKey("cache", EdgeCache)
-STATS = web.AppKey("stats", Stats)
-SENDS = web.AppKey("sends", SendStats)
-REGISTRY = web.AppKey("registry", CollectorRegistry)
-DISPATCH: web.AppKey[Handler] = web.AppKey("dispatch")
+HEALTHY = Answer(200, b"Content-Type: text/plain\r\nCache-Control: no-store\r\n", b"ok\n")
 
 
-def build_app(
+@dataclass(slots=True)
+class Edge:
+    """One running edge process: what tests and /metrics look into."""
+
+    config: EdgeConfig
+    cache: EdgeCache
+    stats: Stats
+    server: HttpServer
+    handler: ContentHandler
+    registry: CollectorRegistry
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.config.host}:{self.port}"
+
+
+def limits(config: EdgeConfig) -> Limits:
+    return Limits(header_timeout=config.header_timeout, idle_timeout=config.idle_timeout)
+
+
+@contextlib.asynccontextmanager
+async def running_edge(
     config: EdgeConfig,
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
-) -> web.Application:
-    app = web.Application(handler_args={"max_field_size": 8190, "max_line_size": 8190})
-    app[CONFIG] = config
-    app[STATS] = Stats()
-    app[SENDS] = SendStats()
-    app.cleanup_ctx.append(lambda app: _cache_lifetime(app, clock, monotonic))
-    return app
-
-
-async def _cache_lifetime(
-    app: web.Application, clock: Callable[[], float], monotonic: Callable[[], float]
-) -> AsyncIterator[None]:
-    config = app[CONFIG]
-    own_dir = not config.cache_dir
-    root = Path(tempfile.mkdtemp(prefix="classcast-edge-") if own_dir else config.cache_dir)
-    disk = DiskTier(root, config.disk_bytes, config.max_open_files)
-    kept = await disk.load()
-    log.info("disk tier ready", extra={"dir": str(root), "entries": kept, "bytes": disk.bytes_used})
-    upstream = Upstream(
-        list(config.upstreams),
-        via=config.node_id,
-        connect_timeout=config.connect_timeout,
-        read_timeout=config.read_timeout,
-        retries=config.retries,
-        clock=monotonic,
-    )
-    await upstream.start()
-    keep_query = frozenset(config.keep_query) | HLS_DIRECTIVES
-    cache = EdgeCache(
-        MemoryTier(config.ram_bytes, config.ram_object_max_bytes),
-        disk,
-        upstream,
-        app[STATS],
-        defaults=PolicyDefaults(
-            master_ttl=config.master_ttl,
-            vod_playlist_ttl=config.vod_playlist_ttl,
-            segment_ttl=config.segment_ttl,
-            negative_ttl=config.negative_ttl,
-        ),
-        keep_query=keep_query,
-        prefetch_segments=config.prefetch_segments,
-        playlist_deadline_s=config.playlist_fill_timeout,
-        clock=clock,
-        monotonic=monotonic,
-    )
-    app[CACHE] = cache
-    registry = CollectorRegistry()
-    registry.register(EdgeCollector(app[STATS], lambda: _gauges(cache, app[SENDS])))
-    app[REGISTRY] = registry
-    responder = Responder(
-        HeaderPolicy(config.node_id, config.cors_origin),
-        disk,
-        app[STATS],
-        app[SENDS],
-        use_sendfile=config.sendfile,
-    )
-    handler = ContentHandler(
-        cache,
-        responder,
-        keep_query=keep_query,
-        node_id=config.node_id,
-        refresh_ahead_s=config.refresh_ahead_s,
-        clock=clock,
-    )
-    admin = Admin(cache, config.admin_token, config.admin_remote, keep_query)
-
-    async def metrics(request: web.BaseRequest) -> web.Response:
-        body = generate_latest(registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-    dispatcher = Dispatcher(
-        handler.handle,
-        {
-            "/healthz": ("GET", healthz),
-            "/readyz": ("GET", healthz),
-            "/metrics": ("GET", metrics),
-            "/_admin/purge": ("POST", admin.purge),
-        },
-    )
-    app[DISPATCH] = dispatcher.handle
-    app.router.add_route("*", "/{path:.*}", dispatcher.handle)
-    try:
-        yield
-    finally:
-        await cache.close()
-        await upstream.close()
-        await disk.close()
+) -> AsyncIterator[Edge]:
+    async with contextlib.AsyncExitStack() as stack:
+        own_dir = not config.cache_dir
+        root = Path(tempfile.mkdtemp(prefix="classcast-edge-") if own_dir else config.cache_dir)
         if own_dir:
-            shutil.rmtree(root, ignore_errors=True)
+            stack.callback(shutil.rmtree, root, ignore_errors=True)
+        disk = DiskTier(root, config.disk_bytes, config.max_open_files)
+        kept = await disk.load()
+        stack.push_async_callback(disk.close)
+        log.info("disk tier ready", extra={"dir": str(root), "entries": kept})
+        upstream = Upstream(
+            list(config.upstreams),
+            via=config.node_id,
+            connect_timeout=config.connect_timeout,
+            read_timeout=config.read_timeout,
+            retries=config.retries,
+            clock=monotonic,
+        )
+        await upstream.start()
+        stack.push_async_callback(upstream.close)
+        keep_query = frozenset(config.keep_query) | HLS_DIRECTIVES
+        stats = Stats()
+        cache = EdgeCache(
+            MemoryTier(config.ram_bytes, config.ram_object_max_bytes),
+            disk,
+            upstream,
+            stats,
+            defaults=PolicyDefaults(
+                master_ttl=config.master_ttl,
+                vod_playlist_ttl=config.vod_playlist_ttl,
+                segment_ttl=config.segment_ttl,
+                negative_ttl=config.negative_ttl,
+            ),
+            keep_query=keep_query,
+            prefetch_segments=config.prefetch_segments,
+            playlist_deadline_s=config.playlist_fill_timeout,
+            clock=clock,
+            monotonic=monotonic,
+        )
+        stack.push_async_callback(cache.close)
+        heads = HeaderPolicy(config.node_id, config.cors_origin)
+        handler = ContentHandler(
+            cache,
+            Responder(heads, disk),
+            stats,
+            keep_query=keep_query,
+            node_id=config.node_id,
+            refresh_ahead_s=config.refresh_ahead_s,
+            clock=clock,
+        )
+        admin = Admin(cache, config.admin_token, config.admin_remote, keep_query)
+        registry = CollectorRegistry()
+
+        def metrics(request: Request) -> Answer:
+            head = f"Content-Type: {CONTENT_TYPE_LATEST}\r\nCache-Control: no-store\r\n"
+            return Answer(200, head.encode(), generate_latest(registry))
+
+        dispatcher = Dispatcher(
+            handler.handle,
+            {
+                "/healthz": ("GET", lambda request: HEALTHY),
+                "/readyz": ("GET", lambda request: HEALTHY),
+                "/metrics": ("GET", metrics),
+                "/_admin/purge": ("POST", admin.purge),
+            },
+            heads,
+        )
+        server = HttpServer(
+            dispatcher.handle,
+            limits(config),
+            access_log=AccessLog() if config.access_log else None,
+            use_sendfile=config.sendfile,
+            refusal=heads.error,
+            max_conns_per_client=config.max_conns_per_client,
+            monotonic=monotonic,
+        )
+        registry.register(
+            EdgeCollector(stats, lambda: _gauges(cache, server), lambda: server.stats.bytes_sent)
+        )
+        port = await server.listen(config.host, config.port)
+        server.start_ticking()
+        # first out on the way down: stop accepting, let answers in flight finish
+        stack.push_async_callback(server.stop, config.shutdown_timeout)
+        yield Edge(config, cache, stats, server, handler, registry, port)
 
 
-def _gauges(cache: EdgeCache, sends: SendStats) -> dict[str, float]:
+def _gauges(cache: EdgeCache, server: HttpServer) -> dict[str, float]:
+    sent = server.stats
     return {
         "ram_bytes": cache.memory.bytes_used,
         "ram_objects": len(cache.memory),
@@ -140,13 +163,11 @@ def _gauges(cache: EdgeCache, sends: SendStats) -> dict[str, float]:
         "disk_objects": len(cache.disk),
         "disk_evictions": cache.disk.evictions,
         "fills_in_flight": len(cache.fills),
-        "zero_copy_bytes": sends.zero_copy_bytes,
-        "copied_bytes": sends.copied_bytes,
+        "zero_copy_bytes": sent.zero_copy_bytes,
+        "copied_bytes": sent.copied_bytes,
+        "connections_open": len(server.connections),
+        "connections_refused": sent.refused_connections,
         "upstream_requests": cache.upstream.requests,
         "upstream_attempt_errors": cache.upstream.errors,
         "disk_meta_errors": cache.disk.errors,
     }
-
-
-async def healthz(request: web.BaseRequest) -> web.Response:
-    return web.Response(text="ok\n")

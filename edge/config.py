@@ -52,6 +52,9 @@ class EdgeConfig:
     admin_remote: bool = False  # hear admin requests from non-loopback peers too
     log_level: str = "info"
     shutdown_timeout: float = 5.0
+    header_timeout: float = 10.0  # a request head must arrive whole within this (slowloris)
+    idle_timeout: float = 75.0  # a keep-alive connection with nothing asked is closed
+    max_conns_per_client: int = 0  # per client address; 0 = no limit
 
 
 SIZE_KEYS = {"ram_bytes", "ram_object_max_bytes", "disk_bytes"}
@@ -157,7 +160,7 @@ def validate(config: EdgeConfig) -> EdgeConfig:
         value = getattr(config, f.name)
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{f.name}: must be a finite number, got {value!r}")
-    if not 0 < config.port < 65536:
+    if not 0 <= config.port < 65536:  # 0: any free port (tests)
         raise ConfigError(f"port: {config.port} is not a TCP port")
     if config.log_level not in LOG_LEVELS:
         raise ConfigError(f"log_level: one of {sorted(LOG_LEVELS)}, got {config.log_level!r}")
@@ -167,12 +170,16 @@ def validate(config: EdgeConfig) -> EdgeConfig:
         "playlist_fill_timeout",
         "shutdown_timeout",
         "negative_ttl",
+        "header_timeout",
+        "idle_timeout",
     ):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
     for key in ("retries", "prefetch_segments", "master_ttl", "segment_ttl", "vod_playlist_ttl"):
         if getattr(config, key) < 0:
             raise ConfigError(f"{key}: must not be negative")
+    if config.max_conns_per_client < 0:
+        raise ConfigError("max_conns_per_client: must not be negative (0 = no limit)")
     if config.max_open_files < 1:
         raise ConfigError("max_open_files: at least 1")
     if not config.node_id:

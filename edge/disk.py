@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cachetools import LRUCache
-from multidict import CIMultiDict
 
 from edge.objects import ObjectMeta
 
@@ -62,7 +61,7 @@ class DiskEntry:
     meta: ObjectMeta
     path: Path
     file: OpenFile | None = field(default=None, repr=False)
-    headers: tuple[ObjectMeta, CIMultiDict[str]] | None = field(default=None, repr=False)
+    headers: tuple[ObjectMeta, bytes] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
@@ -157,15 +156,22 @@ class DiskTier:
     def fits(self, length: int) -> bool:
         return length <= self.budget
 
+    def open_hot(self, entry: DiskEntry) -> OpenFile | None:
+        """The entry's descriptor if it is open already, acquired for the caller."""
+        handle = entry.file
+        if handle is None or handle.retired:
+            return None
+        self._open.get(entry.meta.key)  # touch: keep hot descriptors open
+        handle.acquire()
+        return handle
+
     async def open_file(self, entry: DiskEntry) -> OpenFile:
         """The entry's descriptor, acquired for the caller (who releases it). Hot entries keep
         theirs open, so a hit costs no open() or stat()."""
         key = entry.meta.key
-        handle = entry.file
-        if handle is not None and not handle.retired:
-            self._open.get(key)  # touch: keep hot descriptors open
-            handle.acquire()
-            return handle
+        hot = self.open_hot(entry)
+        if hot is not None:
+            return hot
         fd = await open_for_reading(entry.path)
         handle = entry.file
         if handle is not None and not handle.retired:  # another request won the race

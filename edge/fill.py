@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from multidict import CIMultiDictProxy
@@ -117,6 +119,16 @@ class Fill:
     @property
     def body(self) -> bytes:
         return b"".join(self.chunks)
+
+    async def as_stored(self, meta: ObjectMeta) -> MemoryObject | DiskEntry:
+        """The finished body as a stored object, for waiters when the tiers do not have it
+        (not storable, the disk failed, or it was evicted at once)."""
+        if self.reader is None or self.file_end == 0:
+            return MemoryObject(meta, self.body)
+        if not self.spilled:  # the temp file, through the fill's descriptor
+            return DiskEntry(meta, Path(), file=self.reader)
+        head = await asyncio.to_thread(os.pread, self.reader.fd, self.file_end, 0)
+        return MemoryObject(meta, head + self.body)
 
     async def follow(self) -> AsyncIterator[bytes | FileSpan]:
         """The body from the first byte, then each new part as it arrives: spans of the temp

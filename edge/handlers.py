@@ -1,57 +1,35 @@
-"""The edge request path (DESIGN "Edge request path"), kept thin: decide, then answer."""
+"""The content handler (DESIGN "Edge request path"): a Request value in, an answer value out.
+
+It asks the cache what it holds and what the policy says of it, then answers: from the stored
+copy, by following a fill, or with an error. No sockets here: the protocol (edge/http/) writes
+what this returns, and tests can call it directly.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import os
-from collections.abc import Callable
-from pathlib import Path
-
-from aiohttp import web
-from multidict import CIMultiDict
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from edge.cache import KEPT_HEADERS, EdgeCache, Stored
-from edge.disk import DiskEntry
 from edge.errors import LoopDetected, RequestError, UpstreamError
-from edge.fill import FileSpan, Fill, Head
+from edge.fill import Fill, Head
+from edge.http.heads import HeaderPolicy, per_request
+from edge.http.messages import Answer, AnyAnswer, FileRange, Request, StreamAnswer
 from edge.keys import CacheKey, cache_key
-from edge.memory import MemoryObject
-from edge.objects import ObjectMeta
-from edge.policy import delta_seconds, judge, may_serve_on_error, should_refresh_ahead
+from edge.metrics import Stats
+from edge.policy import decide, delta_seconds, may_serve_on_error
 from edge.responses import EntryGone, Responder, cache_control_out
 
-log = logging.getLogger("edge.handlers")
-
 MAX_VIA_FORWARDED = 512
-ALLOWED_METHODS = "GET, HEAD, OPTIONS"
-PREFLIGHT_HEADERS = "Range, If-None-Match, If-Modified-Since, If-Range, Origin, Accept"
-CONDITIONAL_HEADERS = ("Range", "If-None-Match", "If-Modified-Since")
+CONDITIONAL_HEADERS = ("range", "if-none-match", "if-modified-since")
 
 
-async def from_fill(fill: Fill, meta: ObjectMeta) -> Stored:
-    """A finished fill's body as a stored object, for waiters when the tiers do not have it
-    (not storable, the disk failed, or it was evicted at once)."""
-    if fill.reader is None or fill.file_end == 0:
-        return MemoryObject(meta, fill.body)
-    if not fill.spilled:
-        return DiskEntry(meta, Path(), file=fill.reader)  # the temp file, through our descriptor
-    head = await asyncio.to_thread(os.pread, fill.reader.fd, fill.file_end, 0)
-    return MemoryObject(meta, head + fill.body)
-
-
-def via_chain(request: web.BaseRequest) -> str | None:
+def via_chain(request: Request) -> str | None:
     """The request's Via (all its lines) to pass upstream, or None when it is implausibly long
     for a chain of tiers; a fill is shared, so one client must not make it oversized."""
-    chain = ", ".join(request.headers.getall("Via", ()))
+    chain = request.headers.get("via")
     return chain if chain and len(chain) <= MAX_VIA_FORWARDED else None
-
-
-def error_response(status: int, reason: str, common: CIMultiDict[str]) -> web.Response:
-    headers = common.copy()
-    headers["Cache-Control"] = "no-store"
-    return web.Response(status=status, text=reason + "\n", headers=headers)
 
 
 class ContentHandler:
@@ -59,6 +37,7 @@ class ContentHandler:
         self,
         cache: EdgeCache,
         responder: Responder,
+        stats: Stats,
         *,
         keep_query: frozenset[str],
         node_id: str,
@@ -67,66 +46,82 @@ class ContentHandler:
     ) -> None:
         self.cache = cache
         self.responder = responder
+        self.heads: HeaderPolicy = responder.policy
+        self.stats = stats
         self.keep_query = keep_query
         self.node_id = node_id
         self.refresh_ahead_s = refresh_ahead_s
         self.clock = clock
-        self.common = responder.policy.common()
 
-    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    def handle(self, request: Request) -> AnyAnswer | Awaitable[AnyAnswer]:
+        """A hit is answered at once; anything that must wait returns a coroutine."""
         method = request.method
         if method != "GET" and method != "HEAD":
             return self._other_method(method)
+        if request.body:
+            return self._error(400, f"a {method} request carries no body")
         try:
-            key = cache_key(request.raw_path, self.keep_query)
-            if self._looped(request.headers.get("Via")):
+            key = cache_key(request.target, self.keep_query)
+            if self._looped(request.headers.get("via")):
                 raise LoopDetected(f"request already passed through {self.node_id}")
-            return await self._answer(request, key)
+            stored = self.cache.lookup(key)
+            if stored is None:
+                return self._guarded(self._miss(request, key, None))
+            age = stored.meta.age(self.clock())
+            decision = decide(
+                age, stored.meta.freshness, is_live=stored.meta.is_live,
+                refresh_ahead_s=self.refresh_ahead_s,
+            )  # fmt: skip
+            if decision == "miss":
+                return self._guarded(self._miss(request, key, stored))
+            if decision != "serve":
+                self.cache.refresh(key, stored)
+            label = "STALE" if decision == "serve_stale" else "HIT"
+            answer = self.responder.serve_now(request, stored, label, age)
+            if answer is None:  # a disk entry whose file is not open yet
+                return self._guarded(self._serve_later(request, key, stored, label, age))
+            return self._counted(answer)
         except RequestError as exc:
-            response = self._error(exc.status, exc.reason)
-            response.headers.update(exc.headers)
-            return response
+            return self._refusal(exc)
 
-    async def _answer(self, request: web.BaseRequest, key: CacheKey) -> web.StreamResponse:
-        stored = self.cache.lookup(key)
-        if stored is not None:
-            meta = stored.meta
-            age = meta.age(self.clock())
-            verdict = judge(age, meta.freshness)
-            if verdict != "expired":
-                if verdict == "stale" or (
-                    meta.is_live and should_refresh_ahead(age, meta.freshness, self.refresh_ahead_s)
-                ):
-                    self.cache.refresh(key, stored)
-                try:
-                    return await self.responder.serve(
-                        request, stored, "HIT" if verdict == "fresh" else "STALE", age
-                    )
-                except EntryGone:
-                    stored = None
-        return await self._miss(request, key, stored)
+    async def _guarded(self, answering: Awaitable[AnyAnswer]) -> AnyAnswer:
+        try:
+            return self._counted(await answering)
+        except RequestError as exc:
+            return self._refusal(exc)
 
-    async def _miss(
-        self, request: web.BaseRequest, key: CacheKey, stale: Stored | None
-    ) -> web.StreamResponse:
+    def _counted(self, answer: AnyAnswer) -> AnyAnswer:
+        self.stats.requests[answer.x_cache if answer.x_cache != "-" else str(answer.status)] += 1
+        return answer
+
+    async def _serve_later(
+        self, request: Request, key: CacheKey, stored: Stored, label: str, age: float
+    ) -> AnyAnswer:
+        try:
+            return await self.responder.serve(request, stored, label, age)
+        except EntryGone:
+            return await self._miss(request, key, None)
+
+    async def _miss(self, request: Request, key: CacheKey, stale: Stored | None) -> AnyAnswer:
         fill, started = self.cache.fill(key, stale, via_chain(request))
         try:
-            return await self._wait(request, key, stale, fill, "MISS" if started else "COALESCED")
-        finally:
+            answer = await self._wait(request, key, stale, fill, "MISS" if started else "COALESCED")
+        except BaseException:
             fill.leave()
+            raise
+        if isinstance(answer, StreamAnswer):
+            answer.release = fill.leave  # the waiter leaves once the stream is sent
+        else:
+            fill.leave()
+        return answer
 
     async def _wait(
-        self,
-        request: web.BaseRequest,
-        key: CacheKey,
-        stale: Stored | None,
-        fill: Fill,
-        x_cache: str,
-    ) -> web.StreamResponse:
+        self, request: Request, key: CacheKey, stale: Stored | None, fill: Fill, x_cache: str
+    ) -> AnyAnswer:
         # shield: a client hanging up must not cancel what other waiters are waiting on
         head = await asyncio.shield(fill.head)
         if isinstance(head, Head) and self._streams(request, fill, head):
-            return await self._stream(request, fill, head, x_cache)
+            return self._stream(fill, head, x_cache)
         outcome = await asyncio.shield(fill.finished)
         if outcome in ("stored", "not_modified"):
             stored = self.cache.lookup(key) or fill.revalidated
@@ -140,63 +135,42 @@ class ContentHandler:
                 return await self._miss(request, key, None)
         answered = fill.meta  # what the origin said, when it said anything
         if outcome != "failed" and answered is not None and answered.status < 500:
-            return await self.responder.serve(request, await from_fill(fill, answered), x_cache, 0)
+            return await self.responder.serve(request, await fill.as_stored(answered), x_cache, 0)
         if stale is not None and may_serve_on_error(
             age := stale.meta.age(self.clock()), stale.meta.freshness
         ):
             return await self.responder.serve(request, stale, "STALE", age)
         if outcome != "failed" and answered is not None:  # the origin's 5xx, passed on uncached
-            return await self.responder.serve(request, await from_fill(fill, answered), x_cache, 0)
+            return await self.responder.serve(request, await fill.as_stored(answered), x_cache, 0)
         error = fill.error or UpstreamError("upstream failed")
-        self.responder.stats.requests[str(error.status)] += 1
-        return self._error(error.status, error.reason)
+        return self.heads.error(error.status, error.reason)
 
-    def _streams(self, request: web.BaseRequest, fill: Fill, head: Head) -> bool:
+    def _streams(self, request: Request, fill: Fill, head: Head) -> bool:
         """Stream a body while it arrives only when the plain 200 is what the client wants."""
         return (
             head.status == 200
             and fill.reader is not None  # a segment being written to its temp file
-            and head.length is not None  # raw file bytes cannot go inside chunked framing
+            and head.length is not None  # the length is promised before the body is known
             and request.method == "GET"
             and not fill.finished.done()
             and not any(h in request.headers for h in CONDITIONAL_HEADERS)
         )
 
-    async def _stream(
-        self, request: web.BaseRequest, fill: Fill, head: Head, x_cache: str
-    ) -> web.StreamResponse:
-        headers = self.common.copy()
+    def _stream(self, fill: Fill, head: Head, x_cache: str) -> StreamAnswer:
         upstream = head.headers
-        headers["Content-Type"] = upstream.get("Content-Type", "application/octet-stream")
-        for name in ("ETag", "Last-Modified", *KEPT_HEADERS):
-            if name in upstream:
-                headers[name] = upstream[name]
-        headers["Cache-Control"] = cache_control_out(self.cache.head_freshness(fill, head))
-        headers["Accept-Ranges"] = "bytes"
-        headers["Age"] = str(int(delta_seconds(upstream.get("Age", "0")) or 0))
-        headers["X-Cache"] = x_cache
-        response = web.StreamResponse(status=200, headers=headers)
-        if head.length is not None:
-            response.content_length = head.length
-        self.responder.stats.requests[x_cache] += 1
-        try:
-            writer = await response.prepare(request)
-            assert writer is not None
-            async for part in fill.follow():
-                if isinstance(part, FileSpan):
-                    assert fill.reader is not None
-                    await self.responder.send_span(request, response, writer, fill.reader, part)
-                else:
-                    await response.write(part)
-                    self.responder.stats.bytes_sent += len(part)
-            await response.write_eof()
-        except (UpstreamError, ConnectionError, TimeoutError) as exc:
-            # never end a short body as if it were complete: drop the connection instead
-            # (if the client left, the fill goes on for the others all the same)
-            log.info("streamed answer cut", extra={"key": str(fill.key), "error": repr(exc)})
-            if request.transport is not None:
-                request.transport.abort()
-        return response
+        assert head.length is not None
+        headers = self.heads.representation(
+            content_type=upstream.get("Content-Type", "application/octet-stream"),
+            cache_control=cache_control_out(self.cache.head_freshness(fill, head)),
+            etag=upstream.get("ETag"),
+            last_modified=upstream.get("Last-Modified"),
+            extra={name: upstream[name] for name in KEPT_HEADERS if name in upstream},
+            ranges=True,
+        )
+        age = delta_seconds(upstream.get("Age", "0")) or 0
+        return StreamAnswer(
+            200, headers + per_request(age, x_cache), head.length, _parts(fill), x_cache=x_cache
+        )
 
     def _looped(self, via: str | None) -> bool:
         """RFC 9110 7.6.3: Via lists "protocol received-by" per hop; ours must not be there."""
@@ -204,21 +178,29 @@ class ContentHandler:
             return False
         return any(hop.split()[-1:] == [self.node_id] for hop in via.split(","))
 
-    def _other_method(self, method: str) -> web.Response:
+    def _other_method(self, method: str) -> Answer:
         if method == "OPTIONS":
-            return self._preflight()
-        response = self._error(405, f"method {method} not allowed")
-        response.headers["Allow"] = ALLOWED_METHODS
-        return response
+            return self.heads.preflight()
+        return self._error(405, f"method {method} not allowed", {"Allow": "GET, HEAD, OPTIONS"})
 
-    def _preflight(self) -> web.Response:
-        headers = self.common.copy()
-        headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-        headers["Access-Control-Allow-Headers"] = PREFLIGHT_HEADERS
-        headers["Access-Control-Max-Age"] = "86400"
-        return web.Response(status=204, headers=headers)
+    def _refusal(self, exc: RequestError) -> Answer:
+        return self._error(exc.status, exc.reason, exc.headers)
 
-    def _error(self, status: int, reason: str) -> web.Response:
-        if status < 500:
-            self.responder.stats.requests[str(status)] += 1
-        return error_response(status, reason, self.common)
+    def _error(self, status: int, reason: str, extra: dict[str, str] | None = None) -> Answer:
+        self.stats.requests[str(status)] += 1
+        return self.heads.error(status, reason, extra)
+
+
+async def _parts(fill: Fill) -> AsyncGenerator[bytes | FileRange, None]:
+    """The fill's body as it arrives: spans of its temp file, then memory chunks."""
+    async for part in fill.follow():
+        if isinstance(part, bytes):
+            yield part
+            continue
+        reader = fill.reader
+        assert reader is not None
+        fd = reader.acquire()
+        try:
+            yield FileRange(fd, part.start, part.count)
+        finally:
+            reader.release()

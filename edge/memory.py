@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cachetools import LRUCache
-from multidict import CIMultiDict
 
 from edge.objects import ObjectMeta
 
@@ -16,7 +15,7 @@ ENTRY_OVERHEAD = 512  # rough bytes per entry for the key, meta and prebuilt hea
 class MemoryObject:
     meta: ObjectMeta
     body: bytes
-    headers: tuple[ObjectMeta, CIMultiDict[str]] | None = field(default=None, repr=False)
+    headers: tuple[ObjectMeta, bytes] | None = field(default=None, repr=False)  # prebuilt
 
     @property
     def size(self) -> int:

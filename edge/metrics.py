@@ -13,7 +13,6 @@ from prometheus_client.registry import Collector
 @dataclass(slots=True)
 class Stats:
     requests: Counter[str] = field(default_factory=Counter)  # by X-Cache, or the error status
-    bytes_sent: int = 0
     fills: int = 0
     coalesced: int = 0
     prefetches: int = 0
@@ -27,9 +26,15 @@ class Stats:
 class EdgeCollector(Collector):
     """Reads the live Stats and tier sizes each time /metrics is scraped."""
 
-    def __init__(self, stats: Stats, gauges: Callable[[], dict[str, float]]) -> None:
+    def __init__(
+        self,
+        stats: Stats,
+        gauges: Callable[[], dict[str, float]],
+        bytes_sent: Callable[[], int] = lambda: 0,
+    ) -> None:
         self._stats = stats
         self._gauges = gauges
+        self._bytes_sent = bytes_sent
 
     def collect(self) -> Iterator[Metric]:
         s = self._stats
@@ -40,7 +45,7 @@ class EdgeCollector(Collector):
             requests.add_metric([status], count)
         yield requests
         for name, help_text, value in (
-            ("bytes_sent", "Body bytes sent to clients", s.bytes_sent),
+            ("bytes_sent", "Body bytes sent to clients", self._bytes_sent()),
             ("fills", "Upstream fills started", s.fills),
             ("coalesced_waiters", "Requests that joined a running fill", s.coalesced),
             ("prefetches", "Fills started by prefetch", s.prefetches),

@@ -16,6 +16,9 @@ from edge.keys import ObjectKind
 
 PlaylistKind = Literal["master", "live", "vod"]
 Verdict = Literal["fresh", "stale", "expired"]
+# what to do with a stored copy: serve it; serve it and refresh it behind the viewer (a live
+# playlist about to expire); serve it stale and refresh it; or fetch before answering
+Decision = Literal["serve", "serve_and_refresh", "serve_stale", "miss"]
 
 MAX_DELTA_SECONDS = 2**31
 MAX_TARGET_DURATION = 3600.0
@@ -158,6 +161,17 @@ def judge(age: float, fresh: Freshness) -> Verdict:
     if age < fresh.ttl + fresh.swr:
         return "stale"
     return "expired"
+
+
+def decide(age: float, fresh: Freshness, *, is_live: bool, refresh_ahead_s: float) -> Decision:
+    verdict = judge(age, fresh)
+    if verdict == "expired":
+        return "miss"
+    if verdict == "stale":
+        return "serve_stale"
+    if is_live and should_refresh_ahead(age, fresh, refresh_ahead_s):
+        return "serve_and_refresh"
+    return "serve"
 
 
 def may_serve_on_error(age: float, fresh: Freshness) -> bool:

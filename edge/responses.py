@@ -1,50 +1,23 @@
-"""Answers built from the cache: headers out (DESIGN step 6), ranges, 304s, zero-copy bodies."""
+"""Answers from stored objects: HIT, STALE, REVALIDATED and the finished part of a MISS.
+
+Decide first (status, range, 304; RFC 9110 rules in edge/http_rules.py), then take the body
+from memory or, for disk entries, an open descriptor for sendfile. Hot disk entries keep their
+descriptor open, so most disk hits are answered without awaiting anything.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from multidict import CIMultiDict
-
-from edge.cache import Stored
-from edge.disk import DiskTier, OpenFile
-from edge.fill import FileSpan
+from edge.disk import DiskEntry, DiskTier, OpenFile
+from edge.http.heads import HeaderPolicy, per_request
+from edge.http.messages import Answer, FileAnswer, Request
 from edge.http_rules import ByteRange, is_not_modified, parse_range, range_applies
 from edge.memory import MemoryObject
-from edge.metrics import Stats
 from edge.objects import ObjectMeta
 from edge.policy import Freshness
-from edge.sendfile import SendStats, can_zero_copy, copy_send, zero_copy
 
-EXPOSED = "Age, X-Cache, Content-Length, Content-Range, ETag, Accept-Ranges, Date"
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderPolicy:
-    via: str
-    cors_origin: str
-
-    def common(self) -> CIMultiDict[str]:
-        headers: CIMultiDict[str] = CIMultiDict()
-        headers["Via"] = f"1.1 {self.via}"
-        if self.cors_origin:
-            headers["Access-Control-Allow-Origin"] = self.cors_origin
-            headers["Access-Control-Expose-Headers"] = EXPOSED
-        return headers
-
-    def for_object(self, meta: ObjectMeta) -> CIMultiDict[str]:
-        """The headers every answer from this object carries; built once per stored version."""
-        headers = self.common()
-        headers["Content-Type"] = meta.content_type
-        headers["Cache-Control"] = cache_control_out(meta.freshness)
-        if meta.status == 200:
-            headers["ETag"] = meta.etag
-            headers["Last-Modified"] = meta.last_modified
-            headers["Accept-Ranges"] = "bytes"
-        headers.extend(meta.extra)
-        return headers
+Stored = MemoryObject | DiskEntry
 
 
 def cache_control_out(fresh: Freshness) -> str:
@@ -58,143 +31,117 @@ class EntryGone(Exception):
     """A stored file could not be opened; the handler treats the request as a miss."""
 
 
-class Responder:
-    """Serves stored objects: HIT, STALE, REVALIDATED and the finished part of MISS."""
+@dataclass(frozen=True, slots=True)
+class FilePlan:
+    """A disk body to send once its descriptor is in hand."""
 
-    def __init__(
-        self,
-        policy: HeaderPolicy,
-        disk: DiskTier,
-        stats: Stats,
-        sends: SendStats,
-        *,
-        use_sendfile: bool = True,
-    ) -> None:
-        self.use_sendfile = use_sendfile
+    status: int
+    headers: bytes
+    offset: int
+    count: int
+    x_cache: str
+
+
+class Responder:
+    def __init__(self, policy: HeaderPolicy, disk: DiskTier) -> None:
         self.policy = policy
         self.disk = disk
-        self.stats = stats
-        self.sends = sends
 
-    def prebuilt(self, stored: Stored) -> CIMultiDict[str]:
+    def prebuilt(self, stored: Stored) -> bytes:
         """The object's own headers, built once per stored version (a revalidation rebuilds)."""
         built = stored.headers
         if built is None or built[0] is not stored.meta:
-            built = stored.headers = (stored.meta, self.policy.for_object(stored.meta))
+            built = stored.headers = (stored.meta, self._object_headers(stored.meta))
         return built[1]
 
-    async def serve(
-        self, request: web.BaseRequest, stored: Stored, x_cache: str, age: float
-    ) -> web.StreamResponse:
-        meta = stored.meta
-        self.stats.requests[x_cache] += 1
+    def _object_headers(self, meta: ObjectMeta) -> bytes:
+        ok = meta.status == 200
+        return self.policy.representation(
+            content_type=meta.content_type,
+            cache_control=cache_control_out(meta.freshness),
+            etag=meta.etag if ok else None,
+            last_modified=meta.last_modified if ok else None,
+            extra=meta.extra,
+            ranges=ok,
+        )
+
+    def serve_now(
+        self, request: Request, stored: Stored, x_cache: str, age: float
+    ) -> Answer | FileAnswer | None:
+        """The answer, or None when a disk entry's file must be opened first (`serve`)."""
         asked = request.headers
         if (
-            meta.status == 200
+            stored.meta.status == 200
             and isinstance(stored, MemoryObject)
-            and "Range" not in asked
-            and "If-None-Match" not in asked
-            and "If-Modified-Since" not in asked
+            and "range" not in asked
+            and "if-none-match" not in asked
+            and "if-modified-since" not in asked
         ):
-            # the hot path, a plain playlist hit: no per-request work it does not need
-            # (BENCHMARKS.md, hot playlist: CPU per 1000 requests against a bare handler)
-            response = web.Response(body=stored.body, headers=self.prebuilt(stored))
-            response.headers["Age"] = str(int(age))
-            response.headers["X-Cache"] = x_cache
-            self.stats.bytes_sent += len(stored.body) if request.method == "GET" else 0
-            return response
-        headers = self.prebuilt(stored).copy()
-        headers["Age"] = str(int(age))
-        headers["X-Cache"] = x_cache
+            # the hot path, a plain playlist hit: prebuilt headers + two per request
+            # (BENCHMARKS.md, hot playlist: CPU per request against nginx)
+            head = self.prebuilt(stored) + per_request(age, x_cache)
+            return Answer(200, head, stored.body, x_cache=x_cache)
+        plan = self.decide(request, stored, x_cache, age)
+        if not isinstance(plan, FilePlan):
+            return plan
+        assert isinstance(stored, DiskEntry)
+        handle = self.disk.open_hot(stored)
+        return None if handle is None else _file_answer(plan, handle)
+
+    async def serve(
+        self, request: Request, stored: Stored, x_cache: str, age: float
+    ) -> Answer | FileAnswer:
+        plan = self.decide(request, stored, x_cache, age)
+        if not isinstance(plan, FilePlan):
+            return plan
+        assert isinstance(stored, DiskEntry)
+        try:
+            handle = await self.disk.open_file(stored)
+        except OSError as exc:  # the file vanished under us: forget it and fetch again
+            self.disk.errors += 1
+            self.disk.discard_entry(stored)
+            raise EntryGone(stored.meta.key) from exc
+        return _file_answer(plan, handle)
+
+    def decide(
+        self, request: Request, stored: Stored, x_cache: str, age: float
+    ) -> Answer | FilePlan:
+        """Status, headers and which bytes; raises RequestError for a bad Range."""
+        meta = stored.meta
+        headers = self.prebuilt(stored) + per_request(age, x_cache)
         if meta.status != 200:
             body = stored.body if isinstance(stored, MemoryObject) else b""
-            return web.Response(status=meta.status, body=body, headers=headers)
+            return Answer(meta.status, headers, body, x_cache=x_cache)
+        asked = request.headers
         if is_not_modified(
-            request.headers.get("If-None-Match"),
-            request.headers.get("If-Modified-Since"),
+            asked.get("if-none-match"),
+            asked.get("if-modified-since"),
             meta.etag,
             meta.last_modified_ts,
         ):
-            return web.Response(status=304, headers=headers)
+            return Answer(304, headers, x_cache=x_cache)
         window = self._range(request, meta)
         status, offset, count = 200, 0, meta.length
         if window is not None:
             status, offset, count = 206, window.start, window.length
-            headers["Content-Range"] = window.content_range(meta.length)
+            headers += b"Content-Range: %s\r\n" % window.content_range(meta.length).encode()
         if isinstance(stored, MemoryObject):
             body = stored.body if window is None else stored.body[offset : offset + count]
-            # aiohttp sends Content-Length and no body for HEAD
-            self.stats.bytes_sent += count if request.method == "GET" else 0
-            return web.Response(status=status, body=body, headers=headers)
-        return await self._send_disk(request, stored, status, headers, offset, count)
+            return Answer(status, headers, body, x_cache=x_cache)
+        if request.method == "HEAD" or count == 0:
+            return Answer(status, headers, length=count, x_cache=x_cache)
+        return FilePlan(status, headers, offset, count, x_cache)
 
-    async def send_span(
-        self,
-        request: web.BaseRequest,
-        response: web.StreamResponse,
-        writer: AbstractStreamWriter,
-        handle: OpenFile,
-        span: FileSpan,
-    ) -> None:
-        """Part of a growing fill's temp file, zero-copy where the connection allows."""
-        fd = handle.acquire()
-        try:
-            await self._send_bytes(request, response, writer, fd, span.start, span.count)
-        finally:
-            handle.release()
-
-    async def _send_bytes(
-        self,
-        request: web.BaseRequest,
-        response: web.StreamResponse,
-        writer: AbstractStreamWriter,
-        fd: int,
-        offset: int,
-        count: int,
-    ) -> None:
-        if self.use_sendfile and can_zero_copy(request):
-            await zero_copy(request, writer, fd, offset, count, self.sends)
-        else:
-            await copy_send(response, fd, offset, count, self.sends)
-        self.stats.bytes_sent += count
-
-    def _range(self, request: web.BaseRequest, meta: ObjectMeta) -> ByteRange | None:
-        header = request.headers.get("Range")
+    def _range(self, request: Request, meta: ObjectMeta) -> ByteRange | None:
+        header = request.headers.get("range")
         if header is None or not range_applies(
-            request.headers.get("If-Range"), meta.etag, meta.last_modified
+            request.headers.get("if-range"), meta.etag, meta.last_modified
         ):
             return None
         return parse_range(header, meta.length)
 
-    async def _send_disk(
-        self,
-        request: web.BaseRequest,
-        entry: Stored,
-        status: int,
-        headers: CIMultiDict[str],
-        offset: int,
-        count: int,
-    ) -> web.StreamResponse:
-        assert not isinstance(entry, MemoryObject)
-        response = web.StreamResponse(status=status, headers=headers)
-        response.content_length = count
-        if request.method == "HEAD":
-            await response.prepare(request)
-            return response
-        try:
-            handle = await self.disk.open_file(entry)
-        except OSError as exc:  # the file vanished under us: forget it and fetch again
-            self.stats.disk_errors += 1
-            self.disk.discard_entry(entry)
-            raise EntryGone(entry.meta.key) from exc
-        try:
-            writer = await response.prepare(request)
-            assert writer is not None
-            await self._send_bytes(request, response, writer, handle.fd, offset, count)
-            await response.write_eof()
-        except (ConnectionError, TimeoutError):
-            if request.transport is not None:
-                request.transport.abort()
-        finally:
-            handle.release()
-        return response
+
+def _file_answer(plan: FilePlan, handle: OpenFile) -> FileAnswer:
+    return FileAnswer(
+        plan.status, plan.headers, handle.fd, plan.offset, plan.count, handle.release, plan.x_cache
+    )

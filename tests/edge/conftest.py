@@ -5,13 +5,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
-from edge.app import build_app
 from edge.config import build
-from tests.edge.fakes import FakeClock, ScriptedUpstream
+from tests.edge.fakes import EdgeClient, EdgeClients, FakeClock, ScriptedUpstream
 
-EdgeFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+EdgeFactory = Callable[..., Awaitable[EdgeClient]]
 
 
 @pytest.fixture
@@ -32,9 +31,9 @@ async def upstream() -> AsyncIterator[tuple[ScriptedUpstream, str]]:
 async def make_edge(
     upstream: tuple[ScriptedUpstream, str], tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[EdgeFactory]:
-    clients: list[TestClient[Any, Any]] = []
+    clients = EdgeClients()
 
-    async def start(cache_dir: Path | None = None, **settings: Any) -> TestClient[Any, Any]:
+    async def start(cache_dir: Path | None = None, **settings: Any) -> EdgeClient:
         config = build(
             {
                 "upstreams": [upstream[1]],
@@ -42,19 +41,17 @@ async def make_edge(
                 "retries": 0,
                 "prefetch_segments": 0,
                 "node_id": "classcast-edge",
+                "port": 0,
+                "access_log": False,
                 **settings,
             }
         )
-        client = TestClient(TestServer(build_app(config, clock=clock), host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client
+        return await clients.start(config, clock=clock)
 
     yield start
-    for client in clients:
-        await client.close()
+    await clients.close()
 
 
 @pytest.fixture
-async def edge(make_edge: EdgeFactory) -> TestClient[Any, Any]:
+async def edge(make_edge: EdgeFactory) -> EdgeClient:
     return await make_edge()

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from multidict import CIMultiDict
+from yarl import URL
 
-from edge.app import CACHE
+from edge.app import Edge, running_edge
+from edge.cache import EdgeCache
+from edge.config import EdgeConfig
+from edge.http.server import ServerStats
+from edge.metrics import Stats
 
 
 class FakeClock:
@@ -99,9 +105,9 @@ async def raw_request(
     return int(head.split()[1]), body
 
 
-async def settle(edge: TestClient[Any, Any]) -> None:
+async def settle(edge: EdgeClient) -> None:
     """Wait until no fill runs: background refreshes, prefetches and disk commits are done."""
-    cache = edge.server.app[CACHE]
+    cache = edge.cache
     async with asyncio.timeout(5):
         while len(cache.fills):
             await asyncio.sleep(0.005)
@@ -112,3 +118,74 @@ def free_port_url() -> tuple[str, int]:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     return f"http://127.0.0.1:{port}", port
+
+
+class EdgeClient:
+    """A real edge (its own HTTP server on a loopback port, in this process) and an aiohttp
+    client for it: `await client.get(path)` as with aiohttp's TestClient."""
+
+    def __init__(
+        self, edge: Edge, session: aiohttp.ClientSession, stack: contextlib.AsyncExitStack
+    ) -> None:
+        self.edge = edge
+        self.session = session
+        self.responses: list[aiohttp.ClientResponse] = []
+        self._stack = stack
+        self.host = "127.0.0.1"
+        self.port = edge.port
+
+    @property
+    def cache(self) -> EdgeCache:
+        return self.edge.cache
+
+    @property
+    def stats(self) -> Stats:
+        return self.edge.stats
+
+    @property
+    def sends(self) -> ServerStats:
+        return self.edge.server.stats
+
+    def make_url(self, path: str) -> URL:
+        return URL(f"http://{self.host}:{self.port}{path}", encoded=True)
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> aiohttp.ClientResponse:
+        response = await self.session.request(method, self.make_url(path), **kwargs)
+        self.responses.append(response)  # released at the end, as aiohttp's TestClient does
+        return response
+
+    async def close(self) -> None:
+        """Stop this edge (as SIGTERM would) and its client; again is harmless."""
+        for response in self.responses:
+            response.close()
+        await self._stack.aclose()
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def head(self, path: str, **kwargs: Any) -> Any:
+        return self.request("HEAD", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> Any:
+        return self.request("OPTIONS", path, **kwargs)
+
+
+class EdgeClients:
+    """Starts edges for a test and stops them all at its end."""
+
+    def __init__(self) -> None:
+        self.clients: list[EdgeClient] = []
+
+    async def start(self, config: EdgeConfig, **kwargs: Any) -> EdgeClient:
+        stack = contextlib.AsyncExitStack()
+        edge = await stack.enter_async_context(running_edge(config, **kwargs))
+        session = await stack.enter_async_context(aiohttp.ClientSession())
+        self.clients.append(EdgeClient(edge, session, stack))
+        return self.clients[-1]
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()

@@ -6,11 +6,9 @@ import os
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from edge.app import SENDS, STATS
 from tests.edge.conftest import EdgeFactory
-from tests.edge.fakes import ScriptedUpstream, raw_request, settle
+from tests.edge.fakes import EdgeClient, ScriptedUpstream, raw_request, settle
 
 SEGMENT = os.urandom(300_000)
 PLAYLIST = (
@@ -27,9 +25,7 @@ OBJECTS = {
 
 
 @pytest.fixture
-async def warm_edge(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
-) -> TestClient[Any, Any]:
+async def warm_edge(edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]) -> EdgeClient:
     fake, _ = upstream
     for path, (body, headers) in OBJECTS.items():
         fake.put(path, body, headers=headers)
@@ -48,7 +44,7 @@ async def warm_edge(
     ],
 )
 async def test_range_from_cache(
-    warm_edge: TestClient[Any, Any], path: str, range_header: str, start: int, stop: int | None
+    warm_edge: EdgeClient, path: str, range_header: str, start: int, stop: int | None
 ) -> None:
     body = OBJECTS[path][0]
     response = await warm_edge.get(path, headers={"Range": range_header})
@@ -64,7 +60,7 @@ async def test_range_from_cache(
 
 
 @pytest.mark.parametrize("path", list(OBJECTS))
-async def test_unsatisfiable_range_is_416(warm_edge: TestClient[Any, Any], path: str) -> None:
+async def test_unsatisfiable_range_is_416(warm_edge: EdgeClient, path: str) -> None:
     response = await warm_edge.get(path, headers={"Range": "bytes=99999999-"})
     assert response.status == 416
     assert "past the end" in await response.text()
@@ -72,22 +68,20 @@ async def test_unsatisfiable_range_is_416(warm_edge: TestClient[Any, Any], path:
 
 
 @pytest.mark.parametrize("header", ["bytes=abc", "bytes=9-3", "bytes=-"])
-async def test_malformed_range_is_400_with_reason(
-    warm_edge: TestClient[Any, Any], header: str
-) -> None:
+async def test_malformed_range_is_400_with_reason(warm_edge: EdgeClient, header: str) -> None:
     response = await warm_edge.get("/v/seg.ts", headers={"Range": header})
     assert response.status == 400
     assert "malformed Range header" in await response.text()
 
 
-async def test_if_range_mismatch_sends_the_whole_body(warm_edge: TestClient[Any, Any]) -> None:
+async def test_if_range_mismatch_sends_the_whole_body(warm_edge: EdgeClient) -> None:
     response = await warm_edge.get("/v/seg.ts", headers={"Range": "bytes=0-9", "If-Range": '"old"'})
     assert response.status == 200
     assert await response.read() == SEGMENT
 
 
 @pytest.mark.parametrize("path", list(OBJECTS))
-async def test_head_has_headers_and_no_body(warm_edge: TestClient[Any, Any], path: str) -> None:
+async def test_head_has_headers_and_no_body(warm_edge: EdgeClient, path: str) -> None:
     response = await warm_edge.head(path)
     assert response.status == 200
     assert int(response.headers["Content-Length"]) == len(OBJECTS[path][0])
@@ -104,7 +98,7 @@ async def test_head_has_headers_and_no_body(warm_edge: TestClient[Any, Any], pat
     ],
 )
 async def test_conditionals_answered_304_from_cache(
-    warm_edge: TestClient[Any, Any],
+    warm_edge: EdgeClient,
     upstream: tuple[ScriptedUpstream, str],
     path: str,
     headers: dict[str, str],
@@ -115,12 +109,12 @@ async def test_conditionals_answered_304_from_cache(
     assert upstream[0].hits[path] == 1  # never forwarded
 
 
-async def test_changed_etag_gets_the_body(warm_edge: TestClient[Any, Any]) -> None:
+async def test_changed_etag_gets_the_body(warm_edge: EdgeClient) -> None:
     response = await warm_edge.get("/v/seg.ts", headers={"If-None-Match": '"s0"'})
     assert response.status == 200
 
 
-async def test_cors_preflight_and_method_not_allowed(edge: TestClient[Any, Any]) -> None:
+async def test_cors_preflight_and_method_not_allowed(edge: EdgeClient) -> None:
     preflight = await edge.options(
         "/v/seg.ts",
         headers={"Origin": "https://player.example", "Access-Control-Request-Method": "GET"},
@@ -146,7 +140,7 @@ async def test_cors_preflight_and_method_not_allowed(edge: TestClient[Any, Any])
     ],
 )
 async def test_bad_paths_get_4xx_with_a_reason(
-    edge: TestClient[Any, Any],
+    edge: EdgeClient,
     upstream: tuple[ScriptedUpstream, str],
     target: str,
     status: int,
@@ -159,15 +153,13 @@ async def test_bad_paths_get_4xx_with_a_reason(
     assert (await edge.get("/healthz")).status == 200
 
 
-async def test_oversized_header_is_4xx_and_the_edge_stays_up(edge: TestClient[Any, Any]) -> None:
+async def test_oversized_header_is_4xx_and_the_edge_stays_up(edge: EdgeClient) -> None:
     response = await edge.get("/v/seg.ts", headers={"X-Big": "a" * 20_000})
     assert 400 <= response.status < 500
     assert (await edge.get("/healthz")).status == 200
 
 
-async def test_via_loop_is_508(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
-) -> None:
+async def test_via_loop_is_508(edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]) -> None:
     upstream[0].put("/v/seg.ts", SEGMENT, headers=OBJECTS["/v/seg.ts"][1])
     other_tier = await edge.get("/v/seg.ts", headers={"Via": "1.1 classcast-edge-shield-1"})
     assert other_tier.status == 200  # another node's name that merely starts like ours
@@ -189,6 +181,6 @@ async def test_disk_hits_use_zero_copy_and_copy_fallback_gives_the_same_bytes(
         part = await edge.get("/v/seg.ts", headers={"Range": "bytes=1000-2999"})
         assert await whole.read() == SEGMENT
         assert await part.read() == SEGMENT[1000:3000]
-        sends = edge.server.app[SENDS]
+        sends = edge.sends
         assert getattr(sends, counter) == 2 * len(SEGMENT) + 2000
-        assert edge.server.app[STATS].requests["HIT"] == 2
+        assert edge.stats.requests["HIT"] == 2

@@ -29,7 +29,7 @@ def test_layers_merge_and_coerce(tmp_path: Path) -> None:
         ({"upstreams": ["ftp://x"]}, "upstreams"),
         ({"upstreams": ["http://[::1"]}, "upstreams"),
         ({"upstreams": ["http://h:99999"]}, "upstreams"),
-        ({**UP, "port": 0}, "port"),
+        ({**UP, "port": 70000}, "port"),
         ({**UP, "port": "eighty"}, "port"),
         ({**UP, "ram_bytes": "lots"}, "ram_bytes"),
         ({**UP, "ram_bytes": 0}, "ram_bytes"),

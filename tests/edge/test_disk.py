@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edge.app import CACHE, STATS
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import ScriptedUpstream, settle
 
@@ -28,7 +27,7 @@ async def test_restart_rebuilds_the_index_and_serves_hits(
         await (await first.get(path)).read()
     await first.close()
     second = await make_edge(cache_dir=tmp_path / "c")
-    assert len(second.server.app[CACHE].disk) == 5
+    assert len(second.cache.disk) == 5
     for path, body in bodies.items():
         response = await second.get(path)
         assert response.headers["X-Cache"] == "HIT"
@@ -55,7 +54,7 @@ async def test_crash_leftovers_are_discarded_at_start_up(
     orphan = good.parent / ("f" * 64 + "-1.data")
     orphan.write_bytes(b"data without metadata")
     second = await make_edge(cache_dir=root)
-    assert len(second.server.app[CACHE].disk) == 1
+    assert len(second.cache.disk) == 1
     assert data_files(root) == [good]
     assert not list((root / "tmp").iterdir())
     hits = [(await second.get(f"/v/{n}.ts")).headers["X-Cache"] for n in range(3)]
@@ -75,7 +74,7 @@ async def test_eviction_keeps_the_disk_within_its_budget(
         assert (
             sum(p.stat().st_size for p in data_files(root)) <= 1_000_000 + 100_000
         )  # one unlink may lag
-    cache = edge.server.app[CACHE]
+    cache = edge.cache
     await cache.disk.close()  # wait for the deleting thread work to finish
     assert sum(p.stat().st_size for p in data_files(root)) <= 1_000_000
     assert cache.disk.bytes_used <= 1_000_000
@@ -101,5 +100,5 @@ async def test_disk_failure_degrades_to_proxying(
         assert response.status == 200
         assert response.headers["X-Cache"] == "MISS"
         assert await response.read() == body
-    assert edge.server.app[STATS].disk_errors == 2
+    assert edge.stats.disk_errors == 2
     assert fake.hits["/v/seg.ts"] == 2

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient
 
-from edge.app import STATS
 from tests.edge.conftest import EdgeFactory
-from tests.edge.fakes import ScriptedUpstream
+from tests.edge.fakes import EdgeClient, ScriptedUpstream
 
 SEGMENT = os.urandom(2_000_000)
 TS = {"Content-Type": "video/mp2t", "Cache-Control": "max-age=3600", "ETag": '"seg1"'}
 
 
 async def test_miss_then_hit_with_identical_bytes(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
     fake.put("/v/seg1.ts", SEGMENT, headers=TS)
@@ -37,7 +34,7 @@ async def test_miss_then_hit_with_identical_bytes(
 
 
 async def test_200_concurrent_cold_requests_make_one_upstream_fetch(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
     gate = asyncio.Event()
@@ -52,7 +49,7 @@ async def test_200_concurrent_cold_requests_make_one_upstream_fetch(
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         tasks = [asyncio.create_task(fetch(session)) for _ in range(200)]
         # the upstream holds the second half until every request has joined the fill
-        stats = edge.server.app[STATS]
+        stats = edge.stats
         async with asyncio.timeout(10):
             while stats.coalesced < 199:
                 await asyncio.sleep(0.02)
@@ -66,7 +63,7 @@ async def test_200_concurrent_cold_requests_make_one_upstream_fetch(
 
 
 async def test_waiters_get_first_bytes_before_the_fill_completes(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
     gate = asyncio.Event()
@@ -89,7 +86,7 @@ async def test_waiters_get_first_bytes_before_the_fill_completes(
 
 
 async def test_first_client_hanging_up_does_not_cancel_the_fill(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
     gate = asyncio.Event()
@@ -108,7 +105,7 @@ async def test_first_client_hanging_up_does_not_cancel_the_fill(
 
 
 async def test_truncated_upstream_body_is_never_cached_nor_served_complete(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
     fake.put("/v/broken.ts", SEGMENT, headers=TS, truncate=True)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
-from edge.app import CACHE
 from edge.keys import cache_key
 from tests.edge.conftest import EdgeFactory
-from tests.edge.fakes import FakeClock, ScriptedUpstream, settle
+from tests.edge.fakes import EdgeClient, FakeClock, ScriptedUpstream, settle
 
 M3U8 = {"Content-Type": "application/vnd.apple.mpegurl"}
 
@@ -28,7 +25,7 @@ def put_live(fake: ScriptedUpstream, sequence: int, **kwargs: Any) -> None:
 
 
 async def test_live_playlist_advances_and_its_age_never_exceeds_the_cap(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
 ) -> None:
     fake, _ = upstream
     sequence = 100
@@ -52,7 +49,7 @@ async def test_live_playlist_advances_and_its_age_never_exceeds_the_cap(
 
 
 async def test_stale_while_revalidate_answers_at_once_then_refreshes(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
 ) -> None:
     fake, _ = upstream
     put_live(fake, 1)
@@ -85,7 +82,7 @@ async def test_expired_object_is_revalidated_with_its_etag(
 
 
 async def test_stale_if_error_then_fail_so_players_switch(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
 ) -> None:
     fake, _ = upstream
     put_live(fake, 1)
@@ -101,7 +98,7 @@ async def test_stale_if_error_then_fail_so_players_switch(
 
 
 async def test_404_is_remembered_for_one_second_only(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
 ) -> None:
     fake, _ = upstream
     first = await edge.get("/live/g5/seg_00007.ts")
@@ -116,7 +113,7 @@ async def test_404_is_remembered_for_one_second_only(
 
 
 async def test_no_store_and_set_cookie_are_never_cached(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
     fake.put("/p/a.m3u8", b"#EXTM3U\n", headers={**M3U8, "Cache-Control": "no-store"})
@@ -161,7 +158,7 @@ async def test_a_304_for_a_copy_evicted_meanwhile_still_answers_the_whole_body(
     fake.objects["/p/a.m3u8"].delay = 0.3  # the revalidation (a 304) takes a while
     for name in ("b", "c"):
         fake.put(f"/p/{name}.m3u8", body + b"\n#EXT-X-ENDLIST\n", headers=M3U8)
-    edge_app_cache = edge.server.app[CACHE]
+    edge_app_cache = edge.cache
     stored = edge_app_cache.lookup(cache_key("/p/a.m3u8"))
     assert stored is not None
     edge_app_cache.refresh(cache_key("/p/a.m3u8"), stored)  # revalidation in flight
@@ -174,7 +171,7 @@ async def test_a_304_for_a_copy_evicted_meanwhile_still_answers_the_whole_body(
 
 
 async def test_a_remembered_404_is_asked_again_without_validators(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
 ) -> None:
     fake, _ = upstream
     await (await edge.get("/v/gone.ts")).read()
@@ -185,7 +182,7 @@ async def test_a_remembered_404_is_asked_again_without_validators(
 
 
 async def test_a_streamed_miss_carries_the_objects_own_cache_policy(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
     gate = asyncio.Event()
@@ -225,7 +222,7 @@ async def test_a_trickling_playlist_fill_gives_up_and_serves_stale(
 
 
 async def test_a_live_playlist_already_past_its_cap_upstream_is_not_passed_on(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
     put_live(fake, 1)

@@ -6,21 +6,19 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from edge.sink import TempFileSink
 from tests.edge.conftest import EdgeFactory
-from tests.edge.fakes import FakeClock, ScriptedUpstream, raw_request, settle
+from tests.edge.fakes import EdgeClient, FakeClock, ScriptedUpstream, raw_request, settle
 from tests.edge.test_freshness import put_live
 
 TS = {"Content-Type": "video/mp2t"}
 
 
 async def test_a_chunked_upstream_body_arrives_intact(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     body = os.urandom(1_024_000)
     upstream[0].put("/v/c.ts", body, headers=TS, chunked=True)
@@ -32,7 +30,7 @@ async def test_a_chunked_upstream_body_arrives_intact(
 
 
 async def test_disk_full_on_the_first_write_still_serves_every_waiter(
-    edge: TestClient[Any, Any],
+    edge: EdgeClient,
     upstream: tuple[ScriptedUpstream, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -53,7 +51,7 @@ async def test_disk_full_on_the_first_write_still_serves_every_waiter(
 
 
 async def test_a_large_no_store_segment_streams_and_is_not_kept(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str]
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     body = os.urandom(17 * 1024 * 1024)  # over the 16 MiB memory cap for a fill
     upstream[0].put("/v/big.ts", body, headers={**TS, "Cache-Control": "no-store"})
@@ -65,7 +63,7 @@ async def test_a_large_no_store_segment_streams_and_is_not_kept(
 
 
 async def test_a_304_with_a_frozen_age_is_not_a_fresh_live_playlist(
-    edge: TestClient[Any, Any], upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
 ) -> None:
     fake, _ = upstream
     put_live(fake, 1)

@@ -7,33 +7,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from edge.app import build_app
 from edge.config import build
-from tests.edge.fakes import ScriptedUpstream, free_port_url
+from tests.edge.fakes import EdgeClient, EdgeClients, ScriptedUpstream, free_port_url
 
-Start = Callable[..., Awaitable[TestClient[Any, Any]]]
+Start = Callable[..., Awaitable[EdgeClient]]
 
 
 @pytest.fixture
 async def start(tmp_path: Path) -> AsyncIterator[Start]:
-    clients: list[TestClient[Any, Any]] = []
+    clients = EdgeClients()
 
-    async def run(
-        name: str, upstreams: list[str], port: int = 0, **settings: Any
-    ) -> TestClient[Any, Any]:
+    async def run(name: str, upstreams: list[str], port: int = 0, **settings: Any) -> EdgeClient:
         config = build(
-            {"upstreams": upstreams, "cache_dir": str(tmp_path / name), "node_id": name, **settings}
+            {
+                "upstreams": upstreams,
+                "cache_dir": str(tmp_path / name),
+                "node_id": name,
+                "port": port,
+                "access_log": False,
+                **settings,
+            }
         )
-        client = TestClient(TestServer(build_app(config), host="127.0.0.1", port=port))
-        await client.start_server()
-        clients.append(client)
-        return client
+        return await clients.start(config)
 
     yield run
-    for client in clients:
-        await client.close()
+    await clients.close()
 
 
 async def test_edge_shield_origin_chain_and_failover(

@@ -1,0 +1,79 @@
+"""The values the protocol and the content handler exchange: no sockets, no framework."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+
+Release = Callable[[], None]
+
+
+def _nothing() -> None:
+    return None
+
+
+@dataclass(slots=True)
+class Request:
+    method: str
+    target: str  # the raw request target: path and query, as sent
+    headers: dict[str, str]  # lower-case names; a repeated field is joined with ", "
+    version: str = "1.1"
+    keep_alive: bool = True
+    peer: str = ""
+    body: bytes = b""
+
+    @property
+    def path(self) -> str:
+        return self.target.partition("?")[0]
+
+
+@dataclass(slots=True)
+class Answer:
+    """A whole answer in memory. `length` is the Content-Length when it differs from the body
+    (a HEAD answer carries the length of the body it leaves out)."""
+
+    status: int
+    headers: bytes  # header lines, each ending in CRLF; the protocol adds the framing ones
+    body: bytes = b""
+    length: int = -1
+    x_cache: str = "-"
+    close: bool = False  # close the connection after this answer
+
+
+@dataclass(slots=True)
+class FileAnswer:
+    """`count` bytes of an open file from `offset`, sent with zero-copy sendfile."""
+
+    status: int
+    headers: bytes
+    fd: int
+    offset: int
+    count: int
+    release: Release
+    x_cache: str = "-"
+
+
+@dataclass(frozen=True, slots=True)
+class FileRange:
+    """Part of a streamed body that lies in a file."""
+
+    fd: int
+    offset: int
+    count: int
+
+
+@dataclass(slots=True)
+class StreamAnswer:
+    """A body that arrives while it is sent (a fill). If `parts` raises, the connection is
+    aborted: a short body is never ended as if it were complete."""
+
+    status: int
+    headers: bytes
+    length: int
+    parts: AsyncGenerator[bytes | FileRange, None]
+    release: Release = _nothing
+    x_cache: str = "-"
+
+
+AnyAnswer = Answer | FileAnswer | StreamAnswer
+Handler = Callable[[Request], "AnyAnswer | Awaitable[AnyAnswer]"]

@@ -1,0 +1,547 @@
+"""One client connection: HTTP/1.1 framing on httptools (llhttp), answers written in order.
+
+Requests are parsed into `Request` values and answered strictly in arrival order (pipelining,
+RFC 9112 9.3.2). An answer from memory is written at once; a file answer goes out with
+`os.sendfile` on a `dup()` of the socket (uvloop has no `loop.sendfile`, uvloop issue 228);
+a streamed answer follows its source. Reading stops while answers are owed beyond a small
+queue, and answering stops while the transport says its buffer is full, so a slow reader never
+grows the edge's memory. Timeouts are deadlines checked by the server's once-a-second sweep:
+nothing per request but an attribute store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+from urllib.parse import quote
+
+import httptools
+
+from edge.http.heads import status_line
+from edge.http.messages import (
+    Answer,
+    AnyAnswer,
+    FileAnswer,
+    FileRange,
+    Request,
+    StreamAnswer,
+)
+
+if TYPE_CHECKING:
+    from edge.http.server import HttpServer
+
+log = logging.getLogger("edge.http")
+
+NEVER = float("inf")
+READ_CHUNK = 256 * 1024  # fallback copy path (no sendfile): bytes per pread
+NO_BODY_STATUSES = frozenset({204, 304})
+# bytes of an unfinished request head kept while waiting for the rest: the limits below
+# (target + fields) plus one read's worth of earlier pipelined requests counted with it
+MAX_PENDING_HEAD = 64 * 1024 + 256 * 1024
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+TARGET_SAFE = "/?&=%:@!$'()*+,;~#[]-._"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_target: int = 8190  # request target bytes: longer gets 414
+    max_field_bytes: int = 8190  # one field line, as nginx's 8k header buffers: more gets 431
+    max_header_bytes: int = 32 * 1024  # all field names and values: more gets 431
+    max_headers: int = 100
+    max_body: int = 64 * 1024  # request bodies (admin orders): larger gets 413
+    max_pipeline: int = 32  # requests parsed ahead of their answers before reading stops
+    header_timeout: float = 10.0  # from a request's first byte to its last header
+    idle_timeout: float = 75.0  # a keep-alive connection with nothing asked
+    send_timeout: float = 60.0  # a reader that takes nothing for this long is dropped
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A request the parser refused: answered in its turn, then the connection closes."""
+
+    status: int
+    reason: str
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.refusal = Refusal(status, reason)
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, server: HttpServer) -> None:
+        self.server = server
+        self.limits = server.limits
+        self.handler = server.handler
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self.queue: deque[Request | Refusal] = deque()
+        self.busy = False  # an answer is being produced or sent
+        self.closing = False  # close once the current answer is out
+        self.deadline = NEVER  # checked by the server's sweep
+        self.in_head = False
+        self.reading_paused = False
+        self.writing_paused = False
+        self.refused = False
+        self.task: asyncio.Task[None] | None = None
+        self._head_pending = 0
+        self._heads_done = 0
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        self._header_bytes = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._started = 0.0
+        self._sock_fd = -1  # a dup of the socket for sendfile, made on first use
+        self._drained: asyncio.Future[None] | None = None
+
+    def __repr__(self) -> str:
+        state = "busy" if self.busy else "idle"
+        return f"<Connection {self.peer} {state} queued={len(self.queue)}>"
+
+    # -- transport events -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        self.peer = peer[0] if isinstance(peer, tuple) else ""
+        self.deadline = self.server.now + self.limits.header_timeout
+        self.server.opened(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server.closed(self)
+        self.queue.clear()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+        self._wake_writer(ConnectionResetError("client went away"))
+        if self._sock_fd >= 0:
+            os.close(self._sock_fd)
+            self._sock_fd = -1
+        self.transport = None
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        self._wake_writer(None)
+        if not self.busy:
+            self._answer_queued()
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
+        heads_before = self._heads_done
+        try:
+            self.parser.feed_data(data)
+        except Refused as exc:  # raised before the parser is entered, never through it
+            self._refuse(exc.refusal)
+        except httptools.HttpParserUpgrade:
+            self._refuse(Refusal(400, "protocol upgrade and CONNECT are not supported"))
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            refusal = cause.refusal if isinstance(cause, Refused) else None
+            self._refuse(refusal or Refusal(400, "malformed request"))
+        except httptools.HttpParserError as exc:
+            self._refuse(Refusal(400, f"malformed request: {_parser_reason(exc)}"))
+        else:
+            if self.in_head:
+                new = self._heads_done != heads_before
+                self._head_pending = len(data) + (0 if new else self._head_pending)
+                if self._head_pending > MAX_PENDING_HEAD:
+                    self._refuse(Refusal(431, "request head too large"))
+        if not self.busy:
+            self._answer_queued()
+
+    # -- parser callbacks (httptools calls these while feed_data runs) ------------------------
+    def on_message_begin(self) -> None:
+        self.in_head = True
+        self._url = b""
+        self._headers = {}
+        self._header_bytes = 0
+        self._body = []
+        self._body_size = 0
+        self.deadline = self.server.now + self.limits.header_timeout
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self.limits.max_target:
+            raise Refused(414, f"request target longer than {self.limits.max_target} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        if size > self.limits.max_field_bytes:
+            raise Refused(
+                431, f"a request header field is over {self.limits.max_field_bytes} bytes"
+            )
+        self._header_bytes += size
+        if self._header_bytes > self.limits.max_header_bytes:
+            raise Refused(431, "request header fields too large")
+        if len(self._headers) >= self.limits.max_headers:
+            raise Refused(431, "too many request header fields")
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        known = self._headers.get(key)
+        # RFC 9110 5.3: a repeated field is one comma-separated list
+        self._headers[key] = text if known is None else f"{known}, {text}"
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        self._heads_done += 1
+        self._head_pending = 0
+        self.deadline = self.server.now + self.limits.header_timeout  # the body, if any
+        length = self._headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limits.max_body):
+            raise Refused(413, f"request body over {self.limits.max_body} bytes")
+        expect = self._headers.get("expect")
+        if expect is not None:
+            if expect.lower() != "100-continue":
+                raise Refused(417, f"cannot meet Expect: {expect[:40]}")
+            # RFC 9110 10.1.1: tell the client to send its body, unless answers are still
+            # owed on this connection (they must come first; the client sends anyway)
+            if self.transport is not None and not self.busy and not self.queue:
+                self.transport.write(CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self.limits.max_body:
+            raise Refused(413, f"request body over {self.limits.max_body} bytes")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        parser = self.parser
+        request = Request(
+            parser.get_method().decode("ascii", "replace"),
+            _target(self._url),
+            self._headers,
+            parser.get_http_version(),
+            parser.should_keep_alive(),
+            self.peer,
+            b"".join(self._body),
+        )
+        self.queue.append(request)
+        self.deadline = NEVER
+        if len(self.queue) >= self.limits.max_pipeline and self.transport is not None:
+            self.transport.pause_reading()
+            self.reading_paused = True
+
+    # -- answering ---------------------------------------------------------------------------
+    def _refuse(self, refusal: Refusal) -> None:
+        """Stop parsing; the refusal is answered after the answers already owed."""
+        self.refused = True
+        self.in_head = False
+        self.queue.append(refusal)
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def _answer_queued(self) -> None:
+        while self.queue and not self.busy and not self.writing_paused:
+            if self.transport is None or self.transport.is_closing():
+                return
+            request = self.queue.popleft()
+            if isinstance(request, Refusal):
+                self._send_refusal(request)
+                return
+            self._started = time.monotonic()
+            try:
+                result = self.handler(request)
+            except Exception:
+                log.exception("handler failed", extra={"target": request.target[:200]})
+                result = self.server.internal_error()
+            if isinstance(result, Answer):
+                self._send_answer(request, result)
+            elif isinstance(result, FileAnswer):
+                self._start_file(request, result)
+            else:
+                pending = _ready(result) if isinstance(result, StreamAnswer) else result
+                self.busy = True
+                self.task = asyncio.ensure_future(self._answer_later(request, pending))
+        if self.reading_paused and not self.queue and not self.refused:
+            self.reading_paused = False
+            if self.transport is not None:
+                self.transport.resume_reading()
+        if not self.queue and not self.busy and not self.in_head:
+            self.deadline = self.server.now + self.limits.idle_timeout
+
+    def _keeps_alive(self, request: Request, close: bool = False) -> bool:
+        return request.keep_alive and not close and not self.closing and not self.refused
+
+    def _head(
+        self, request: Request, status: int, headers: bytes, length: int, keep: bool
+    ) -> bytes:
+        if keep:
+            connection = b"Connection: keep-alive\r\n" if request.version == "1.0" else b""
+        else:
+            connection = b"Connection: close\r\n"
+        framing = b"" if status in NO_BODY_STATUSES else b"Content-Length: %d\r\n" % length
+        return b"".join(
+            (status_line(status), self.server.date_line, headers, framing, connection, b"\r\n")
+        )
+
+    def _send_answer(self, request: Request, answer: Answer) -> None:
+        transport = self.transport
+        assert transport is not None
+        body = answer.body
+        length = len(body) if answer.length < 0 else answer.length
+        keep = self._keeps_alive(request, answer.close)
+        head = self._head(request, answer.status, answer.headers, length, keep)
+        sent = 0
+        if request.method == "HEAD" or answer.status in NO_BODY_STATUSES or not body:
+            transport.write(head)
+        else:
+            transport.write(head + body)  # one buffer: playlists are small (measured cheaper)
+            sent = len(body)
+        self.server.stats.bytes_sent += sent
+        self._done(request, answer.status, answer.x_cache, sent, keep)
+
+    def _send_refusal(self, refusal: Refusal) -> None:
+        request = Request("-", "-", {}, keep_alive=False, peer=self.peer)
+        answer = self.server.refusal(refusal.status, refusal.reason)
+        answer.close = True
+        self._started = time.monotonic()
+        self._send_answer(request, answer)
+
+    def _done(self, request: Request, status: int, x_cache: str, sent: int, keep: bool) -> None:
+        access = self.server.access_log
+        if access is not None:
+            access.log(request, status, x_cache, sent, time.monotonic() - self._started)
+        if not keep and self.transport is not None:
+            self.queue.clear()
+            self.transport.close()
+
+    def _start_file(self, request: Request, answer: FileAnswer) -> None:
+        """A disk hit: the head, then sendfile straight away; a task only if the socket
+        fills up (a segment larger than the socket buffer, or a slow reader)."""
+        transport = self.transport
+        assert transport is not None
+        keep = self._keeps_alive(request)
+        transport.write(self._head(request, answer.status, answer.headers, answer.count, keep))
+        offset, count = answer.offset, answer.count
+        sock_fd = self._sendfile_fd()
+        if sock_fd >= 0 and transport.get_write_buffer_size() == 0:
+            try:
+                offset, count = self._sendfile_now(answer.fd, offset, count)
+            except OSError:
+                answer.release()
+                transport.abort()
+                return
+        if count == 0:
+            answer.release()
+            sent = answer.count
+            self.server.stats.bytes_sent += sent
+            self._done(request, answer.status, answer.x_cache, sent, keep)
+            return
+        self.busy = True
+        rest = FileAnswer(
+            answer.status, b"", answer.fd, offset, count, answer.release, answer.x_cache
+        )
+        self.task = asyncio.ensure_future(self._finish_file(request, rest, answer.count))
+
+    async def _finish_file(self, request: Request, answer: FileAnswer, total: int) -> None:
+        try:
+            await self._send_range(FileRange(answer.fd, answer.offset, answer.count))
+        except (ConnectionError, TimeoutError, OSError):
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        finally:
+            answer.release()
+            self.busy = False
+        self.server.stats.bytes_sent += answer.count
+        self._done(request, answer.status, answer.x_cache, total, self._keeps_alive(request))
+        self._answer_queued()
+
+    async def _answer_later(self, request: Request, pending: Awaitable[AnyAnswer]) -> None:
+        try:
+            answer = await pending
+        except Exception:
+            log.exception("handler failed", extra={"target": request.target[:200]})
+            answer = self.server.internal_error()
+        if isinstance(answer, Answer):
+            self.busy = False
+            self._send_answer(request, answer)
+        elif isinstance(answer, FileAnswer):
+            self.busy = False
+            self._start_file(request, answer)
+        else:
+            await self._send_stream(request, answer)
+        if not self.busy:
+            self._answer_queued()
+
+    async def _send_stream(self, request: Request, answer: StreamAnswer) -> None:
+        sent = 0
+        try:
+            assert self.transport is not None
+            keep = self._keeps_alive(request)
+            head = self._head(request, answer.status, answer.headers, answer.length, keep)
+            self.transport.write(head)
+            async with contextlib.aclosing(answer.parts) as parts:
+                async for part in parts:
+                    if isinstance(part, bytes):
+                        await self._write(part)
+                    else:
+                        await self._send_range(part)
+                    sent += len(part) if isinstance(part, bytes) else part.count
+        except Exception as exc:
+            # never end a short body as if it were complete: drop the connection instead
+            # (if the client left, the source goes on for the others all the same)
+            log.info("streamed answer cut", extra={"target": request.target, "error": repr(exc)})
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        finally:
+            answer.release()
+            self.server.stats.bytes_sent += sent
+            self.busy = False
+        self._done(request, answer.status, answer.x_cache, sent, self._keeps_alive(request))
+
+    # -- writing bytes and files ---------------------------------------------------------------
+    async def _write(self, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionResetError("client went away")
+        self.transport.write(data)
+        if self.writing_paused:
+            await self._writer_ready()
+
+    async def _send_range(self, part: FileRange) -> None:
+        sock_fd = self._sendfile_fd()
+        if sock_fd < 0:
+            await self._copy_range(part)
+            return
+        await self._flush()
+        offset, count = part.offset, part.count
+        loop = asyncio.get_running_loop()
+        while True:
+            offset, count = self._sendfile_now(part.fd, offset, count)
+            if count == 0:
+                return
+            ready = loop.create_future()
+            loop.add_writer(sock_fd, _set_once, ready)
+            try:
+                async with asyncio.timeout(self.limits.send_timeout):
+                    await ready
+            finally:
+                if self._sock_fd >= 0:
+                    loop.remove_writer(sock_fd)
+
+    def _sendfile_now(self, fd: int, offset: int, count: int) -> tuple[int, int]:
+        """sendfile until done or the socket is full; returns what is left."""
+        stats = self.server.stats
+        while count > 0:
+            try:
+                sent = os.sendfile(self._sock_fd, fd, offset, count)
+            except BlockingIOError:
+                break
+            if sent == 0:
+                raise ConnectionResetError("file ended before the promised length")
+            offset += sent
+            count -= sent
+            stats.zero_copy_bytes += sent
+        return offset, count
+
+    async def _copy_range(self, part: FileRange) -> None:
+        """The fallback (TLS, or sendfile turned off): read in a thread, write through."""
+        offset, left = part.offset, part.count
+        while left > 0:
+            chunk = await asyncio.to_thread(os.pread, part.fd, min(READ_CHUNK, left), offset)
+            if not chunk:
+                raise ConnectionResetError("file ended before the promised length")
+            await self._write(chunk)
+            offset += len(chunk)
+            left -= len(chunk)
+            self.server.stats.copied_bytes += len(chunk)
+
+    def _sendfile_fd(self) -> int:
+        """A dup of the socket for os.sendfile, kept for the connection; -1 where the bytes
+        must go through the transport (TLS, or sendfile turned off)."""
+        if self._sock_fd < 0 and self.server.use_sendfile and self.transport is not None:
+            transport = self.transport
+            sock = transport.get_extra_info("socket")
+            if sock is not None and transport.get_extra_info("sslcontext") is None:
+                self._sock_fd = os.dup(sock.fileno())
+        return self._sock_fd
+
+    async def _flush(self) -> None:
+        """Wait until the transport has handed every byte to the socket (sendfile bytes must
+        follow the head, never overtake it)."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("client went away")
+        if transport.get_write_buffer_size() == 0:
+            return  # the usual case: the head went straight to the socket
+        high, low = transport.get_write_buffer_limits()
+        transport.set_write_buffer_limits(high=0)
+        try:
+            await self._writer_ready()
+        finally:
+            if self.transport is not None:
+                self.transport.set_write_buffer_limits(high=high, low=low)
+
+    async def _writer_ready(self) -> None:
+        if not self.writing_paused:
+            return
+        if self._drained is None or self._drained.done():
+            self._drained = asyncio.get_running_loop().create_future()
+        async with asyncio.timeout(self.limits.send_timeout):
+            await asyncio.shield(self._drained)
+
+    def _wake_writer(self, error: Exception | None) -> None:
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            if error is None:
+                drained.set_result(None)
+            else:
+                drained.set_exception(error)
+                drained.exception()  # retrieved: nobody may be waiting any more
+
+    # -- server-driven events -------------------------------------------------------------------
+    def expire(self) -> None:
+        """The deadline passed: a request head too slow (408), or an idle keep-alive."""
+        if self.transport is None or self.busy or self.queue:
+            return
+        if self.in_head and (self._url or self._headers):
+            self._refuse(Refusal(408, "request head not received in time"))
+            self._answer_queued()
+        else:
+            self.transport.close()
+
+    def shut_down(self) -> None:
+        """Stop after the answer in progress (graceful stop of the whole server)."""
+        self.closing = True
+        if self.transport is not None and not self.busy and not self.queue:
+            self.transport.close()
+
+
+async def _ready(answer: StreamAnswer) -> StreamAnswer:
+    return answer
+
+
+def _set_once(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _target(raw: bytes) -> str:
+    """The request target as text. Raw non-ASCII bytes are not valid in a target (RFC 3986);
+    UTF-8 ones are percent-encoded as a browser would, anything else is refused."""
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return quote(raw.decode("utf-8"), safe=TARGET_SAFE)
+    except UnicodeDecodeError:
+        raise Refused(400, "request target is not ASCII or UTF-8") from None
+
+
+def _parser_reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:80]

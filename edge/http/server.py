@@ -1,0 +1,149 @@
+"""The listening side: connections, the once-a-second tick (Date header, timeouts), a
+graceful stop. One `HttpServer` per worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable
+from email.utils import formatdate
+
+from edge.http.accesslog import AccessLog
+from edge.http.messages import Answer, Handler
+from edge.http.protocol import Connection, Limits
+
+Refusals = Callable[[int, str], Answer]
+DEFAULT_LIMITS = Limits()
+
+
+def plain_refusal(status: int, reason: str) -> Answer:
+    headers = b"Content-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n"
+    return Answer(status, headers, reason.encode() + b"\n")
+
+
+class ServerStats:
+    """What the protocol counts for /metrics and for the tests that prove zero-copy."""
+
+    __slots__ = ("bytes_sent", "connections", "copied_bytes", "refused_connections",
+                 "zero_copy_bytes")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.bytes_sent = 0
+        self.zero_copy_bytes = 0
+        self.copied_bytes = 0
+        self.connections = 0
+        self.refused_connections = 0
+
+
+class HttpServer:
+    def __init__(
+        self,
+        handler: Handler,
+        limits: Limits = DEFAULT_LIMITS,
+        *,
+        access_log: AccessLog | None = None,
+        use_sendfile: bool = True,
+        refusal: Refusals = plain_refusal,
+        max_conns_per_client: int = 0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.handler = handler
+        self.limits = limits
+        self.access_log = access_log
+        self.use_sendfile = use_sendfile
+        self.refusal = refusal
+        self.max_conns_per_client = max_conns_per_client
+        self.monotonic = monotonic
+        self.stats = ServerStats()
+        self.connections: set[Connection] = set()
+        self.per_client: Counter[str] = Counter()
+        self.now = monotonic()
+        self.date_line = b""
+        self._servers: list[asyncio.Server] = []
+        self._tick_handle: asyncio.TimerHandle | None = None
+        self._drained: asyncio.Event | None = None  # set when the last connection closes
+        self._tick()
+
+    # -- life -----------------------------------------------------------------------------------
+    async def listen(
+        self, host: str, port: int, *, backlog: int = 1024, sock: socket.socket | None = None
+    ) -> int:
+        """Start accepting; returns the port (useful with port 0)."""
+        loop = asyncio.get_running_loop()
+        if sock is not None:
+            server = await loop.create_server(lambda: Connection(self), sock=sock, backlog=backlog)
+        else:
+            server = await loop.create_server(
+                lambda: Connection(self), host, port, backlog=backlog, reuse_address=True
+            )
+        self._servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop accepting, let answers in progress finish (up to `grace_s`), then cut."""
+        for server in self._servers:
+            server.close()
+        self._drained = asyncio.Event()
+        for connection in list(self.connections):
+            connection.shut_down()
+        if self.connections:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace_s):
+                    await self._drained.wait()
+        for connection in list(self.connections):
+            if connection.transport is not None:
+                connection.transport.abort()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        if self._tick_handle is not None:
+            self._tick_handle.cancel()
+        if self.access_log is not None:
+            self.access_log.flush()
+
+    # -- connections ----------------------------------------------------------------------------
+    def opened(self, connection: Connection) -> None:
+        self.connections.add(connection)
+        self.stats.connections += 1
+        if self.max_conns_per_client:
+            self.per_client[connection.peer] += 1
+            if self.per_client[connection.peer] > self.max_conns_per_client:
+                self.stats.refused_connections += 1
+                assert connection.transport is not None
+                connection.transport.abort()
+
+    def closed(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        if not self.connections and self._drained is not None:
+            self._drained.set()
+        if self.max_conns_per_client:
+            left = self.per_client[connection.peer] - 1
+            if left > 0:
+                self.per_client[connection.peer] = left
+            else:
+                self.per_client.pop(connection.peer, None)
+
+    def internal_error(self) -> Answer:
+        answer = self.refusal(500, "internal error")
+        answer.close = True
+        return answer
+
+    # -- the tick -------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        """Once a second, on the second: the Date header (RFC 9110 6.6.1) and timeouts."""
+        wall = time.time()
+        self.now = self.monotonic()
+        self.date_line = b"Date: " + formatdate(wall, usegmt=True).encode() + b"\r\n"
+        now = self.now
+        for connection in [c for c in self.connections if c.deadline <= now]:
+            connection.expire()
+        with contextlib.suppress(RuntimeError):  # no running loop yet: the first tick
+            loop = asyncio.get_running_loop()
+            self._tick_handle = loop.call_later(1.0 - wall % 1.0 + 0.001, self._tick)
+
+    def start_ticking(self) -> None:
+        if self._tick_handle is None:
+            self._tick()
