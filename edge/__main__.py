@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import resource
 import signal
@@ -20,6 +21,7 @@ from edge.errors import ConfigError
 from edge.logs import setup
 
 log = logging.getLogger("edge")
+GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -61,6 +63,7 @@ def flags(args: argparse.Namespace) -> dict[str, Any]:
 
 async def serve(config: edge_config.EdgeConfig) -> None:
     async with running_edge(config) as edge:
+        tune_gc()
         log.info("edge ready", extra={"url": edge.url, "upstreams": config.upstreams})
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -68,6 +71,15 @@ async def serve(config: edge_config.EdgeConfig) -> None:
             loop.add_signal_handler(sig, stopping.set)
         await stopping.wait()
         log.info("edge stopping")
+
+
+def tune_gc() -> None:
+    """Leave what start-up made out of every collection, and collect the young generation
+    less often: each hit allocates a few short-lived objects, and with the default thresholds
+    the collector cost about 3 µs of a 15 µs playlist hit (measured with wrk, BENCHMARKS.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
 def raise_fd_limit() -> None:

@@ -29,12 +29,13 @@ PLAYLIST_PATH = f"/vod/{LESSON}/360p/index.m3u8"
 COLD_PATH = f"/vod/{LESSON}/360p/seg_00005.ts"
 COLD_WAITERS = 500
 EDGE, EDGE_LOGGING = "classcast edge", "classcast edge, access log on"
-FILE_RESPONSE, BYTES, BARE, BARE_HEADERS, NGINX = (
+FILE_RESPONSE, BYTES, BARE, BARE_HEADERS, NGINX, NGINX_LOGGING = (
     "aiohttp FileResponse (uvloop)",
     "aiohttp bytes from memory",
     "aiohttp bare handler, const",
     "bare handler + the edge's headers",
     "nginx proxy_cache",
+    "nginx proxy_cache, access log on",
 )
 
 
@@ -82,10 +83,11 @@ class Stack:
         start("baseline", [py, "-m", "loadtest.baseline_server", "--port", str(port), "--file",
                            str(content / LESSON / "360p" / "hot_2mb.ts"),
                            "--const-size", str(self.playlist_size)], port)  # fmt: skip
-        port = free_port()
-        nginx = nginx_command(root, port, self.url["origin"])
-        if nginx is not None:
-            start(NGINX, nginx, port)
+        for name, logging in ((NGINX, False), (NGINX_LOGGING, True)):
+            port = free_port()
+            nginx = nginx_command(root, port, self.url["origin"], access_log=logging)
+            if nginx is not None:
+                start(name, nginx, port)
 
     def target(self, label: str, server_name: str, path: str) -> Target:
         return Target(label, self.pid[server_name], self.url[server_name] + path)
@@ -119,7 +121,7 @@ def main() -> None:
 
 
 def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
-    nginx = [NGINX] if NGINX in s.pid else []
+    nginx = [n for n in (NGINX, NGINX_LOGGING) if n in s.pid]
     results: dict[str, object] = {
         "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections
     }  # fmt: skip
@@ -130,6 +132,7 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
         print(f"hot 2 MB segment: {args.connections} connections, {args.rounds} x {args.seconds} s")
         servers = [
             (EDGE, EDGE, SEGMENT_PATH),
+            (EDGE_LOGGING, EDGE_LOGGING, SEGMENT_PATH),
             (FILE_RESPONSE, "baseline", "/file"),
             (BYTES, "baseline", "/bytes"),
         ] + [(n, n, SEGMENT_PATH) for n in nginx]
@@ -188,8 +191,15 @@ def compute_ratios(
         )
         out["segment cpu/GB, edge / bytes from memory"] = ratio(seg[EDGE], seg[BYTES], per_gb)
         if NGINX in seg:
-            out["segment GB/s, edge / nginx"] = ratio(seg[EDGE], seg[NGINX], gb)
-            out["segment cpu/GB, edge / nginx"] = ratio(seg[EDGE], seg[NGINX], per_gb)
+            out["segment GB/s, edge / nginx, logs off"] = ratio(seg[EDGE], seg[NGINX], gb)
+            out["segment cpu/GB, edge / nginx, logs off"] = ratio(seg[EDGE], seg[NGINX], per_gb)
+        if NGINX_LOGGING in seg:
+            out["segment GB/s, edge / nginx, logs on (target >= 1.0)"] = ratio(
+                seg[EDGE_LOGGING], seg[NGINX_LOGGING], gb
+            )
+            out["segment cpu/GB, edge / nginx, logs on (target <= 1.2)"] = ratio(
+                seg[EDGE_LOGGING], seg[NGINX_LOGGING], per_gb
+            )
     if pl:
         out["playlist cpu/1k req, edge / bare handler (target <= 1.3)"] = ratio(
             pl[EDGE], pl[BARE], per_1k
@@ -204,9 +214,21 @@ def compute_ratios(
         out["playlist cpu/1k req, edge / bare + edge's headers"] = ratio(
             pl[EDGE], pl[BARE_HEADERS], per_1k
         )
+        out["playlist cpu/1k req, edge log on / log off (target <= 1.1)"] = ratio(
+            pl[EDGE_LOGGING], pl[EDGE], per_1k
+        )
         if NGINX in pl:
-            out["playlist req/s, edge / nginx"] = ratio(pl[EDGE], pl[NGINX], "requests_per_s")
-            out["playlist cpu/1k req, edge / nginx"] = ratio(pl[EDGE], pl[NGINX], per_1k)
+            out["playlist req/s, edge / nginx, logs off"] = ratio(
+                pl[EDGE], pl[NGINX], "requests_per_s"
+            )
+            out["playlist cpu/1k req, edge / nginx, logs off"] = ratio(pl[EDGE], pl[NGINX], per_1k)
+        if NGINX_LOGGING in pl:
+            out["playlist req/s, edge / nginx, logs on (target >= 1.0)"] = ratio(
+                pl[EDGE_LOGGING], pl[NGINX_LOGGING], "requests_per_s"
+            )
+            out["playlist cpu/1k req, edge / nginx, logs on (target <= 1.0)"] = ratio(
+                pl[EDGE_LOGGING], pl[NGINX_LOGGING], per_1k
+            )
     if cold:
         out["cold: origin fetches for 500 requests"] = cold["upstream_fetches"]
         out["cold: waiter TTFB p50 / first requester TTFB"] = (
