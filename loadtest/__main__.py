@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from loadtest.city.cli import run_city
 from loadtest.cli import build_parser
 from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
 from loadtest.errors import ConfigError, LoadtestError
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plan":
             print(plan_from_args(args))
             return EXIT_OK
+        if args.command == "city":
+            return run_city(args)
         config, rules = configure(args)
     except ConfigError as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
