@@ -45,14 +45,6 @@ class Process:
             self.popen.send_signal(signal.SIGKILL)
             self.popen.wait()
 
-    def stop(self, timeout: float = 8.0) -> None:
-        if self.alive():
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
     def terminate(self) -> None:
         if self.alive():
             self.popen.send_signal(signal.SIGTERM)

@@ -32,8 +32,28 @@ LOCK_WAIT_S = 120.0
 RUN_TIMEOUT_S = 170.0
 
 
+def held_by_an_ancestor(lock: Path) -> bool:
+    """`flock /tmp/classcast-load.lock pytest ...` already holds it for us: do not wait on it."""
+    pid = os.getppid()
+    while pid > 1:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == str(lock):
+                        return True
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
+
 @contextlib.contextmanager
 def load_lock() -> Iterator[None]:
+    """One load run at a time on this machine (the 2 cores are shared)."""
+    if held_by_an_ancestor(LOCK):
+        yield
+        return
     with LOCK.open("a") as handle:
         deadline = time.monotonic() + LOCK_WAIT_S
         while True:
