@@ -181,3 +181,33 @@ def test_every_metric_the_rules_and_dashboard_name_is_exported(exported: set[str
     referenced = set().union(*(referenced_metrics(e) for e in exprs))
     assert {"classcast_edge_requests_total", "classcast_edge_bytes_sent_total"} <= referenced
     assert referenced - exported == set()
+
+
+@pytest.mark.parametrize("workload", ["origin", "shield", "edge"])
+def test_services_start_with_the_manifests_command_config_and_environment(
+    workload: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The container's command, its ConfigMap file and its env, on loopback: paths inside the
+    image and the pod are mapped to the checkout; DNS names stay (nothing is fetched)."""
+    docs = documents(OVERLAYS[0])
+    found = {**by_kind(docs, "Deployment"), **by_kind(docs, "StatefulSet")}[workload]
+    container = found["spec"]["template"]["spec"]["containers"][0]
+    paths = {
+        "/etc/classcast/": str(CONFIG / "kubernetes" / "base" / "toml") + "/",
+        "/app/content": str(ROOT / "content"),
+        "/var/cache/classcast": str(tmp_path / "cache"),
+    }
+
+    def local(value: str) -> str:
+        for inside, outside in paths.items():
+            value = value.replace(inside, outside)
+        return value
+
+    for variable in container["env"]:
+        value = variable.get("value", f"{workload}-0")  # fieldRef: the pod's name
+        monkeypatch.setenv(variable["name"], local(value))
+    module, command, *args = container["command"][2:]
+    assert command == "serve"
+    with run_service(module, [local(a) for a in args], tmp_path / "log") as service:
+        for path in ("/healthz", "/readyz"):
+            assert urllib.request.urlopen(service.url + path).status == 200
