@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import orjson
 import pytest
 
-from loadtest.city import analysis
+from loadtest.city import analysis, prom
 from loadtest.city.shaping import burst_bytes, qdisc_commands, shape_for
 from loadtest.city.topology import build_city, viewer_groups
 from loadtest.config import parse_mix
@@ -162,3 +166,18 @@ def test_renditions_in_use_are_the_set_top_rung_and_the_top_rung() -> None:
     assert compute(plan_input(stb_kbps=160.0)).origin_segments_per_s == pytest.approx(2 / 4)
     watched = compute(plan_input(renditions_watched=2)).origin_segments_per_s
     assert watched == pytest.approx(2 / 4)
+
+
+def test_the_city_prometheus_config_passes_promtool(tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is installed by scripts/setup --dev (Debian prometheus)"
+    city = build_city("ccity1-", shields=2, edges=3, viewer_hosts=1)
+    path = tmp_path / "prometheus.yml"
+    prom.write_config(city, path)
+    result = subprocess.run(
+        [promtool, "check", "config", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = {job["job_name"]: job for job in orjson.loads(path.read_bytes())["scrape_configs"]}
+    assert jobs["shield"]["static_configs"][0]["targets"] == ["198.18.1.1:8081", "198.18.1.2:8081"]
+    assert len(jobs["edge"]["static_configs"][0]["targets"]) == 3
