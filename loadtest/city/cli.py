@@ -10,7 +10,7 @@ from loadtest.city import report
 from loadtest.city.results import summarise
 from loadtest.city.run import CityRun, is_root, unwinding_signals
 from loadtest.city.settings import CitySettings, validate
-from loadtest.errors import ConfigError, LoadtestError
+from loadtest.errors import ConfigError
 
 DEFAULTS = CitySettings()
 
@@ -74,5 +74,3 @@ def run_city(args: argparse.Namespace) -> int:
     say(f"report: {settings.report_dir / 'report.html'}")
     return 0 if summary["passed"] else 1
 
-
-__all__ = ["LoadtestError", "add_parser", "run_city"]
