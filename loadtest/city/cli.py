@@ -73,4 +73,3 @@ def run_city(args: argparse.Namespace) -> int:
         say(f"{'pass' if check['passed'] else 'FAIL'}: {check['check']} ({check['detail']})")
     say(f"report: {settings.report_dir / 'report.html'}")
     return 0 if summary["passed"] else 1
-
