@@ -89,6 +89,16 @@ def first_fetched_between(
     return sorted(path for path, ts in first.items() if start <= ts <= end)
 
 
+def repeated_fetches(
+    fetches: Iterable[tuple[float, str, str]], started: float
+) -> dict[str, list[tuple[float, str]]]:
+    """For each segment fetched more than once: when (seconds into the run) and by whom."""
+    seen: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    for ts, path, host in fetches:
+        seen[path].append((round(ts - started, 2), host))
+    return {path: times for path, times in seen.items() if len(times) > 1}
+
+
 def duplicate_report(fetchers: Mapping[str, list[str]]) -> dict[str, Any]:
     """How many segments were fetched more than once, and by which combinations of hosts."""
     combos: Counter[str] = Counter()

@@ -116,6 +116,9 @@ def test_the_origin_log_names_who_fetched_each_segment() -> None:
         "segments": 2, "fetched_more_than_once": 1, "by_fetchers": {"shield-0 + shield-1": 1}
     }  # fmt: skip
     assert analysis.first_fetched_between(fetches, 10.5, 20) == ["/vod/a/360p/s2.ts"]
+    assert analysis.repeated_fetches(fetches, 5.0) == {
+        "/vod/a/360p/s1.ts": [(5.0, "shield-0"), (6.0, "shield-1")]
+    }
 
 
 def test_cohorts_merge_counts_and_keep_the_worst_percentiles() -> None:
