@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from loadtest.city.cli import run_city
 from loadtest.cli import build_parser
 from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
 from loadtest.errors import ConfigError, LoadtestError
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "plan":
             print(plan_from_args(args))
             return EXIT_OK
+        if args.command == "city":
+            return _city(args)
         config, rules = configure(args)
     except ConfigError as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
@@ -41,6 +44,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("loadtest: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _city(args: argparse.Namespace) -> int:
+    try:
+        return run_city(args)
+    except ConfigError as error:
+        print(f"loadtest: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (LoadtestError, OSError) as error:
+        print(f"loadtest: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: torn down on the way out
+        print("loadtest: interrupted; the city is torn down", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import NoReturn
 
+from loadtest.city import cli as city_cli
 from loadtest.errors import ConfigError
+from loadtest.planner import CORE_GBPS
 
 
 class Parser(argparse.ArgumentParser):
@@ -44,11 +46,17 @@ def build_parser() -> Parser:
     plan.add_argument("--vod-hours", type=float, default=0.0, help="recorded hours kept hot")
     plan.add_argument("--edge-gbps", type=float, default=10.0, help="usable NIC per edge")
     plan.add_argument("--edge-cores", type=int, default=8)
-    plan.add_argument("--core-gbps", type=float, default=1.5, help="measured Gbit/s per core")
+    plan.add_argument("--core-gbps", type=float, default=CORE_GBPS, help="measured Gbit/s per core")
     plan.add_argument("--edge-connections", type=int, default=50_000)
     plan.add_argument(
         "--headroom", type=float, default=0.7, help="fraction of capacity to plan for"
     )
     plan.add_argument("--edges-per-shield", type=int, default=20)
     plan.add_argument("--spare-edges", type=int, default=1, help="N+k redundancy")
+    city_cli.add_parser(commands)
+    plan.add_argument("--edges", type=int, help="edges deployed (default: computed)")
+    plan.add_argument("--shields", type=int, help="shields deployed (default: computed)")
+    plan.add_argument(
+        "--renditions-watched", type=int, help="renditions with viewers (default: STB + top rung)"
+    )
     return parser

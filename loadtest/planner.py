@@ -13,10 +13,17 @@ from dataclasses import dataclass
 from loadtest.config import Mix, parse_mix
 from loadtest.errors import ConfigError
 
-# RFC 8216 section 6.3.4: a viewer reloads once or twice per target duration.
-PLAYLIST_LOADS_PER_SEGMENT = 1.5
-# DESIGN.md freshness policy: a live playlist is fresh for half a target duration.
+# Calibrated defaults; each says where its figure comes from (`python -m loadtest city` measures
+# the first three on a real topology and compares this plan with what it measured).
+# RFC 8216 section 6.3.4: a player reloads a live playlist once per target duration while it
+# changes; measured by `python -m loadtest city`: 0.92 playlist loads per segment.
+PLAYLIST_LOADS_PER_SEGMENT = 1.0
+# DESIGN.md freshness policy: a live playlist is fresh for half a target duration, so its one
+# shield fetches it about twice per segment (the city measured 19 refreshes in 40 s: 1.9).
 SHIELD_REFRESHES_PER_SEGMENT = 2.0
+# BENCHMARKS.md, "Scale through the harness": one edge process served 5,000 live viewers,
+# 1.7 Gbit/s, at 0.32 core: 5.3 Gbit/s per core; planned at 5.
+CORE_GBPS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +43,31 @@ class PlanInput:
     headroom: float
     edges_per_shield: int
     spare_edges: int
+    edges: int | None = None  # given counts win over the computed ones
+    shields: int | None = None
+    renditions_watched: int | None = None  # None: the set-top boxes' rung and the top rung
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    egress_gbps: float
+    edges: int
+    shields: int
+    edge_rps: float
+    origin_segments_per_s: float
+    origin_playlists_per_s: float
+    lines: tuple[str, ...]
+
+    @property
+    def origin_rps(self) -> float:
+        return self.origin_segments_per_s + self.origin_playlists_per_s
 
 
 def plan(given: PlanInput) -> list[str]:
+    return list(compute(given).lines)
+
+
+def compute(given: PlanInput) -> Plan:
     shares = dict(given.mix)
     stb, phone = given.viewers * shares.get("stb", 0.0), given.viewers * shares.get("phone", 0.0)
     top = max(given.ladder_kbps)
@@ -49,16 +78,30 @@ def plan(given: PlanInput) -> list[str]:
     by_connections = math.ceil(given.viewers / (given.headroom * given.edge_connections))
     edges = max(by_bandwidth, by_connections, 1) + given.spare_edges
     shields = math.ceil(edges / given.edges_per_shield) if edges > 1 else 0
-    fetchers = max(shields, 1) if shields else edges
+    edges_note = f" + {given.spare_edges} spare"
+    if given.edges is not None:
+        edges, edges_note = given.edges, " (given)"
+    if given.shields is not None:
+        shields = given.shields
+    # With shields, rendezvous hashing gives each object one shield: the origin sees each
+    # object once, however many shields (measured: `python -m loadtest city`). Without them,
+    # every edge fetches every object.
+    fetchers = 1 if shields else edges
     live_mb = given.channels * ladder_sum * (given.window_segments + 2) * given.segment_s / 8 / 1e3
     vod_gb = given.vod_hours * 3600 * ladder_sum / 8 / 1e6
-    renditions = len(given.ladder_kbps)
+    # Renditions pulled through the shields: those someone is watching. By this plan's own
+    # assumptions that is the set-top boxes' rung and the phones' top rung (phones start low and
+    # climb within a few segments: measured by `python -m loadtest city`).
+    in_use = len({given.stb_kbps, top})
+    renditions = given.renditions_watched or in_use
     segments_per_s = fetchers * given.channels * renditions / given.segment_s
+    # Master playlists are asked for only when viewers join, so they are left out of the
+    # steady state (the city measured none in it).
     playlists_per_s = segments_per_s * SHIELD_REFRESHES_PER_SEGMENT
     origin_gbps = fetchers * given.channels * ladder_sum / 1e6
     edge_rps = given.viewers * (1 + PLAYLIST_LOADS_PER_SEGMENT) / given.segment_s
-    who = "shields" if shields else "edges (no shield tier)"
-    return [
+    who = "fetch per object (rendezvous: one shield each)" if shields else "edges (no shields)"
+    lines = [
         f"viewers: {given.viewers} = {stb:.0f} set-top boxes at {given.stb_kbps:.0f} kbit/s"
         f" + {phone:.0f} phones at {top:.0f} kbit/s (top rung, worst case)",
         f"egress: ({stb:.0f} x {given.stb_kbps:.0f} + {phone:.0f} x {top:.0f}) kbit/s"
@@ -68,9 +111,13 @@ def plan(given: PlanInput) -> list[str]:
         f"edges by bandwidth: ceil({egress:.2f} / {per_edge:.2f}) = {by_bandwidth}",
         f"edges by connections: ceil({given.viewers} / ({given.headroom:.0%} x"
         f" {given.edge_connections})) = {by_connections}",
-        f"EDGES: max({by_bandwidth}, {by_connections}) + {given.spare_edges} spare = {edges}",
-        f"SHIELDS: ceil({edges} / {given.edges_per_shield} edges per shield) = {shields}"
-        + (" (one edge needs no shield tier)" if edges <= 1 else ""),
+        f"EDGES: max({by_bandwidth}, {by_connections}){edges_note} = {edges}",
+        (
+            f"SHIELDS: {shields} (given)"
+            if given.shields is not None
+            else f"SHIELDS: ceil({edges} / {given.edges_per_shield} edges per shield) = {shields}"
+            + (" (one edge needs no shield tier)" if edges <= 1 else "")
+        ),
         f"edge requests: {given.viewers} x (1 segment + {PLAYLIST_LOADS_PER_SEGMENT} playlists)"
         f" / {given.segment_s:g} s = {edge_rps:.0f} req/s",
         f"CACHE per edge: live {given.channels} ch x {ladder_sum:.0f} kbit/s x"
@@ -78,12 +125,15 @@ def plan(given: PlanInput) -> list[str]:
         f"; VOD {given.vod_hours:g} h x {ladder_sum:.0f} kbit/s = {vod_gb:.2f} GB"
         f"; total {live_mb / 1e3 + vod_gb:.2f} GB",
         f"ORIGIN segments: {fetchers} {who} x {given.channels} ch x {renditions} renditions"
+        f" {'(given)' if given.renditions_watched else 'in use (set-top + top rung)'}"
         f" / {given.segment_s:g} s = {segments_per_s:.2f} req/s",
         f"ORIGIN playlists: {segments_per_s:.2f} x {SHIELD_REFRESHES_PER_SEGMENT:g} refreshes"
         f" = {playlists_per_s:.2f} req/s"
         f"; total {segments_per_s + playlists_per_s:.2f} req/s, {origin_gbps:.3f} Gbit/s",
-        "origin load does not grow with viewers: it scales with shields x channels x renditions",
+        "origin load does not grow with viewers: it scales with channels x renditions"
+        + (" (x edges without a shield tier)" if not shields else ""),
     ]
+    return Plan(egress, edges, shields, edge_rps, segments_per_s, playlists_per_s, tuple(lines))
 
 
 def plan_from_args(args: argparse.Namespace) -> str:
@@ -101,7 +151,8 @@ def plan_from_args(args: argparse.Namespace) -> str:
         args.viewers, ladder, parse_mix(args.mix), _stb_rung(args.stb_rendition, ladder),
         args.segment_duration, args.channels, args.window_segments, args.vod_hours, args.edge_gbps,
         args.edge_cores, args.core_gbps, args.edge_connections, args.headroom,
-        args.edges_per_shield, args.spare_edges,
+        args.edges_per_shield, args.spare_edges, args.edges, args.shields,
+        args.renditions_watched,
     )  # fmt: skip
     return "\n".join(plan(given))
 

@@ -56,6 +56,8 @@ async def _scan_lock(app: web.Application) -> AsyncIterator[None]:
 def add_routes(app: web.Application, faults: bool) -> None:
     get = app.router.add_get
     get("/healthz", handlers.healthz)
+    get("/readyz", handlers.readyz)
+    get("/metrics", handlers.metrics)
     get("/vod/{lesson}/{path:.+}", handlers.vod_file)
     get("/live/{channel}/master.m3u8", handlers.live_master)
     get("/live/{channel}/{rendition}/index.m3u8", handlers.live_media)

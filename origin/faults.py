@@ -10,7 +10,7 @@ from typing import Any
 from origin.errors import BadRequest
 
 # Never fault the control endpoints, or a test could lock itself out.
-CONTROL_PATHS = ("/_faults", "/_stats", "/healthz")
+CONTROL_PATHS = ("/_faults", "/_stats", "/healthz", "/readyz", "/metrics")
 SLOW_CHUNKS_PER_SECOND = 20
 
 

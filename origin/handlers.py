@@ -7,6 +7,8 @@ import dataclasses
 
 import orjson
 from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from origin.appkeys import CHANNELS, CLOCK, CONFIG, FAULTS, FILES, LIBRARY, SCAN_LOCK, STATS
 from origin.catalog import channel_document, lesson_document
@@ -17,6 +19,7 @@ from origin.files import etag_for
 from origin.http_rules import Representation, decide
 from origin.kinds import cache_control, content_type_for, file_kind
 from origin.live import live_window
+from origin.metrics import OriginCollector
 from origin.models import Lesson
 from origin.playlists import render_live_media, render_master
 from origin.schedule import Channel
@@ -37,6 +40,22 @@ def generated(body: bytes, content_type: str, cache: str, modified: float | None
 
 async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready to take traffic: the library has lessons to serve (an empty one is a bad mount)."""
+    if not request.app[LIBRARY].lessons:
+        return web.Response(status=503, text="no lessons\n", headers={"Cache-Control": "no-store"})
+    return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = CollectorRegistry()
+    registry.register(OriginCollector(request.app[STATS]))
+    return web.Response(
+        body=generate_latest(registry),
+        headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"},
+    )
 
 
 async def find_lesson(app: web.Application, lesson_id: str) -> Lesson:

@@ -22,5 +22,8 @@ class RequestStats:
     def reset(self) -> None:
         self._counts.clear()
 
+    def counts(self) -> dict[str, int]:
+        return dict(self._counts)
+
     def snapshot(self) -> dict[str, object]:
         return {"requests": dict(self._counts), "total": self.total}
