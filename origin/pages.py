@@ -212,7 +212,7 @@ def live_next_html(card: ChannelCard) -> str:
 def vod_next_html(following: Lesson | None, links: Links) -> str:
     if following is None:
         href = f"{links.base}#library"
-        return f'<p>The last lesson on this shelf. <a href="{escape(href)}">Choose another</a>.</p>'
+        return f'<p>The last lesson of its grade. <a href="{escape(href)}">Choose another</a>.</p>'
     href = f"{links.base}watch/vod/{following.id}"
     return f'<p><a href="{escape(href)}">{escape(following.title)}</a></p>'
 

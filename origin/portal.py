@@ -19,7 +19,7 @@ from origin.pages import (
     render_portal,
     vod_next_html,
 )
-from origin.portal_view import channel_card, next_in_shelf, shelves
+from origin.portal_view import channel_card, next_in_grade, shelves
 
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -80,7 +80,7 @@ async def watch_vod(request: web.Request) -> web.StreamResponse:
     except NotFound:
         return not_found_page(request, f"There is no lesson called {lesson_id!r} in the library.")
     links = links_for(request)
-    following = next_in_shelf(lesson, request.app[LIBRARY].lessons.values())
+    following = next_in_grade(lesson, request.app[LIBRARY].lessons.values())
     player = Player(
         kind="vod",
         id=lesson.id,

@@ -76,11 +76,10 @@ def natural_key(text: str) -> tuple[tuple[int, str], ...]:
     return tuple((int(part), "") if part.isdigit() else (0, part) for part in parts if part)
 
 
-def next_in_shelf(lesson: Lesson, library: Iterable[Lesson]) -> Lesson | None:
-    """The lesson after this one on its shelf, for the 'next lesson' of a recorded lesson."""
-    for shelf in shelves(library):
-        ids = [item.id for item in shelf.lessons]
-        if lesson.id in ids:
-            index = ids.index(lesson.id) + 1
-            return shelf.lessons[index] if index < len(ids) else None
-    return None
+def next_in_grade(lesson: Lesson, library: Iterable[Lesson]) -> Lesson | None:
+    """The lesson after this one in the library's order within its grade, if any."""
+    grade = _shelf_name(lesson)[0]
+    ordered = [item for shelf in shelves(library) if shelf.grade == grade for item in shelf.lessons]
+    ids = [item.id for item in ordered]
+    index = ids.index(lesson.id) + 1 if lesson.id in ids else len(ids)
+    return ordered[index] if index < len(ordered) else None
