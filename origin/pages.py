@@ -168,7 +168,7 @@ def render_player(player: Player, links: Links) -> str:
 <p id="status" class="status" role="status" aria-live="polite">Loading the video…</p>
 <div id="alert" class="alert" role="alert" hidden></div>
 <div class="controls" role="group" aria-label="Playback">
-<button type="button" id="play">Pause</button>
+<button type="button" id="play">Play</button>
 <button type="button" id="mute" aria-pressed="false">Sound on</button>
 {seek}<button type="button" id="fullscreen">Full screen</button>
 <button type="button" id="retry" hidden>Try again</button>

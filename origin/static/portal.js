@@ -219,7 +219,9 @@
         hls.recoverMediaError();
         return;
       }
-      self.fail("the stream failed (" + data.details + ")");
+      var what = data.type === Hls.ErrorTypes.NETWORK_ERROR ? "the video server did not answer"
+        : data.type === Hls.ErrorTypes.MEDIA_ERROR ? "the video could not be decoded" : "the player stopped";
+      self.fail(what + " (" + data.details + ")");
     });
     hls.loadSource(this.source);
     hls.attachMedia(video);
