@@ -136,6 +136,21 @@ def test_the_portal_lists_every_channel_and_lesson(open_tab: OpenTab, stack: Sta
         tab.screenshot(f"{name}-portal")
 
 
+def test_the_timetable_refreshes_itself_from_the_catalog(open_tab: OpenTab, stack: Stack) -> None:
+    tab = open_tab(PHONE)
+    tab.page.goto(stack.edge.url + "/")
+    tab.page.eval_on_selector_all("[data-now]", "nodes => nodes.forEach(n => n.textContent = '?')")
+    # within seconds of loading, then whenever a lesson ends, the page asks the catalog
+    answer = tab.page.wait_for_event("response", lambda r: r.url.endswith("/api/channels"))
+    shown = {item["id"]: (item["now_playing"] or {}).get("title", "Not started")
+             for item in answer.json()["channels"]}  # fmt: skip
+    tab.page.wait_for_function(
+        """shown => Object.entries(shown).every(([id, title]) =>
+            document.querySelector(`[data-channel="${id}"] [data-now]`).textContent === title)""",
+        arg=shown,
+    )
+
+
 def test_a_remote_control_alone_starts_a_live_channel(open_tab: OpenTab, stack: Stack) -> None:
     tab = open_tab(TV)
     tab.page.goto(stack.edge.url + "/")
