@@ -9,16 +9,8 @@ from origin.errors import NotFound
 from origin.handlers import find_lesson, generated, rescan, respond
 from origin.http_rules import Representation
 from origin.kinds import cache_control
-from origin.pages import (
-    Links,
-    Player,
-    live_next_html,
-    quality_items,
-    render_not_found,
-    render_player,
-    render_portal,
-    vod_next_html,
-)
+from origin.pages import Links, render_not_found, render_portal
+from origin.player_page import Player, live_next_html, quality_items, render_player, vod_next_html
 from origin.portal_view import channel_card, next_in_grade, shelves
 
 HTML_TYPE = "text/html; charset=utf-8"

@@ -6,6 +6,7 @@ Screenshots of the portal and the players at phone and TV sizes land in reports/
 from __future__ import annotations
 
 import tomllib
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,6 +288,13 @@ def test_repeat_page_loads_through_the_edge_are_cache_hits(open_tab: OpenTab, st
                            if "/assets/" in url or url == stack.edge.url + path}  # fmt: skip
         assert len(page_and_assets) >= 3, page_and_assets  # the page, its style, its script
         assert set(page_and_assets.values()) == {"HIT"}, page_and_assets
+    for path in ("/api/channels", "/api/lessons"):  # the catalog the pages refresh from
+        assert [_x_cache(stack.edge.url + path) for _ in range(2)][1] == "HIT", path
+
+
+def _x_cache(url: str) -> str:
+    with urllib.request.urlopen(url) as answer:
+        return str(answer.headers["X-Cache"])
 
 
 @pytest.mark.parametrize("engine", ENGINES)
