@@ -1,3 +1,10 @@
+# The portal's browser side: hls.js from the npm registry (package-lock.json pins it).
+FROM node:20-slim AS portal-assets
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+
 # classcast: one image, three roles (origin, shield, edge); the command picks the role:
 #   python -m origin serve ...   |   python -m edge serve --config /etc/classcast/edge.toml ...
 # Two stages: the build stage makes a virtualenv with the project installed; the runtime stage
@@ -27,6 +34,7 @@ COPY --from=build /opt/classcast /opt/classcast
 WORKDIR /app
 COPY config config
 COPY content content
+COPY --from=portal-assets /app/node_modules/hls.js/dist/hls.min.js node_modules/hls.js/dist/hls.min.js
 # The root filesystem can be read-only (Kubernetes mounts the cache and /tmp): no .pyc writes.
 ENV PATH=/opt/classcast/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 USER 10001:10001

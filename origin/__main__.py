@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--lesson", required=True)
     pack.add_argument("--content", type=Path, default=Path("content"))
     pack.add_argument("--title")
+    pack.add_argument("--grade", default="", help='groups the lesson in the portal, e.g. "Grade 5"')
+    pack.add_argument("--subject", default="", help='e.g. "Math"')
     pack.add_argument("--ladder", help="HEIGHT:VIDEO_KBPS:AUDIO_KBPS,... (default 1080p..240p)")
     pack.add_argument("--force", action="store_true", help="replace an existing lesson")
     sample = commands.add_parser("make-sample", help="(re)make the sample library")
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> None:
         from origin.packager import package
 
         ladder = parse_ladder(args.ladder) if args.ladder else DEFAULT_LADDER
-        folder = package(args.video, args.lesson, args.content, args.title, ladder, args.force)
+        folder = package(args.video, args.lesson, args.content, args.title, ladder, args.force,
+                         grade=args.grade, subject=args.subject)  # fmt: skip
         print(folder)
     else:
         from origin.sample import make_sample

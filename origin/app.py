@@ -9,8 +9,20 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from origin import handlers
-from origin.appkeys import CHANNELS, CLOCK, CONFIG, FAULTS, FILES, LIBRARY, SCAN_LOCK, STATS, Clock
+from origin import handlers, portal
+from origin.appkeys import (
+    ASSETS,
+    CHANNELS,
+    CLOCK,
+    CONFIG,
+    FAULTS,
+    FILES,
+    LIBRARY,
+    SCAN_LOCK,
+    STATS,
+    Clock,
+)
+from origin.assets import load_assets
 from origin.config import OriginConfig
 from origin.faults import FaultInjector
 from origin.files import FileStore
@@ -43,6 +55,7 @@ def make_app(
     app[FILES] = FileStore(config.file_cache_bytes)
     app[STATS] = RequestStats()
     app[FAULTS] = FaultInjector(rng or random.Random(config.fault_seed))
+    app[ASSETS] = load_assets(config.hls_js)
     app.cleanup_ctx.append(_scan_lock)
     add_routes(app, config.faults)
     return app
@@ -58,6 +71,11 @@ def add_routes(app: web.Application, faults: bool) -> None:
     get("/healthz", handlers.healthz)
     get("/readyz", handlers.readyz)
     get("/metrics", handlers.metrics)
+    get("/", portal.portal_page)
+    get("/watch/live/{channel}", portal.watch_live)
+    get("/watch/vod/{lesson}", portal.watch_vod)
+    get("/watch/{rest:.*}", portal.watch_unknown)
+    get("/assets/{name}", portal.asset)
     get("/vod/{lesson}/{path:.+}", handlers.vod_file)
     get("/live/{channel}/master.m3u8", handlers.live_master)
     get("/live/{channel}/{rendition}/index.m3u8", handlers.live_media)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from origin.assets import Assets
 from origin.config import OriginConfig
 from origin.faults import FaultInjector
 from origin.files import FileStore
@@ -24,3 +25,4 @@ CHANNELS = web.AppKey("channels", dict[str, Channel])
 FILES = web.AppKey("files", FileStore)
 STATS = web.AppKey("stats", RequestStats)
 FAULTS = web.AppKey("faults", FaultInjector)
+ASSETS = web.AppKey("assets", Assets)

@@ -30,6 +30,8 @@ class OriginConfig:
     vod_playlist_max_age: int = 3600
     segment_max_age: int = 31536000
     not_found_max_age: int = 1
+    page_max_age: int = 30
+    hls_js: Path = Path("node_modules/hls.js/dist/hls.min.js")
     file_cache_bytes: int = 64 * 1024 * 1024
     rescan_interval: float = 1.0
     faults: bool = False
@@ -44,6 +46,8 @@ class OriginConfig:
 # RFC 8216 6.2.2: a live playlist must keep at least three target durations after removing a
 # segment, so a window of fewer than four segments is never valid.
 MIN_LIVE_WINDOW = 4
+# The portal's timetable must refresh at least every minute, caches included.
+MAX_PAGE_MAX_AGE = 60
 
 
 def validate(config: OriginConfig) -> None:
@@ -62,6 +66,11 @@ def validate(config: OriginConfig) -> None:
         "file_cache_bytes",
     ):
         _require(getattr(config, key) >= 0, key, f"must be >= 0 (got {getattr(config, key)})")
+    _require(
+        0 <= config.page_max_age <= MAX_PAGE_MAX_AGE,
+        "page_max_age",
+        f"must be 0..{MAX_PAGE_MAX_AGE} seconds (got {config.page_max_age})",
+    )
     _require(config.rescan_interval >= 0, "rescan_interval", "must be >= 0")
     _require(config.shutdown_timeout > 0, "shutdown_timeout", "must be > 0")
     _require(

@@ -7,7 +7,10 @@ from typing import Literal
 
 from origin.config import OriginConfig
 
-Kind = Literal["live_master", "live_media", "vod_playlist", "segment", "error", "api", "control"]
+Kind = Literal[
+    "live_master", "live_media", "vod_playlist", "segment", "error", "api", "control",
+    "page", "asset", "asset_alias",
+]  # fmt: skip
 
 # RFC 8216 section 4: playlists are application/vnd.apple.mpegurl; segment types per 3.2-3.4.
 CONTENT_TYPES = {
@@ -46,4 +49,11 @@ def cache_control(kind: Kind, config: OriginConfig, target_duration: int = 0) ->
         return f"public, max-age={config.not_found_max_age}"
     if kind == "api":
         return "public, max-age=2"
+    if kind == "page":
+        return f"public, max-age={config.page_max_age}"
+    if kind == "asset":
+        # Fingerprinted names (portal.<hash>.js): a new build is a new name, so never stale.
+        return f"public, max-age={config.segment_max_age}, immutable"
+    if kind == "asset_alias":
+        return "public, max-age=3600"  # the plain name, for people and tools, not for pages
     return "no-store"

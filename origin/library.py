@@ -75,7 +75,11 @@ def load_lesson(folder: Path) -> Lesson:
     names = [rendition.name for rendition in renditions]
     if len(set(names)) != len(names):
         raise LibraryError(f"{folder.name}: two variants share a rendition name ({names})")
-    return Lesson(folder.name, read_title(folder), folder, renditions)
+    details = read_details(folder)
+    title = _text(details, "title") or folder.name
+    return Lesson(
+        folder.name, title, folder, renditions, _text(details, "grade"), _text(details, "subject")
+    )
 
 
 def _load_rendition(folder: Path, variant: VariantRef) -> Rendition:
@@ -98,11 +102,15 @@ def _load_rendition(folder: Path, variant: VariantRef) -> Rendition:
     )
 
 
-def read_title(folder: Path) -> str:
-    """The title from an optional lesson.toml (`title = "..."`), else the folder name."""
+def read_details(folder: Path) -> dict[str, object]:
+    """The optional lesson.toml: `title`, `grade` and `subject`, each a string."""
     try:
         with (folder / TITLE_FILE).open("rb") as file:
-            title = tomllib.load(file).get("title")
+            return tomllib.load(file)
     except (OSError, tomllib.TOMLDecodeError):
-        return folder.name
-    return title if isinstance(title, str) and title else folder.name
+        return {}
+
+
+def _text(details: dict[str, object], key: str) -> str:
+    value = details.get(key)
+    return value.strip() if isinstance(value, str) else ""

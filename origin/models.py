@@ -49,6 +49,8 @@ class Lesson:
     title: str
     path: Path
     renditions: tuple[Rendition, ...]
+    grade: str = ""  # for grouping the library in the portal; "" when lesson.toml has none
+    subject: str = ""
 
     @property
     def duration(self) -> float:

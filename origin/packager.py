@@ -31,6 +31,9 @@ def package(
     title: str | None = None,
     ladder: tuple[Rung, ...] = DEFAULT_LADDER,
     force: bool = False,
+    *,
+    grade: str = "",
+    subject: str = "",
 ) -> Path:
     """Package `source` as content/<lesson_id>/; returns the lesson folder."""
     target = _check_target(lesson_id, content, force)
@@ -41,13 +44,19 @@ def package(
     try:
         renditions = [_encode(source, staging, rung, info.fps, info.has_audio) for rung in rungs]
         (staging / "master.m3u8").write_text(render_master(renditions))
-        (staging / "lesson.toml").write_text(f"title = {json.dumps(title or lesson_id)}\n")
+        (staging / "lesson.toml").write_text(lesson_toml(title or lesson_id, grade, subject))
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)  # the library never sees a half-written lesson
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def lesson_toml(title: str, grade: str, subject: str) -> str:
+    # A JSON string is a valid TOML basic string (quotes, backslashes and controls escaped).
+    details = {"title": title, "grade": grade, "subject": subject}
+    return "".join(f"{key} = {json.dumps(value)}\n" for key, value in details.items() if value)
 
 
 def _check_target(lesson_id: str, content: Path, force: bool) -> Path:

@@ -23,12 +23,16 @@ class SampleLesson:
     title: str
     pattern: str  # an ffmpeg lavfi video source
     tone_hz: int
+    grade: str
+    subject: str
 
 
 SAMPLE_LESSONS = (
-    SampleLesson("math-fractions", "Math: Fractions", "testsrc2", 440),
-    SampleLesson("science-water-cycle", "Science: The Water Cycle", "smptebars", 550),
-    SampleLesson("reading-stories", "Reading: Stories", "testsrc", 660),
+    SampleLesson("math-fractions", "Math: Fractions", "testsrc2", 440, "Grade 5", "Math"),
+    SampleLesson(
+        "science-water-cycle", "Science: The Water Cycle", "smptebars", 550, "Grade 8", "Science"
+    ),
+    SampleLesson("reading-stories", "Reading: Stories", "testsrc", 660, "Grade 5", "Reading"),
 )
 
 
@@ -45,7 +49,8 @@ def _make_lesson(lesson: SampleLesson, scratch: Path, content: Path, force: bool
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
         raise PackagerError(f"cannot render sample {lesson.id}: {' '.join(reason)}")
-    return package(source, lesson.id, content, lesson.title, SAMPLE_LADDER, force=force)
+    return package(source, lesson.id, content, lesson.title, SAMPLE_LADDER, force=force,
+                   grade=lesson.grade, subject=lesson.subject)  # fmt: skip
 
 
 def source_command(lesson: SampleLesson, title_file: Path, out: Path) -> list[str]:

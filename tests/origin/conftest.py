@@ -17,6 +17,7 @@ from origin.config import OriginConfig
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content"
 SCHEDULE = ROOT / "config" / "schedule.toml"
+HLS_JS = ROOT / "node_modules/hls.js/dist/hls.min.js"  # installed by scripts/setup (npm)
 EPOCH = 1756713600.0  # 2025-09-01T08:00:00Z, the epoch of every channel in config/schedule.toml
 
 
@@ -34,7 +35,12 @@ def clock() -> FakeClock:
 
 
 def sample_config(**changes: object) -> OriginConfig:
-    values: dict[str, object] = {"content": CONTENT, "schedule": SCHEDULE, **changes}
+    values: dict[str, object] = {
+        "content": CONTENT,
+        "schedule": SCHEDULE,
+        "hls_js": HLS_JS,
+        **changes,
+    }
     return OriginConfig(**values)  # type: ignore[arg-type]
 
 

@@ -41,6 +41,7 @@ def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
         ({"faults": "maybe"}, "faults: expected a boolean"),
         ({"segment_max_age": -1}, "segment_max_age: must be >= 0"),
         ({"log_level": "loud"}, "log_level: must be one of"),
+        ({"page_max_age": 61}, r"page_max_age: must be 0..60 seconds \(got 61\)"),
         ({"colour": "blue"}, "colour: unknown key"),
     ],
 )
