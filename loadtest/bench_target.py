@@ -46,9 +46,7 @@ def media(rendition: str, now: float) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-SEGMENTS = {
-    name: [b"\x47" * (bandwidth * SEGMENT_S // 8)] for name, bandwidth in LADDER.items()
-}
+SEGMENTS = {name: [b"\x47" * (bandwidth * SEGMENT_S // 8)] for name, bandwidth in LADDER.items()}
 
 
 def load_lesson(lesson: Path) -> None:

@@ -218,12 +218,12 @@ def _log_part(path: Path, worker: int) -> Path:
 def _worker_process(config: RunConfig, worker: int, workers: int, channel: Any) -> None:
     try:
         result = run_worker(config, worker, workers, lambda p: channel.put(("progress", p)))
-        channel.put(("result", worker, _result_to_dict(result)))
+        channel.put(("result", worker, result_to_dict(result)))
     except BaseException as error:  # report anything; the parent decides
         channel.put(("error", worker, f"{type(error).__name__}: {error}"))
 
 
-def _result_to_dict(result: WorkerResult) -> dict[str, Any]:
+def result_to_dict(result: WorkerResult) -> dict[str, Any]:
     return {
         "stats": result.stats.to_dict(),
         "loop_lag": result.loop_lag,
@@ -232,7 +232,7 @@ def _result_to_dict(result: WorkerResult) -> dict[str, Any]:
     }
 
 
-def _result_from_dict(data: dict[str, Any]) -> WorkerResult:
+def result_from_dict(data: dict[str, Any]) -> WorkerResult:
     return WorkerResult(
         RunStats.from_dict(data["stats"]),
         data["loop_lag"],
@@ -274,7 +274,7 @@ def _run_processes(config: RunConfig, publish: Publish) -> list[WorkerResult]:
             if message[0] == "progress":
                 publish(message[1])
             elif message[0] == "result":
-                results[message[1]] = _result_from_dict(message[2])
+                results[message[1]] = result_from_dict(message[2])
             else:
                 raise LoadtestError(f"worker {message[1]} failed: {message[2]}")
     finally:
