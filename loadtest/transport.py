@@ -37,6 +37,7 @@ from loadtest.clock import Clock
 from loadtest.errors import TransportError
 
 BUFFER_BYTES = 256 * 1024
+HEAD_PEEK_BYTES = 8192  # a response head longer than this is parsed along with its body
 CONNECT_TIMEOUT_S = 5.0
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -154,35 +155,66 @@ class Connection(asyncio.BufferedProtocol):
         if exchange is None:
             self._fail(TransportError("the server sent bytes nobody asked for"))
             return
-        if self._counting:
-            # The hot path for segments: count, nothing else (issue 12).
-            self._remaining -= nbytes
-            if self._remaining > 0:
-                if exchange.rate_of is not None:
-                    exchange.size = exchange.content_length - self._remaining
-                    self._throttle(exchange)
-                return
-            if self._remaining < 0:
-                self._fail(TransportError("the server sent more than Content-Length"))
-                return
-            exchange.size = exchange.content_length
-            self._complete()
+        if self._counting:  # the hot path for segments: count, nothing else (issue 12)
+            self._count_rest(exchange, nbytes)
             return
         if exchange.first_byte < 0:
             exchange.first_byte = self._clock.now()
-        assert self._parser is not None
-        try:
-            self._parser.feed_data(self._buffer[:nbytes].tobytes())
-        except httptools.HttpParserError as error:
-            self._fail(TransportError(f"bad HTTP response: {error}"))
+        if exchange.headers_done:  # a chunked, kept or until-close body: the parser reads it
+            self._parse_rest(exchange, 0, nbytes)
+            return
+        # The head and the start of the body usually arrive in one read: the parser gets the
+        # head alone, so a counted body is never copied (the copy cost 3x wrk's CPU per GB).
+        peek = self._buffer[: min(nbytes, HEAD_PEEK_BYTES)].tobytes()
+        head_end = peek.find(b"\r\n\r\n") + 4
+        if head_end == 3:  # the head goes on past this read or the peek: parse it all
+            self._parse_rest(exchange, 0, nbytes)
+            return
+        if not self._feed(peek[:head_end]) or self._exchange is not exchange:
+            return  # failed, or complete (no body)
+        if exchange.headers_done and self._is_countable(exchange):
+            self._counting = True
+            self._remaining = exchange.content_length
+            self._count_rest(exchange, nbytes - head_end)
+        else:
+            self._parse_rest(exchange, head_end, nbytes)
+
+    def _parse_rest(self, exchange: Exchange, start: int, end: int) -> None:
+        if start < end and not self._feed(self._buffer[start:end]):
             return
         if self._exchange is not exchange or not exchange.headers_done:
             return  # complete, failed, or the head goes on in the next read
-        if exchange.content_length >= 0 and not exchange.keep_body and not exchange.chunked:
+        if self._is_countable(exchange):
             self._counting = True
             self._remaining = exchange.content_length - exchange.size
         if exchange.rate_of is not None:
             self._throttle(exchange)
+
+    @staticmethod
+    def _is_countable(exchange: Exchange) -> bool:
+        return exchange.content_length >= 0 and not exchange.keep_body and not exchange.chunked
+
+    def _feed(self, data: bytes | memoryview) -> bool:
+        """Parse `data`; False if that failed the answer."""
+        assert self._parser is not None
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as error:
+            self._fail(TransportError(f"bad HTTP response: {error}"))
+            return False
+        return True
+
+    def _count_rest(self, exchange: Exchange, rest: int) -> None:
+        self._remaining -= rest
+        if self._remaining > 0:
+            if exchange.rate_of is not None:
+                exchange.size = exchange.content_length - self._remaining
+                self._throttle(exchange)
+        elif self._remaining < 0:
+            self._fail(TransportError("the server sent more than Content-Length"))
+        else:
+            exchange.size = exchange.content_length
+            self._complete()
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost decides what the EOF meant

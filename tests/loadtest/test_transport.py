@@ -322,23 +322,27 @@ def test_redirects_are_followed_as_players_do_and_the_final_url_reported() -> No
 
 
 @pytest.mark.parametrize(
-    ("wire", "message"),
+    ("wire", "split", "message"),
     [
-        (b"SPDY/9 200 OK\r\n\r\n", "bad HTTP response"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc", "more than Content-Length"),
+        (b"SPDY/9 200 OK\r\n\r\n", False, "bad HTTP response"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc", False, "more than Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabc", True, "more than Content-Length"),
     ],
-    ids=["garbage", "too-long"],
+    ids=["garbage", "too-long-one-read", "too-long-head-first"],
 )
-def test_a_garbled_answer_is_a_transport_error(wire: bytes, message: str) -> None:
+def test_a_garbled_answer_is_a_transport_error(wire: bytes, split: bool, message: str) -> None:
     release = threading.Event()
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        head, _, body = wire.partition(b"\r\n\r\n")
-        writer.write(head + b"\r\n\r\n")  # the head alone first: the body is then counted
-        await writer.drain()
-        await asyncio.sleep(0.05)
-        writer.write(body)
+        if split:  # the head alone first, then the body
+            head, _, body = wire.partition(b"\r\n\r\n")
+            writer.write(head + b"\r\n\r\n")
+            await writer.drain()
+            await asyncio.sleep(0.05)
+            writer.write(body)
+        else:
+            writer.write(wire)
         while not release.is_set():
             await asyncio.sleep(0.05)
 
