@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from loadtest.config import RunConfig
 from loadtest.metrics import Recorder, RunStats
 from loadtest.models.session import ViewerSession
 from loadtest.population import make_viewer
-from loadtest.runner import FAILED_START_PAUSE_S
+from loadtest.runner import FAILED_START_PAUSE_S, GC_THRESHOLDS
 from loadtest.selfcheck import CpuMeter, LoopLagProbe, is_generator_bound
 from loadtest.transport import HttpClient
 
@@ -59,6 +60,7 @@ class Engine:
         self._viewers: dict[int, tuple[asyncio.Task[None], list[ViewerSession | None]]] = {}
         self._stopped: asyncio.Event | None = None
         self._intervals = 0
+        self._frozen_at = 0
 
     # -- called from the host's thread --------------------------------------------------------
 
@@ -99,6 +101,9 @@ class Engine:
     # -- the engine's thread ------------------------------------------------------------------
 
     def _run(self) -> None:
+        # The runner's GC tuning (loadtest/runner.py, GC_THRESHOLDS): rare collections, and
+        # the sessions frozen as they join (see _sample), or full collections stall the loop.
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 runner.run(self._main())
@@ -190,6 +195,9 @@ class Engine:
                     current.stalled += 1
                 elif state == "starting":
                     current.starting += 1
+            if len(self._viewers) > self._frozen_at:  # new viewers since the last freeze
+                gc.freeze()
+                self._frozen_at = len(self._viewers)
             current.cpu = cpu.interval()
             current.loop_lag_p99 = probe.take_recent().percentile(0.99)
             self.recorder.close_interval()
