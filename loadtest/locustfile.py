@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
 from loadtest.engine import Engine, merge_delta
+from loadtest.errors import ConfigError
 from loadtest.histogram import Histogram
 from loadtest.metrics import RunStats
 from loadtest.outcome import report
@@ -49,6 +51,7 @@ PHONE_BANDWIDTH = os.environ.get("CLASSCAST_PHONE_BANDWIDTH", "walk=4000,500,800
 FINISH, FINAL = "classcast_finish", "classcast_final"
 FINAL_WAIT_S = 30.0  # how long the master waits for every worker's statistics
 HOLD_S = 3600.0
+EXIT_USAGE = 2  # as python -m loadtest
 
 _ids = itertools.count()
 
@@ -124,8 +127,12 @@ def _arguments(parser: Any) -> None:
 @events.init.add_listener
 def _init(environment: Environment, **_: object) -> None:
     runner = environment.runner
-    for rule in getattr(environment.parsed_options, "threshold", None) or []:
-        parse_threshold(rule)  # a bad rule stops the run before it starts
+    try:
+        for rule in getattr(environment.parsed_options, "threshold", None) or []:
+            parse_threshold(rule)  # a bad rule stops the run before it starts
+    except ConfigError as error:
+        print(f"classcast: error: {error}", file=sys.stderr)
+        os._exit(EXIT_USAGE)  # Locust would print a traceback for SystemExit raised here
     if isinstance(runner, MasterRunner):
         runner.register_message(FINAL, _on_final)
     elif isinstance(runner, WorkerRunner):

@@ -121,3 +121,16 @@ def test_a_local_locust_run_writes_the_report(tmp_path: Path) -> None:
     summary = read(tmp_path / "r")
     assert summary["requests"]["segment"]["count"] > 0
     assert summary["requests"]["segment"]["count"] <= fake.by_kind()["segment"]
+
+
+@needs_locust
+def test_a_bad_threshold_stops_locust_with_one_line_and_status_2() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "1", "-t", "1s",
+         "--host", "http://127.0.0.1:9", "--threshold", "p95(bogus)<1"],
+        capture_output=True, text=True, env=locust_env(), timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if "classcast" in line]
+    assert errors == ["classcast: error: threshold 'p95(bogus)<1': unknown metric 'bogus'"]
+    assert "Traceback" not in done.stderr
