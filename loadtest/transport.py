@@ -174,7 +174,9 @@ class Connection(asyncio.BufferedProtocol):
             return  # failed, or complete (no body)
         if exchange.headers_done and self._is_countable(exchange):
             self._counting = True
-            self._remaining = exchange.content_length
+            # Usually size is 0 here; it is not when the head began in the last read and this
+            # one's first blank line was in the body: the parser has counted that much body.
+            self._remaining = exchange.content_length - exchange.size
             self._count_rest(exchange, nbytes - head_end)
         else:
             self._parse_rest(exchange, head_end, nbytes)

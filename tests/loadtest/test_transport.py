@@ -430,3 +430,24 @@ def test_against_nginx(tmp_path: Path) -> None:
         finally:
             stop(process)
     assert fake.by_kind()["segment"] == 1  # nginx cached it: the harness counted cache hits
+
+
+def test_a_head_split_before_its_blank_line_still_counts_the_body_exactly() -> None:
+    body = b"ab\r\n\r\ncd" + b"x" * 50_000  # a blank line in the body's first bytes, too
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n" % len(body))
+            await writer.drain()
+            await asyncio.sleep(0.05)  # the head's last CRLF arrives with the body
+            writer.write(b"\r\n" + body)
+
+    async def scenario(base: str) -> None:
+        async with using(timeout_s=2.0) as (client, viewer):
+            for _ in range(2):
+                assert (await viewer.get(base + "/split.ts", keep_body=False)).size == len(body)
+            assert client.connections_opened == 1  # and the connection stayed in step
+
+    with ScriptedServer(handler).running() as base:
+        run(scenario(base))
