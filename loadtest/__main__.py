@@ -1,4 +1,4 @@
-"""`python -m loadtest run ...` and `python -m loadtest plan ...`."""
+"""`python -m loadtest run ...`, `python -m loadtest plan ...`, `python -m loadtest merge ...`."""
 
 from __future__ import annotations
 
@@ -7,20 +7,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import orjson
-from rich.console import Console
-
 from loadtest.city.cli import run_city
 from loadtest.cli import build_parser
 from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
 from loadtest.errors import ConfigError, LoadtestError
+from loadtest.merge import merge_command
+from loadtest.outcome import report
 from loadtest.planner import plan_from_args
 from loadtest.progress import ProgressView
-from loadtest.report_html import render
 from loadtest.runner import run
-from loadtest.summary import build_summary, flat_metrics
-from loadtest.table import print_summary
-from loadtest.thresholds import Threshold, evaluate_all, parse_threshold
+from loadtest.thresholds import Threshold, parse_threshold
 
 EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
@@ -33,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "city":
             return _city(args)
+        if args.command == "merge":
+            return merge_command(args)
         config, rules = configure(args)
     except ConfigError as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
@@ -90,28 +88,9 @@ def _defaults() -> dict[str, Any]:
 
 
 def run_and_report(config: RunConfig, rules: list[Threshold]) -> int:
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)  # logs and CI: do not squeeze the tables into 80 columns
     with ProgressView(config.viewers, config.duration_s, config.progress) as view:
         result = run(config, view.publish)
-    verdicts = evaluate_all(rules, flat_metrics(result))
-    summary = build_summary(config, result, verdicts)
-    print_summary(summary, console)
-    if config.report_dir is not None:
-        write_report(config.report_dir, summary)
-        console.print(f"report: {config.report_dir / 'report.html'}")
-    if result.generator_bound:
-        console.print(
-            "[bold red]warning:[/] the generator was the bottleneck; add --processes or machines"
-        )
-    return EXIT_OK if summary["passed"] else EXIT_THRESHOLDS
-
-
-def write_report(directory: Path, summary: dict[str, Any]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-    (directory / "report.html").write_text(render(summary), encoding="utf-8")
+    return report(config, result, rules)
 
 
 if __name__ == "__main__":

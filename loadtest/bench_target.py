@@ -5,6 +5,9 @@
 window) and segments of exactly the rendition's byte size. It is a bare asyncio protocol on
 uvloop (keep-alive HTTP/1.1, GET only) so that the harness, not the target, is what runs out of
 CPU first on a shared machine. It prints its request count and CPU seconds when stopped.
+
+`--lesson content/math-fractions` serves a sample lesson's real renditions and segment bytes
+instead, looped as a live channel (segment n of the channel is the lesson's segment n mod count).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import time
+from pathlib import Path
 from typing import cast
 
 import uvloop
@@ -41,7 +46,20 @@ def media(rendition: str, now: float) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-SEGMENTS = {name: b"\x47" * (bandwidth * SEGMENT_S // 8) for name, bandwidth in LADDER.items()}
+SEGMENTS = {name: [b"\x47" * (bandwidth * SEGMENT_S // 8)] for name, bandwidth in LADDER.items()}
+
+
+def load_lesson(lesson: Path) -> None:
+    """Serve `lesson`'s renditions (names and BANDWIDTH from its master playlist) and bytes."""
+    master_text = (lesson / "master.m3u8").read_text()
+    ladder = re.findall(r"BANDWIDTH=(\d+).*\n([^/\n]+)/index\.m3u8", master_text)
+    if not ladder:
+        raise SystemExit(f"bench_target: no renditions in {lesson / 'master.m3u8'}")
+    LADDER.clear()
+    SEGMENTS.clear()
+    for bandwidth, name in ladder:
+        LADDER[name] = int(bandwidth)
+        SEGMENTS[name] = [path.read_bytes() for path in sorted((lesson / name).glob("*.ts"))]
 
 
 def answer(path: str) -> tuple[bytes, bytes, int]:
@@ -52,7 +70,10 @@ def answer(path: str) -> tuple[bytes, bytes, int]:
         if parts[3] == "index.m3u8":
             return media(parts[2], time.time()), PLAYLIST_TYPE, 200
         if parts[3].endswith(".ts"):
-            return SEGMENTS[parts[2]], b"video/mp2t", 200
+            segments = SEGMENTS[parts[2]]
+            number = parts[3].removeprefix("seg_").removesuffix(".ts")
+            if number.lstrip("-").isdigit():
+                return segments[int(number) % len(segments)], b"video/mp2t", 200
     return b"not found\n", b"text/plain", 404
 
 
@@ -96,7 +117,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m loadtest.bench_target")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
+    parser.add_argument("--lesson", type=Path, help="serve this lesson folder's renditions")
     args = parser.parse_args()
+    if args.lesson is not None:
+        load_lesson(args.lesson)
     uvloop.run(serve(args.host, args.port))
 
 

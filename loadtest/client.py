@@ -1,32 +1,22 @@
-"""The I/O half of a viewer: ask the model what to fetch, fetch it with aiohttp, tell the model.
+"""The I/O half of a viewer: ask the model what to fetch, fetch it, tell the model.
 
-Each viewer runs two lanes (playlists, segments), like a real player. A lane that has nothing to
-do sleeps until the model's deadline or until the other lane pokes it with news.
+Each viewer runs two lanes (playlists, segments), like a real player, over the viewer's own
+keep-alive connections (`loadtest/transport.py`). A lane that has nothing to do sleeps until the
+model's deadline or until the other lane pokes it with news.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 
-import aiohttp
-from yarl import URL
-
-from loadtest.bandwidth import throttle_delay
 from loadtest.clock import Clock
+from loadtest.errors import TransportError
 from loadtest.metrics import Recorder, RequestRecord
 from loadtest.models.actions import Fetch, Lane, Response, Stop, Wait
 from loadtest.models.session import ViewerSession
+from loadtest.transport import HttpClient, ViewerConnections
 
-URL_CACHE_SIZE = 4096
 IDLE_WAIT_S = 3600.0  # a lane waiting for news with no deadline still wakes up eventually
-TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
-
-
-# Thousands of viewers fetch the same few URLs; parsing each once spares yarl's work per request.
-@functools.lru_cache(maxsize=URL_CACHE_SIZE)
-def parsed_url(url: str) -> URL:
-    return URL(url)
 
 
 class Waker:
@@ -72,63 +62,56 @@ class StopSignal:
 
 
 class Fetcher:
-    """Performs one Fetch: streams the body, counts bytes, throttles, records the request."""
+    """Performs one Fetch on the viewer's connections and records the request."""
 
-    def __init__(
-        self, http: aiohttp.ClientSession, recorder: Recorder, clock: Clock, run_started: float
-    ) -> None:
+    def __init__(self, http: HttpClient, recorder: Recorder, clock: Clock, run_started: float):
         self.http = http
         self.recorder = recorder
         self.clock = clock
         self.run_started = run_started
 
-    async def fetch(self, fetch: Fetch, viewer: ViewerSession) -> Response:
+    async def fetch(
+        self, fetch: Fetch, viewer: ViewerSession, connections: ViewerConnections
+    ) -> Response:
         started = self.clock.now()
-        ttfb, status, size, body, cache = 0.0, 0, 0, None, ""
+        keep_body = fetch.kind != "segment"
+        # Only throttled viewers (phones) pay for a clock reading per received chunk.
+        rate_of = viewer.read_rate if viewer.read_rate(started) is not None else None
         try:
-            async with self.http.get(parsed_url(fetch.url)) as answer:
-                ttfb = self.clock.now() - started
-                status, cache = answer.status, answer.headers.get("X-Cache", "")
-                if fetch.kind == "segment" or not 200 <= status < 300:
-                    size = await self._drain(answer, viewer)
-                else:
-                    raw = await answer.read()
-                    size, body = len(raw), raw.decode("utf-8", "replace")
-        except TRANSPORT_ERRORS:
-            status = 0
+            answer = await connections.get(fetch.url, keep_body, rate_of)
+        except TransportError:
+            answer = None
         finished = self.clock.now()
+        if answer is None:
+            status, ttfb, size, cache, body, url = 0, 0.0, 0, "", None, None
+        else:
+            status, size, cache = answer.status, answer.size, answer.cache
+            ttfb = answer.first_byte - started
+            body = answer.body.decode("utf-8", "replace") if answer.body is not None else None
+            url = answer.url if answer.url != fetch.url else None
         self.recorder.record_request(
             RequestRecord(
                 fetch.kind, viewer.cohort, fetch.url, status, started - self.run_started,
                 ttfb, finished - started, size, cache, fetch.duration,
             )
         )  # fmt: skip
-        return Response(status, started, finished, size, body)
-
-    async def _drain(self, answer: aiohttp.ClientResponse, viewer: ViewerSession) -> int:
-        """Read and discard the body, pausing as needed to stay within the viewer's bandwidth."""
-        size = 0
-        body_started = self.clock.now()
-        async for chunk in answer.content.iter_any():
-            size += len(chunk)
-            rate = viewer.read_rate(self.clock.now())
-            if rate is not None:
-                delay = throttle_delay(size, self.clock.now() - body_started, rate)
-                if delay > 0:
-                    await asyncio.sleep(delay)
-        return size
+        return Response(status, started, finished, size, body, url)
 
 
 async def play(viewer: ViewerSession, fetcher: Fetcher, clock: Clock, stop: StopSignal) -> None:
     """Run one session until the model stops (recording ended, start failed) or the run does."""
     wakers: dict[Lane, Waker] = {"playlist": Waker(), "segment": Waker()}
     stop.wakers.update(wakers.values())
-    playlists = asyncio.create_task(_run_lane("playlist", viewer, fetcher, clock, wakers, stop))
+    connections = fetcher.http.connections()
+    playlists = asyncio.create_task(
+        _run_lane("playlist", viewer, fetcher, connections, clock, wakers, stop)
+    )
     try:
-        await _run_lane("segment", viewer, fetcher, clock, wakers, stop)
+        await _run_lane("segment", viewer, fetcher, connections, clock, wakers, stop)
         await playlists
     finally:
         playlists.cancel()
+        connections.close()
         stop.wakers.difference_update(wakers.values())
 
 
@@ -136,6 +119,7 @@ async def _run_lane(
     lane: Lane,
     viewer: ViewerSession,
     fetcher: Fetcher,
+    connections: ViewerConnections,
     clock: Clock,
     wakers: dict[Lane, Waker],
     stop: StopSignal,
@@ -151,6 +135,6 @@ async def _run_lane(
             delay = IDLE_WAIT_S if action.until is None else action.until - now
             await wakers[lane].sleep(delay)
             continue
-        response = await fetcher.fetch(action, viewer)
+        response = await fetcher.fetch(action, viewer, connections)
         viewer.on_response(action, response, clock.now())
         other.poke()

@@ -41,7 +41,7 @@ class RunConfig:
     stb_rendition: str = "highest"
     phone_bandwidth: str = "walk=4000,500,8000"
     request_timeout_s: float = 10.0
-    connections: int = 0  # 0: as many keep-alive connections as requests in flight
+    connections: int = 0  # unused: each viewer holds its own connections (loadtest/transport.py)
     sample_interval_s: float = 1.0
     seed: int = 1
     progress: bool = True

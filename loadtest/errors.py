@@ -15,3 +15,7 @@ class PlaylistError(LoadtestError):
 
 class ThresholdError(ConfigError):
     """A threshold expression that does not parse."""
+
+
+class TransportError(LoadtestError):
+    """A request that failed below HTTP: refused, reset, closed mid-answer, timed out, garbled."""

@@ -1,122 +1,239 @@
-"""The same viewer models as Locust users, so Locust's master/worker mode spreads the load.
+"""The harness's viewers as Locust users, so Locust's master/worker mode spreads them over
+machines, and the master writes the same report as `python -m loadtest run`.
 
-    locust -f loadtest/locustfile.py --host http://edge:8080 \
-        --class-picker  # or: SetTopBox / Phone user classes, weights 8:2 by default
-    CLASSCAST_TARGET=/live/grade-5/master.m3u8  (path on --host, or a full URL)
+    locust -f loadtest/locustfile.py --master --headless --expect-workers 2 \\
+        -u 2000 -r 100 -t 120s --host http://edge:8080 \\
+        --report out/ --threshold 'p95(startup_time)<2s' --threshold 'rebuffer_ratio<0.01'
+    locust -f loadtest/locustfile.py --worker --master-host MASTER   # on each generator
 
-Requests appear in Locust's statistics by kind (master, playlist, segment); each finished
-session adds QoE entries under the `qoe` request type (startup, rebuffer), so Locust's own
-percentiles and failure counts carry the viewers' experience. Locust is an optional extra
-(`pip install classcast[locust]`); the asyncio runner never imports this module.
+    CLASSCAST_TARGET=/live/grade-5/master.m3u8   path on --host, or a full URL
+    CLASSCAST_STB_RENDITION=highest              lowest, highest or a rendition name
+    CLASSCAST_PHONE_BANDWIDTH=walk=4000,500,8000
+
+User classes `SetTopBox` and `Phone` (weights 8:2) are the cohorts. A Locust user only *holds*
+a viewer: each worker runs its viewers on the harness's own engine (`loadtest/engine.py`: the
+same models, HTTP transport and recorder as `python -m loadtest run`, on uvloop in a thread of
+the worker), because gevent and `requests` cost several times the CPU per viewer. When the run
+stops, the master asks every worker for its statistics, merges their histograms bucket by
+bucket and writes `summary.json` / `report.html` under `--report`; the process exits 1 when a
+`--threshold` fails, as `python -m loadtest run` does. Locust's own request table stays empty:
+the viewers' requests are in the report. Locust is an optional extra (`classcast[locust]`);
+the asyncio runner never imports this module.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import gevent
-from locust import User, between, events, task
+from gevent import monkey
+from locust import User, constant, events, task
 from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
 
-from loadtest.bandwidth import make_profile, throttle_delay
-from loadtest.models.actions import Fetch, Lane, Response, Stop, Wait
-from loadtest.models.phone import PhoneSession
-from loadtest.models.session import SessionSettings, ViewerSession
-from loadtest.models.stb import make_set_top_box
+from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
+from loadtest.engine import Engine, merge_delta
+from loadtest.errors import ConfigError
+from loadtest.histogram import Histogram
+from loadtest.metrics import RunStats
+from loadtest.outcome import report
+from loadtest.runner import RunResult, WorkerResult
+from loadtest.thresholds import parse_threshold
 
 TARGET = os.environ.get("CLASSCAST_TARGET", "/live/grade-5/master.m3u8")
 STB_RENDITION = os.environ.get("CLASSCAST_STB_RENDITION", "highest")
 PHONE_BANDWIDTH = os.environ.get("CLASSCAST_PHONE_BANDWIDTH", "walk=4000,500,8000")
-SESSION_S = float(os.environ.get("CLASSCAST_SESSION_S", "600"))
-CHUNK = 64 * 1024
+FINISH, FINAL = "classcast_finish", "classcast_final"
+FINAL_WAIT_S = 30.0  # how long the master waits for every worker's statistics
+HOLD_S = 3600.0
+EXIT_USAGE = 2  # as python -m loadtest
+
+_ids = itertools.count()
+
+
+class Run:
+    """This process's part: the engine (workers and local runs) or the merged results (master)."""
+
+    engine: Engine | None = None
+    started = 0.0
+    stats = RunStats()
+    workers: dict[str, WorkerResult] = {}
+    peak_users = 0
 
 
 class ViewerUser(User):
     abstract = True
-    wait_time = between(0.5, 1.0)  # pause between sessions
+    cohort = "stb"
+    wait_time = constant(HOLD_S)
 
-    def make_session(self, url: str, now: float) -> ViewerSession:
-        raise NotImplementedError
+    def on_start(self) -> None:
+        self.viewer_id = next(_ids)
+        assert Run.engine is not None, "the viewer engine starts with the test"
+        Run.engine.add(self.viewer_id, self.cohort)
 
     @task
     def watch(self) -> None:
-        url = TARGET if TARGET.startswith("http") else (self.host or "") + TARGET
-        session = self.make_session(url, time.monotonic())
-        lanes = [gevent.spawn(self._lane, session, lane) for lane in ("playlist", "segment")]
-        gevent.joinall(lanes, timeout=SESSION_S)
-        gevent.killall(lanes)
-        report = session.finish(time.monotonic())
-        fire = self.environment.events.request.fire
-        if report.startup_time is not None:
-            fire(request_type="qoe", name="startup", response_time=report.startup_time * 1e3,
-                 response_length=0, exception=None, context={})  # fmt: skip
-        failure = Exception("start failed") if report.start_failed else None
-        fire(request_type="qoe", name="rebuffer", response_time=report.rebuffer_s * 1e3,
-             response_length=report.rebuffer_count, exception=failure, context={})  # fmt: skip
+        """The viewer plays in the engine; this greenlet only keeps the user alive."""
 
-    def _lane(self, session: ViewerSession, lane: Lane) -> None:
-        while True:
-            now = time.monotonic()
-            action = session.next_action(lane, now)
-            if isinstance(action, Stop):
-                return
-            if isinstance(action, Wait):
-                # gevent has no cross-greenlet poke here; poll the model at a short interval.
-                until = now + 0.25 if action.until is None else action.until
-                gevent.sleep(max(0.0, min(until - now, 0.25)))
-                continue
-            session.on_response(action, self._fetch(action, session), time.monotonic())
-
-    def _fetch(self, fetch: Fetch, session: ViewerSession) -> Response:
-        started = time.monotonic()
-        status, size, body, error = 0, 0, None, None
-        try:
-            with self.client_get(fetch.url) as answer:
-                status = answer.status_code
-                if fetch.kind == "segment":
-                    for chunk in answer.iter_content(CHUNK):
-                        size += len(chunk)
-                        rate = session.read_rate(time.monotonic())
-                        if rate is not None:
-                            gevent.sleep(throttle_delay(size, time.monotonic() - started, rate))
-                else:
-                    body = answer.text
-                    size = len(answer.content)
-        except Exception as failure:  # report every failure to Locust, keep the viewer going
-            error = failure
-        finished = time.monotonic()
-        if error is None and status >= 400:
-            error = Exception(f"HTTP {status}")
-        self.environment.events.request.fire(
-            request_type="GET", name=fetch.kind, response_time=(finished - started) * 1e3,
-            response_length=size, exception=error, context={},
-        )  # fmt: skip
-        return Response(status, started, finished, size, body)
-
-    def client_get(self, url: str):  # type: ignore[no-untyped-def]
-        import requests  # locust depends on it
-
-        if not hasattr(self, "_http"):
-            self._http = requests.Session()
-        return self._http.get(url, stream=True, timeout=10)
+    def on_stop(self) -> None:
+        if Run.engine is not None:
+            Run.engine.remove(self.viewer_id)
 
 
 class SetTopBox(ViewerUser):
     weight = 8
-
-    def make_session(self, url: str, now: float) -> ViewerSession:
-        return make_set_top_box(url, now, STB_RENDITION, SessionSettings())
+    cohort = "stb"
 
 
 class Phone(ViewerUser):
     weight = 2
+    cohort = "phone"
 
-    def make_session(self, url: str, now: float) -> ViewerSession:
-        seed = id(self) % 1_000_003
-        return PhoneSession(url, now, make_profile(PHONE_BANDWIDTH, seed), SessionSettings())
+
+def run_config(environment: Environment) -> RunConfig:
+    options = environment.parsed_options
+    target = TARGET if TARGET.startswith("http") else (environment.host or "") + TARGET
+    file_values = load_file(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else {}
+    report_dir = getattr(options, "report", None)
+    return from_sources(
+        file_values,
+        {
+            "target": target,
+            "viewers": max(Run.peak_users, getattr(options, "num_users", 0) or 0, 1),
+            "duration_s": max(time.monotonic() - Run.started, 1e-3) if Run.started else 1.0,
+            "ramp_s": 0.0,
+            "stb_rendition": STB_RENDITION,
+            "phone_bandwidth": PHONE_BANDWIDTH,
+            "report_dir": report_dir,
+            "thresholds": list(getattr(options, "threshold", None) or []),
+            "mix": "stb=0.8,phone=0.2",
+        },
+    )
+
+
+@events.init_command_line_parser.add_listener
+def _arguments(parser: Any) -> None:
+    parser.add_argument("--report", default=None, help="classcast: directory for summary.json")
+    parser.add_argument(
+        "--threshold", action="append", default=[], help="classcast: e.g. 'p95(startup_time)<2s'"
+    )
 
 
 @events.init.add_listener
-def _announce(environment: Environment, **_: object) -> None:
-    print(f"classcast viewers -> {TARGET}")
+def _init(environment: Environment, **_: object) -> None:
+    runner = environment.runner
+    try:
+        for rule in getattr(environment.parsed_options, "threshold", None) or []:
+            parse_threshold(rule)  # a bad rule stops the run before it starts
+    except ConfigError as error:
+        print(f"classcast: error: {error}", file=sys.stderr)
+        os._exit(EXIT_USAGE)  # Locust would print a traceback for SystemExit raised here
+    if isinstance(runner, MasterRunner):
+        runner.register_message(FINAL, _on_final)
+    elif isinstance(runner, WorkerRunner):
+        runner.register_message(FINISH, _on_finish)
+
+
+@events.test_start.add_listener
+def _test_start(environment: Environment, **_: object) -> None:
+    Run.started = time.monotonic()
+    if isinstance(environment.runner, MasterRunner) or Run.engine is not None:
+        return
+    # The engine's thread must be a real one, started below gevent's patched `threading`.
+    start_thread = monkey.get_original("_thread", "start_new_thread")
+    Run.engine = Engine(
+        run_config(environment),
+        start_thread=lambda target: start_thread(target, ()),
+        sleep=gevent.sleep,
+    )
+    Run.engine.start()
+
+
+@events.spawning_complete.add_listener
+def _spawned(user_count: int, **_: object) -> None:
+    Run.peak_users = max(Run.peak_users, user_count)
+
+
+def _finish_engine() -> tuple[RunStats, WorkerResult | None]:
+    """Stop this process's viewers; everything they recorded, merged."""
+    engine, Run.engine = Run.engine, None
+    stats = RunStats()
+    worker = None
+    if engine is None:
+        return stats, None
+    engine.stop()
+    for delta in engine.take():
+        merge_delta(stats, delta)
+        final = delta["final"]
+        if final is not None:
+            worker = WorkerResult(
+                RunStats(), final["loop_lag"], final["cpu_cores"], final["generator_bound"]
+            )
+    return stats, worker
+
+
+# -- worker side ------------------------------------------------------------------------------
+
+
+def _on_finish(environment: Environment, msg: Any, **_: object) -> None:
+    stats, worker = _finish_engine()
+    assert isinstance(environment.runner, WorkerRunner)
+    environment.runner.send_message(
+        FINAL,
+        {
+            "worker": environment.runner.client_id,
+            "stats": stats.to_dict(),
+            "loop_lag": worker.loop_lag if worker else Histogram().to_dict(),
+            "cpu_cores": worker.cpu_cores if worker else 0.0,
+            "generator_bound": worker.generator_bound if worker else False,
+        },
+    )
+
+
+# -- master side ------------------------------------------------------------------------------
+
+
+def _on_final(environment: Environment, msg: Any, **_: object) -> None:
+    data = msg.data
+    merge_delta(Run.stats, {"stats": data["stats"], "first_interval": 0})
+    Run.workers[data["worker"]] = WorkerResult(
+        RunStats(), data["loop_lag"], data["cpu_cores"], data["generator_bound"]
+    )
+
+
+@events.test_stopping.add_listener
+def _stopping(environment: Environment, **_: object) -> None:
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner):
+        return
+    expected = runner.worker_count
+    runner.send_message(FINISH, None)
+    deadline = time.monotonic() + FINAL_WAIT_S
+    while len(Run.workers) < expected and time.monotonic() < deadline:
+        gevent.sleep(0.1)
+    if len(Run.workers) < expected:
+        print(f"classcast: {expected - len(Run.workers)} worker(s) sent no statistics in time")
+
+
+@events.quitting.add_listener
+def _quitting(environment: Environment, **_: object) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        return
+    if isinstance(runner, MasterRunner):
+        stats, workers = Run.stats, list(Run.workers.values())
+    else:  # a local run: this process held the viewers
+        stats, worker = _finish_engine()
+        workers = [worker] if worker else []
+    if not workers:
+        return
+    config = run_config(environment)
+    rules = [parse_threshold(text) for text in config.thresholds]
+    environment.process_exit_code = report(config, RunResult(stats, workers), rules)
+    if config.report_dir is not None:
+        print(f"classcast: report in {Path(config.report_dir).resolve()}")

@@ -31,8 +31,11 @@ def viewer_indices(worker: int, workers: int, viewers: int) -> range:
     return range(worker, viewers, workers)
 
 
-def make_viewer(config: RunConfig, index: int, session_number: int, now: float) -> ViewerSession:
-    cohort = cohort_of(index, config.mix)
+def make_viewer(
+    config: RunConfig, index: int, session_number: int, now: float, cohort: str | None = None
+) -> ViewerSession:
+    """The model for a viewer; its cohort comes from the mix unless given (Locust's user class)."""
+    cohort = cohort or cohort_of(index, config.mix)
     if cohort == "phone":
         seed = config.seed * 1_000_003 + index * 7919 + session_number
         return PhoneSession(

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import aiohttp
 import uvloop
 
 from loadtest.client import Fetcher, StopSignal, play
@@ -24,6 +23,7 @@ from loadtest.metrics import Recorder, RunStats
 from loadtest.models.session import ViewerSession
 from loadtest.population import make_viewer, start_offset, viewer_indices
 from loadtest.selfcheck import CpuMeter, LoopLagProbe, is_generator_bound
+from loadtest.transport import HttpClient
 
 Progress = dict[str, Any]
 Publish = Callable[[Progress], None]
@@ -77,18 +77,8 @@ class Worker:
     async def run(self, request_log: IO[bytes] | None) -> WorkerResult:
         recorder = Recorder(request_log)
         probe, cpu = LoopLagProbe(self.clock), CpuMeter(self.clock)
-        connector = aiohttp.TCPConnector(limit=self.config.connections, limit_per_host=0)
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=5.0, sock_read=self.config.request_timeout_s
-        )
-        # No cookie jar and no decompression: the cookie filter alone cost ~10% of the
-        # generator's CPU per request in a 5,000-viewer profile (BENCHMARKS.md, Harness).
-        async with aiohttp.ClientSession(
-            connector=connector,
-            timeout=timeout,
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        ) as http:
+        http = HttpClient(self.clock, self.config.request_timeout_s)
+        try:
             started = self.clock.now()
             fetcher = Fetcher(http, recorder, self.clock, started)
             background = [
@@ -107,6 +97,8 @@ class Worker:
             for task in [spawner, *background, *viewers]:
                 task.cancel()
             await asyncio.gather(spawner, *background, *viewers, return_exceptions=True)
+        finally:
+            await http.close()
         for slot in self.slots:
             if slot.session is not None:
                 recorder.record_session(slot.session.finish(ended))
@@ -226,12 +218,12 @@ def _log_part(path: Path, worker: int) -> Path:
 def _worker_process(config: RunConfig, worker: int, workers: int, channel: Any) -> None:
     try:
         result = run_worker(config, worker, workers, lambda p: channel.put(("progress", p)))
-        channel.put(("result", worker, _result_to_dict(result)))
+        channel.put(("result", worker, result_to_dict(result)))
     except BaseException as error:  # report anything; the parent decides
         channel.put(("error", worker, f"{type(error).__name__}: {error}"))
 
 
-def _result_to_dict(result: WorkerResult) -> dict[str, Any]:
+def result_to_dict(result: WorkerResult) -> dict[str, Any]:
     return {
         "stats": result.stats.to_dict(),
         "loop_lag": result.loop_lag,
@@ -240,7 +232,7 @@ def _result_to_dict(result: WorkerResult) -> dict[str, Any]:
     }
 
 
-def _result_from_dict(data: dict[str, Any]) -> WorkerResult:
+def result_from_dict(data: dict[str, Any]) -> WorkerResult:
     return WorkerResult(
         RunStats.from_dict(data["stats"]),
         data["loop_lag"],
@@ -282,7 +274,7 @@ def _run_processes(config: RunConfig, publish: Publish) -> list[WorkerResult]:
             if message[0] == "progress":
                 publish(message[1])
             elif message[0] == "result":
-                results[message[1]] = _result_from_dict(message[2])
+                results[message[1]] = result_from_dict(message[2])
             else:
                 raise LoadtestError(f"worker {message[1]} failed: {message[2]}")
     finally:

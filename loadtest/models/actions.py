@@ -41,6 +41,7 @@ class Response:
     finished: float
     size: int
     body: str | None = None  # playlists only; segment bodies are counted and discarded
+    url: str | None = None  # where the answer came from after redirects, if not the asked URL
 
     @property
     def is_ok(self) -> bool:

@@ -158,7 +158,7 @@ class ViewerSession:
     def _on_master(self, response: Response, now: float) -> None:
         try:
             if response.is_ok and response.body is not None:
-                self.variants = parse_master(response.body, self.master_url)
+                self.variants = parse_master(response.body, response.url or self.master_url)
                 self.level = self.policy.initial_level(self.variants)
                 self.tally.bitrate_names = {v.bandwidth: v.name for v in self.variants}
                 return
@@ -168,7 +168,7 @@ class ViewerSession:
 
     def _on_playlist(self, fetch: Fetch, response: Response, now: float) -> None:
         previous = self.views.get(fetch.level)
-        parsed = self._parse_media(response, fetch.url)
+        parsed = self._parse_media(response, response.url or fetch.url)
         if parsed is None:
             if previous is not None:  # keep playing from the old copy, retry soon
                 previous.reload_at = next_reload_at(

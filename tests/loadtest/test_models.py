@@ -128,3 +128,18 @@ def test_phone_plays_a_recorded_lesson_and_switches_up() -> None:
     assert report.played_s == pytest.approx(40.0)
     assert set(report.seconds_by_rendition) == {"180p", "360p"}
     assert viewer.state(120.0) == "ended"
+
+
+def test_a_redirected_playlist_resolves_its_uris_against_where_it_came_from() -> None:
+    viewer = make_set_top_box(LIVE, 0.0, "highest", SessionSettings())
+    master = viewer.next_action("playlist", 0.0)
+    assert isinstance(master, Fetch) and master.kind == "master"
+    moved = "http://cdn.test/live/grade-5/master.m3u8"
+    body = master_playlist(LADDER)
+    viewer.on_response(master, Response(200, 0.0, 0.01, len(body), body, url=moved), 0.01)
+    media = viewer.next_action("playlist", 0.01)
+    assert isinstance(media, Fetch) and media.url == "http://cdn.test/live/grade-5/360p/index.m3u8"
+    body = media_playlist(10, 6)
+    viewer.on_response(media, Response(200, 0.01, 0.02, len(body), body, url=moved), 0.02)
+    segment = viewer.next_action("segment", 0.02)
+    assert isinstance(segment, Fetch) and segment.url.startswith("http://cdn.test/live/grade-5/")
