@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode
 
-from edge.keys import TOKEN_PARAMS
+from edge.errors import RequestError
+from edge.keys import TOKEN_PARAMS, normalise_path
 
 EXPIRES, PREFIX, CLIENT, SIGNATURE = "cc_exp", "cc_prefix", "cc_ip", "cc_sig"
 SIGNED_ROOTS = ("/vod/", "/live/")  # content paths; /healthz, /metrics and admin stay open
@@ -141,3 +142,30 @@ def carried_query(raw_query: str) -> str:
     params = token_params(raw_query) or {}
     order = (EXPIRES, PREFIX, CLIENT, SIGNATURE)
     return urlencode([(name, params[name]) for name in order if name in params])
+
+
+def sign_url(
+    url_path: str, key: str, now: float, ttl: int, prefix: str = "", client: str = ""
+) -> str:
+    """`url_path` (as given, query kept) with a token for it, or for every path under `prefix`.
+
+    Raises ValueError with a one-line reason for a path, prefix or address the edge would not
+    accept.
+    """
+    raw_path, _, raw_query = url_path.partition("?")
+    try:
+        path = normalise_path(raw_path)
+    except RequestError as exc:
+        raise ValueError(f"PATH {raw_path!r}: {exc.reason}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"PATH {raw_path!r}: not valid UTF-8") from None
+    if ttl <= 0:
+        raise ValueError("--ttl must be a positive number of seconds")
+    if prefix and not prefix.startswith("/"):
+        raise ValueError(f"--prefix {prefix!r} must start with /")
+    if prefix and not path.startswith(prefix):
+        raise ValueError(f"--prefix {prefix!r} does not cover {path!r}")
+    if client and not canonical_client(client):
+        raise ValueError(f"--client-ip {client!r} is not an IP address")
+    token = Token(prefix or path, bool(prefix), int(now) + ttl, canonical_client(client))
+    return f"{url_path}{'&' if raw_query else '?'}{sign(token, key)}"
