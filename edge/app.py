@@ -104,6 +104,7 @@ async def _cache_lifetime(
         node_id=config.node_id,
         refresh_ahead_s=config.refresh_ahead_s,
         clock=clock,
+        sign_keys=config.sign_keys,  # signed URLs (issue 9)
     )
     admin = Admin(cache, config.admin_token, config.admin_remote, keep_query)
 

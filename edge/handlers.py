@@ -10,17 +10,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from edge.cache import KEPT_HEADERS, EdgeCache, Stored
 from edge.disk import DiskEntry
 from edge.errors import LoopDetected, RequestError, UpstreamError
 from edge.fill import FileSpan, Fill, Head
-from edge.keys import CacheKey, cache_key
+from edge.keys import CacheKey, cache_key, classify
 from edge.memory import MemoryObject
 from edge.objects import ObjectMeta
+from edge.playlist_tokens import add_token
 from edge.policy import delta_seconds, judge, may_serve_on_error, should_refresh_ahead
 from edge.responses import EntryGone, Responder, cache_control_out
+from edge.signing import carried_query, needs_token, verify
 
 log = logging.getLogger("edge.handlers")
 
@@ -54,6 +56,35 @@ def error_response(status: int, reason: str, common: CIMultiDict[str]) -> web.Re
     return web.Response(status=status, text=reason + "\n", headers=headers)
 
 
+# >>> signed URLs (issue 9)
+SIGNED_PLAYLIST_IGNORED = ("Range", "If-Range", "If-None-Match", "If-Modified-Since")
+
+
+def _without(headers: CIMultiDictProxy[str], names: tuple[str, ...]) -> CIMultiDict[str]:
+    kept = CIMultiDict(headers)
+    for name in names:
+        kept.popall(name, None)
+    return kept
+
+
+def _with_token(response: web.StreamResponse, token_query: str) -> web.StreamResponse:
+    """A signed playlist's child URIs carry the request's token, so players can follow them."""
+    if not isinstance(response, web.Response) or response.status != 200:
+        return response
+    if not isinstance(response.body, bytes) or "mpegurl" not in response.content_type.lower():
+        return response
+    response.body = add_token(response.body, token_query)
+    response.headers.popall("ETag", None)  # not the stored bytes any more
+    response.headers["Accept-Ranges"] = "none"
+    control = response.headers.get("Cache-Control", "no-store")
+    if control != "no-store":  # it names one viewer's token: no shared cache may keep it
+        response.headers["Cache-Control"] = control.replace("public", "private")
+    return response
+
+
+# <<< signed URLs
+
+
 class ContentHandler:
     def __init__(
         self,
@@ -64,7 +95,9 @@ class ContentHandler:
         node_id: str,
         refresh_ahead_s: float,
         clock: Callable[[], float],
+        sign_keys: tuple[str, ...] = (),
     ) -> None:
+        self.sign_keys = sign_keys
         self.cache = cache
         self.responder = responder
         self.keep_query = keep_query
@@ -81,6 +114,10 @@ class ContentHandler:
             key = cache_key(request.raw_path, self.keep_query)
             if self._looped(request.headers.get("Via")):
                 raise LoopDetected(f"request already passed through {self.node_id}")
+            # >>> signed URLs (issue 9): verify before any cache lookup; carry onto the new front
+            if self.sign_keys and needs_token(key.path):
+                return await self._signed(request, key)
+            # <<< signed URLs
             return await self._answer(request, key)
         except RequestError as exc:
             response = self._error(exc.status, exc.reason)
@@ -197,6 +234,22 @@ class ContentHandler:
             if request.transport is not None:
                 request.transport.abort()
         return response
+
+    # >>> signed URLs (issue 9) --------------------------------------------------------------
+    async def _signed(self, request: web.BaseRequest, key: CacheKey) -> web.StreamResponse:
+        raw_query = request.raw_path.partition("?")[2]
+        verdict = verify(key.path, raw_query, request.remote or "", self.clock(), self.sign_keys)
+        if not verdict.ok:
+            return self._error(verdict.status, verdict.reason)
+        if classify(key.path) != "playlist":
+            return await self._answer(request, key)
+        # the body is rewritten per token, so answer it whole: a Range or a validator of the
+        # stored bytes does not apply to it (RFC 9110 14.2 lets a server ignore Range)
+        plain = request.clone(headers=_without(request.headers, SIGNED_PLAYLIST_IGNORED))
+        response = await self._answer(plain, key)
+        return _with_token(response, carried_query(raw_query))
+
+    # <<< signed URLs
 
     def _looped(self, via: str | None) -> bool:
         """RFC 9110 7.6.3: Via lists "protocol received-by" per hop; ours must not be there."""
