@@ -12,6 +12,8 @@ import orjson
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
+from edge.signing import redact
+
 FLUSH_S = 0.2
 STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -57,7 +59,7 @@ class JsonAccessLogger(AbstractAccessLogger):
         entry = {
             "ts": round(time.time(), 3),
             "method": request.method,
-            "path": request.raw_path,
+            "path": redact(request.raw_path),  # no replayable token in logs
             "status": response.status,
             "cache": response.headers.get("X-Cache", "-"),
             # zero-copy bodies bypass aiohttp's byte count; the length we promised was sent

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -169,3 +170,12 @@ def sign_url(
         raise ValueError(f"--client-ip {client!r} is not an IP address")
     token = Token(prefix or path, bool(prefix), int(now) + ttl, canonical_client(client))
     return f"{url_path}{'&' if raw_query else '?'}{sign(token, key)}"
+
+
+REDACTED_SIGNATURE = re.compile(rf"(?<=[?&]{SIGNATURE}=)[^&#]*")
+
+
+def redact(target: str) -> str:
+    """A request target fit for a log: the signature, which would let a log reader replay the
+    URL until it expires, is replaced by `-`; the rest (expiry, scope, client) stays."""
+    return REDACTED_SIGNATURE.sub("-", target) if SIGNATURE in target else target

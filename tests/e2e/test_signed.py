@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -181,3 +182,16 @@ def test_a_signed_master_plays_to_the_end_in_ffmpeg(signed: Signed, tmp_path: Pa
     played = int(out_times[-1].split("=")[1]) / 1e6
     assert played >= duration - 0.5, (played, duration)
     assert "progress=end" in result.stdout  # and no child refused: stderr would say 403
+
+
+def test_the_access_log_keeps_no_replayable_signature(signed: Signed) -> None:
+    path = LESSON + "360p/seg_00000.ts"
+    query = token(path)
+    signature = dict(parse_qsl(query))["cc_sig"]
+    assert get(f"{signed.edge.url}{path}?{query}")[0] == 200
+    deadline = time.monotonic() + 5
+    while f"{path}?cc_exp=" not in signed.edge.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = signed.edge.log()
+    assert f"{path}?cc_exp=" in log and "cc_sig=-" in log
+    assert signature not in log
