@@ -170,6 +170,12 @@ def should_refresh_ahead(age: float, fresh: Freshness, margin: float) -> bool:
     return fresh.ttl > 0 and age >= fresh.ttl - margin
 
 
+def is_m3u8(body: bytes) -> bool:
+    """RFC 8216 4.3.1.1: a playlist's first line is #EXTM3U. An HTML error page sent with a
+    200 is not a playlist, and must never be cached as one."""
+    return body.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"#EXTM3U")
+
+
 def playlist_kind(body: bytes) -> tuple[PlaylistKind, float | None]:
     """Master or media; live or ended; and the target duration (RFC 8216 4.3.3.1, 4.3.4.2)."""
     if b"#EXT-X-STREAM-INF" in body:
