@@ -66,6 +66,8 @@ def delta_seconds(value: str) -> float | None:
     digits = value.strip().strip('"')
     if not (digits.isascii() and digits.isdigit()):
         return None
+    if len(digits.lstrip("0")) > 10:  # larger than 2^31, and int() refuses > 4,300 digits
+        return float(MAX_DELTA_SECONDS)
     return float(min(int(digits), MAX_DELTA_SECONDS))
 
 
