@@ -21,6 +21,7 @@ from edge.memory import MemoryObject
 from edge.objects import ObjectMeta
 from edge.playlist_tokens import add_token
 from edge.policy import delta_seconds, judge, may_serve_on_error, should_refresh_ahead
+from edge.ratelimit import retry_after
 from edge.responses import EntryGone, Responder, cache_control_out
 from edge.signing import carried_query, needs_token, verify
 
@@ -185,6 +186,14 @@ class ContentHandler:
         if outcome != "failed" and answered is not None:  # the origin's 5xx, passed on uncached
             return await self.responder.serve(request, await from_fill(fill, answered), x_cache, 0)
         error = fill.error or UpstreamError("upstream failed")
+        # >>> issue 9: a live playlist past its stale cap fails so players switch or retry
+        # (DESIGN policy table): 503 with when to ask again (RFC 9110 15.6.4, 10.2.3)
+        if stale is not None and stale.meta.is_live:
+            self.responder.stats.requests["503"] += 1
+            response = self._error(503, f"live playlist unavailable: {error.reason}")
+            response.headers["Retry-After"] = retry_after(stale.meta.target_duration or 1.0)
+            return response
+        # <<< issue 9
         self.responder.stats.requests[str(error.status)] += 1
         return self._error(error.status, error.reason)
 
