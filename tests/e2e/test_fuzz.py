@@ -1,6 +1,7 @@
-"""Raw-socket fuzzing of a real edge process: a few thousand malformed requests (seeded, so a
-failure replays) must never get a 5xx, never crash or slow the edge for good, never grow its
-memory without bound, and never write a traceback to its log.
+"""Raw-socket fuzzing of real edge processes (one plain, one verifying signed URLs): a few
+thousand malformed requests (seeded, so a failure replays) must never get a 5xx, never crash
+or slow an edge for good, never grow its memory without bound, and never write a traceback to
+its log.
 
 Run alone with figures: `python -m pytest tests/e2e/test_fuzz.py -q -s`.
 """
@@ -29,7 +30,7 @@ CONCURRENCY = 24
 ANSWER_TIMEOUT_S = 3.0
 HALF_CLOSE_AFTER_S = 0.5
 RUN_BUDGET_S = 40.0
-RSS_GROWTH_LIMIT = 64 * 1024**2
+RSS_GROWTH_LIMIT = 128 * 1024**2  # both edges together
 STATUS = re.compile(rb"HTTP/1\.[01] (\d{3})")
 
 
@@ -99,20 +100,24 @@ async def send(host: str, port: int, kind: str, data: bytes, run: FuzzRun) -> No
         run.server_errors.append((kind, int(status[1]), data[:200]))
 
 
-async def fuzz(edge: Service) -> FuzzRun:
-    host, port = edge.url.removeprefix("http://").split(":")
-    run = FuzzRun(rss_before=rss(edge.process.pid))
+async def fuzz(edges: list[Service]) -> FuzzRun:
+    """Requests go to the edges in turn (one plain, one that verifies signed URLs)."""
+    addresses = [edge.url.removeprefix("http://").split(":") for edge in edges]
+    run = FuzzRun(rss_before=sum(rss(edge.process.pid) for edge in edges))
     gate = asyncio.Semaphore(CONCURRENCY)
 
-    async def one(kind: str, data: bytes) -> None:
+    async def one(index: int, kind: str, data: bytes) -> None:
+        host, port = addresses[index % len(addresses)]
         async with gate:
             await send(host, int(port), kind, data, run)
 
     started = time.monotonic()
     async with asyncio.timeout(RUN_BUDGET_S):
-        await asyncio.gather(*(one(kind, data) for kind, data in requests(SEED, COUNT)))
+        await asyncio.gather(
+            *(one(index, kind, data) for index, (kind, data) in enumerate(requests(SEED, COUNT)))
+        )
     run.seconds = time.monotonic() - started
-    run.rss_after = rss(edge.process.pid)
+    run.rss_after = sum(rss(edge.process.pid) for edge in edges)
     return run
 
 
@@ -120,15 +125,20 @@ async def fuzz(edge: Service) -> FuzzRun:
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzRun]:
     logs = tmp_path_factory.mktemp("fuzz-logs")
     origin_args = ["--content", str(CONTENT), "--schedule", str(ROOT / "config/schedule.toml")]
+    keys = ["--sign-key", "fuzz-key-0123456789abcdef"]
     with (
         run_service("origin", origin_args, logs / "origin.log") as origin,
         run_service("edge", ["--upstream", origin.url], logs / "edge.log") as edge,
+        run_service("edge", ["--upstream", origin.url, *keys], logs / "signed.log") as signed,
     ):
-        run = asyncio.run(fuzz(edge))
-        with urllib.request.urlopen(edge.url + "/healthz", timeout=5) as answer:
-            run.healthy_after = answer.status == 200 and edge.process.poll() is None
+        run = asyncio.run(fuzz([edge, signed]))
+        run.healthy_after = all(
+            urllib.request.urlopen(e.url + "/healthz", timeout=5).status == 200
+            and e.process.poll() is None
+            for e in (edge, signed)
+        )
         time.sleep(0.3)  # the access log is flushed every 0.2 s
-        run.log = edge.log()
+        run.log = edge.log() + signed.log()
     print(
         f"\nfuzz seed={SEED}: {run.sent} requests in {run.seconds:.1f} s, {run.answered} answered, "
         f"{run.closed_without_answer} closed without an answer, {run.timed_out} timed out; "

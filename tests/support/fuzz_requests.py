@@ -148,6 +148,16 @@ def mutated(rng: random.Random) -> bytes:
     return bytes(data)
 
 
+def token_garbage(rng: random.Random) -> bytes:
+    """Signed-URL parameters gone wrong: for an edge that verifies tokens."""
+    values = ("", "9" * rng.randint(1, 40), "-1", "%ff", "%00", "\u0661", "a" * 3000, "%2Fvod%2F",
+              "::ffff:1.2.3.4", "999.1.1.1", "A" * 43, "=" * 5, "%zz")  # fmt: skip
+    names = ("cc_exp", "cc_sig", "cc_prefix", "cc_ip")
+    pairs = [f"{rng.choice(names)}={rng.choice(values)}" for _ in range(rng.randint(0, 6))]
+    target = f"{rng.choice(PATHS)}?{'&'.join(pairs)}"
+    return f"GET {target} HTTP/1.1\r\nHost: e\r\n\r\n".encode()
+
+
 def pipelined_garbage(rng: random.Random) -> bytes:
     return valid(rng, "/healthz") + random_bytes(rng)[:512] + valid(rng)
 
@@ -158,6 +168,7 @@ KINDS: dict[str, Callable[[random.Random], bytes]] = {
         random_bytes, random_bytes_after_a_request_line, huge_header, many_headers,
         duplicated_headers, bad_method, crlf_injection, odd_target, conflicting_framing,
         bad_percent, overlong_path, bad_version, bad_header_values, mutated, pipelined_garbage,
+        token_garbage,
     )
 }  # fmt: skip
 
