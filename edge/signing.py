@@ -164,6 +164,8 @@ def sign_url(
         raise ValueError("--ttl must be a positive number of seconds")
     if prefix and not prefix.startswith("/"):
         raise ValueError(f"--prefix {prefix!r} must start with /")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in prefix):  # keeps the signed fields apart
+        raise ValueError(f"--prefix {prefix!r} has a control character")
     if prefix and not path.startswith(prefix):
         raise ValueError(f"--prefix {prefix!r} does not cover {path!r}")
     if client and not canonical_client(client):

@@ -104,6 +104,7 @@ def test_edge_sign_prints_a_url_the_edge_accepts() -> None:
         (["/vod/a/../b", "--key", KEY_A], "edge sign: PATH '/vod/a/../b': path traversal\n"),
         (["/vod/a", "--key", KEY_A, "--prefix", "/live/"], "does not cover '/vod/a'\n"),
         (["/vod/a", "--key", KEY_A, "--prefix", "vod/"], "must start with /\n"),
+        (["/vod/a", "--key", KEY_A, "--prefix", "/vod/\n5"], "has a control character\n"),
         (["/vod/a", "--key", KEY_A, "--client-ip", "nowhere"], "is not an IP address\n"),
         (["/vod/a", "--key", KEY_A, "--ttl", "0"], "--ttl must be a positive number"),
         (["/vod/a", "--key", "short"], "shorter than 16 characters\n"),
