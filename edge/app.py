@@ -34,7 +34,9 @@ from edge.keys import HLS_DIRECTIVES
 from edge.memory import MemoryTier
 from edge.metrics import EdgeCollector, Stats
 from edge.policy import PolicyDefaults
+from edge.ratelimit import ClientRates
 from edge.responses import Responder
+from edge.signing import redact
 from edge.upstream import Upstream
 
 log = logging.getLogger("edge")
@@ -60,7 +62,10 @@ class Edge:
 
 
 def limits(config: EdgeConfig) -> Limits:
-    return Limits(header_timeout=config.header_timeout, idle_timeout=config.idle_timeout)
+    off = float("inf")  # 0 turns a timeout off
+    return Limits(
+        header_timeout=config.header_timeout or off, idle_timeout=config.idle_timeout or off
+    )
 
 
 @contextlib.asynccontextmanager
@@ -117,6 +122,7 @@ async def running_edge(
             node_id=config.node_id,
             refresh_ahead_s=config.refresh_ahead_s,
             clock=clock,
+            sign_keys=config.sign_keys,
         )
         admin = Admin(cache, config.admin_token, config.admin_remote, keep_query)
         registry = CollectorRegistry()
@@ -138,10 +144,11 @@ async def running_edge(
         server = HttpServer(
             dispatcher.handle,
             limits(config),
-            access_log=AccessLog() if config.access_log else None,
+            access_log=AccessLog(redact=redact) if config.access_log else None,
             use_sendfile=config.sendfile,
             refusal=heads.error,
             max_conns_per_client=config.max_conns_per_client,
+            rates=_rates(config, monotonic),
             monotonic=monotonic,
         )
         registry.register(
@@ -171,3 +178,9 @@ def _gauges(cache: EdgeCache, server: HttpServer) -> dict[str, float]:
         "upstream_attempt_errors": cache.upstream.errors,
         "disk_meta_errors": cache.disk.errors,
     }
+
+
+def _rates(config: EdgeConfig, monotonic: Callable[[], float]) -> Callable[[str], float] | None:
+    if not config.rate_per_client:
+        return None
+    return ClientRates(config.rate_per_client, config.rate_burst_per_client, monotonic).take

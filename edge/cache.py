@@ -32,6 +32,7 @@ from edge.policy import (
     PolicyDefaults,
     delta_seconds,
     freshness,
+    is_m3u8,
     parse_cache_control,
     playlist_kind,
 )
@@ -194,6 +195,8 @@ class EdgeCache:
             raise
         storable = not to_disk or (sink is not None and sink.failed is None)
         body = b"" if to_disk else fill.body
+        if kind == "playlist" and response.status == 200 and not is_m3u8(body):
+            raise UpstreamError("upstream playlist is not M3U8")  # never cached, never a HIT
         is_playlist = kind == "playlist" and response.status == 200 and body
         playlist, target = playlist_kind(body) if is_playlist else (None, None)
         meta = ObjectMeta(
@@ -344,5 +347,5 @@ def _http_time(value: str | None) -> float | None:
         return None
     try:
         return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999999
         return None

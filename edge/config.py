@@ -52,12 +52,24 @@ class EdgeConfig:
     admin_remote: bool = False  # hear admin requests from non-loopback peers too
     log_level: str = "info"
     shutdown_timeout: float = 5.0
-    header_timeout: float = 10.0  # a request head must arrive whole within this (slowloris)
-    idle_timeout: float = 75.0  # a keep-alive connection with nothing asked is closed
-    max_conns_per_client: int = 0  # per client address; 0 = no limit
+    # issue 9: signed URLs and per-client limits (0 turns a limit or a timeout off)
+    sign_keys: tuple[str, ...] = ()  # the first signs, all verify; prefer the environment
+    max_conns_per_client: int = 512
+    rate_per_client: float = 1000.0  # requests per second per client address
+    rate_burst_per_client: float = 2000.0
+    header_timeout: float = 10.0  # seconds to receive a whole request head
+    idle_timeout: float = 60.0  # seconds a keep-alive connection may wait for its next request
 
 
 SIZE_KEYS = {"ram_bytes", "ram_object_max_bytes", "disk_bytes"}
+MIN_SIGN_KEY_LENGTH = 16
+OFF_ABLE_LIMITS = (
+    "max_conns_per_client",
+    "rate_per_client",
+    "rate_burst_per_client",
+    "header_timeout",
+    "idle_timeout",
+)
 LOG_LEVELS = {"debug", "info", "warning", "error"}
 
 
@@ -170,16 +182,13 @@ def validate(config: EdgeConfig) -> EdgeConfig:
         "playlist_fill_timeout",
         "shutdown_timeout",
         "negative_ttl",
-        "header_timeout",
-        "idle_timeout",
     ):
         if getattr(config, key) <= 0:
             raise ConfigError(f"{key}: must be positive")
     for key in ("retries", "prefetch_segments", "master_ttl", "segment_ttl", "vod_playlist_ttl"):
         if getattr(config, key) < 0:
             raise ConfigError(f"{key}: must not be negative")
-    if config.max_conns_per_client < 0:
-        raise ConfigError("max_conns_per_client: must not be negative (0 = no limit)")
+    _validate_security(config)
     if config.max_open_files < 1:
         raise ConfigError("max_open_files: at least 1")
     if not config.node_id:
@@ -189,6 +198,19 @@ def validate(config: EdgeConfig) -> EdgeConfig:
     if config.ram_object_max_bytes > config.ram_bytes:
         raise ConfigError("ram_object_max_bytes: larger than ram_bytes")
     return config
+
+
+def _validate_security(config: EdgeConfig) -> None:
+    for key in OFF_ABLE_LIMITS:
+        if getattr(config, key) < 0:
+            raise ConfigError(f"{key}: must not be negative (0 turns it off)")
+    if config.rate_per_client and config.rate_burst_per_client < 1:
+        raise ConfigError("rate_burst_per_client: at least 1 when rate_per_client is set")
+    for number, key in enumerate(config.sign_keys, 1):  # never echo a secret in an error
+        if len(key) < MIN_SIGN_KEY_LENGTH:
+            raise ConfigError(
+                f"sign_keys: key {number} is shorter than {MIN_SIGN_KEY_LENGTH} characters"
+            )
 
 
 def load(

@@ -15,14 +15,20 @@ from edge.cache import KEPT_HEADERS, EdgeCache, Stored
 from edge.errors import LoopDetected, RequestError, UpstreamError
 from edge.fill import Fill, Head
 from edge.http.heads import HeaderPolicy, per_request
-from edge.http.messages import Answer, AnyAnswer, FileRange, Request, StreamAnswer
-from edge.keys import CacheKey, cache_key
+from edge.http.messages import Answer, AnyAnswer, FileAnswer, FileRange, Request, StreamAnswer
+from edge.keys import CacheKey, cache_key, classify
 from edge.metrics import Stats
+from edge.playlist_tokens import add_token
 from edge.policy import decide, delta_seconds, may_serve_on_error
+from edge.ratelimit import retry_after
 from edge.responses import EntryGone, Responder, cache_control_out
+from edge.signing import carried_query, needs_token, verify
 
 MAX_VIA_FORWARDED = 512
 CONDITIONAL_HEADERS = ("range", "if-none-match", "if-modified-since")
+# a signed playlist is rewritten per token: Range and validators of the stored bytes do not
+# apply to it (RFC 9110 14.2 lets a server ignore Range)
+SIGNED_PLAYLIST_IGNORED = ("range", "if-range", "if-none-match", "if-modified-since")
 
 
 def via_chain(request: Request) -> str | None:
@@ -43,7 +49,9 @@ class ContentHandler:
         node_id: str,
         refresh_ahead_s: float,
         clock: Callable[[], float],
+        sign_keys: tuple[str, ...] = (),
     ) -> None:
+        self.sign_keys = sign_keys
         self.cache = cache
         self.responder = responder
         self.heads: HeaderPolicy = responder.policy
@@ -64,6 +72,14 @@ class ContentHandler:
             key = cache_key(request.target, self.keep_query)
             if self._looped(request.headers.get("via")):
                 raise LoopDetected(f"request already passed through {self.node_id}")
+            if self.sign_keys and needs_token(key.path):
+                return self._signed(request, key)
+            return self._answer(request, key)
+        except RequestError as exc:
+            return self._refusal(exc)
+
+    def _answer(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
+        try:
             stored = self.cache.lookup(key)
             if stored is None:
                 return self._guarded(self._miss(request, key, None))
@@ -143,6 +159,12 @@ class ContentHandler:
         if outcome != "failed" and answered is not None:  # the origin's 5xx, passed on uncached
             return await self.responder.serve(request, await fill.as_stored(answered), x_cache, 0)
         error = fill.error or UpstreamError("upstream failed")
+        if stale is not None and stale.meta.is_live:
+            # a live playlist past its stale cap fails so players switch or retry (DESIGN policy
+            # table), saying when to ask again (RFC 9110 15.6.4, 10.2.3)
+            wait = retry_after(stale.meta.target_duration or 1.0)
+            reason = f"live playlist unavailable: {error.reason}"
+            return self.heads.error(503, reason, {"Retry-After": wait})
         return self.heads.error(error.status, error.reason)
 
     def _streams(self, request: Request, fill: Fill, head: Head) -> bool:
@@ -171,6 +193,27 @@ class ContentHandler:
         return StreamAnswer(
             200, headers + per_request(age, x_cache), head.length, _parts(fill), x_cache=x_cache
         )
+
+    def _signed(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
+        """Signed URLs (DESIGN, Security): verified before any cache lookup; the token is not
+        in the key, and a playlist's child URIs carry it on so players can follow them."""
+        raw_query = request.target.partition("?")[2]
+        verdict = verify(key.path, raw_query, request.peer, self.clock(), self.sign_keys)
+        if not verdict.ok:
+            return self._error(verdict.status, verdict.reason)
+        if classify(key.path) != "playlist":
+            return self._answer(request, key)
+        headers = {k: v for k, v in request.headers.items() if k not in SIGNED_PLAYLIST_IGNORED}
+        plain = Request(request.method, request.target, headers, request.version,
+                        request.keep_alive, request.peer)  # fmt: skip
+        answer = self._answer(plain, key)
+        token = carried_query(raw_query)
+        if isinstance(answer, Answer | FileAnswer | StreamAnswer):
+            return _with_token(answer, token)
+        return self._tokened(answer, token)
+
+    async def _tokened(self, answering: Awaitable[AnyAnswer], token: str) -> AnyAnswer:
+        return _with_token(await answering, token)
 
     def _looped(self, via: str | None) -> bool:
         """RFC 9110 7.6.3: Via lists "protocol received-by" per hop; ours must not be there."""
@@ -204,3 +247,22 @@ async def _parts(fill: Fill) -> AsyncGenerator[bytes | FileRange, None]:
             yield FileRange(fd, part.start, part.count)
         finally:
             reader.release()
+
+
+def _with_token(answer: AnyAnswer, token_query: str) -> AnyAnswer:
+    """A signed playlist's child URIs carry the request's token. The body is no longer the
+    stored bytes (no ETag, no ranges), and it names one viewer's token (private)."""
+    if not isinstance(answer, Answer) or answer.status != 200 or not answer.body:
+        return answer
+    kept = [
+        line
+        for line in answer.headers.split(b"\r\n")
+        if line and not line.lower().startswith((b"etag:", b"accept-ranges:"))
+    ]
+    if not any(line.lower().startswith(b"content-type:") and b"mpegurl" in line.lower()
+               for line in kept):  # fmt: skip
+        return answer
+    kept = [line.replace(b"public", b"private") if line.lower().startswith(b"cache-control:")
+            else line for line in kept]  # fmt: skip
+    headers = b"\r\n".join([*kept, b"Accept-Ranges: none", b""])
+    return Answer(200, headers, add_token(answer.body, token_query), x_cache=answer.x_cache)

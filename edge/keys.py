@@ -18,6 +18,9 @@ from edge.errors import BadRequest, UriTooLong
 KEY_MEMO_SIZE = 65536
 KEY_MEMO_MAX_TARGET = 256
 HLS_DIRECTIVES = frozenset({"_HLS_msn", "_HLS_part", "_HLS_skip"})
+# signed-URL token parameters (edge/signing.py): never part of a key, never sent upstream,
+# even when an operator lists one in keep_query
+TOKEN_PARAMS = frozenset({"cc_exp", "cc_prefix", "cc_ip", "cc_sig"})
 MAX_PATH_LENGTH = 2048
 
 ObjectKind = Literal["playlist", "segment", "init", "key", "other"]
@@ -89,7 +92,7 @@ def _cache_key(raw_path_qs: str, keep_query: frozenset[str]) -> CacheKey:
         path = normalise_path(raw_path)
     except UnicodeDecodeError:
         raise BadRequest("path is not valid UTF-8") from None
-    return CacheKey(path, normalise_query(raw_query, keep_query | HLS_DIRECTIVES))
+    return CacheKey(path, normalise_query(raw_query, (keep_query | HLS_DIRECTIVES) - TOKEN_PARAMS))
 
 
 def classify(path: str, content_type: str = "") -> ObjectKind:

@@ -69,6 +69,8 @@ def delta_seconds(value: str) -> float | None:
     digits = value.strip().strip('"')
     if not (digits.isascii() and digits.isdigit()):
         return None
+    if len(digits.lstrip("0")) > 10:  # larger than 2^31, and int() refuses > 4,300 digits
+        return float(MAX_DELTA_SECONDS)
     return float(min(int(digits), MAX_DELTA_SECONDS))
 
 
@@ -182,6 +184,12 @@ def may_serve_on_error(age: float, fresh: Freshness) -> bool:
 def should_refresh_ahead(age: float, fresh: Freshness, margin: float) -> bool:
     """Refresh a playlist that has viewers before it expires, so they keep hitting."""
     return fresh.ttl > 0 and age >= fresh.ttl - margin
+
+
+def is_m3u8(body: bytes) -> bool:
+    """RFC 8216 4.3.1.1: a playlist's first line is #EXTM3U. An HTML error page sent with a
+    200 is not a playlist, and must never be cached as one."""
+    return body.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"#EXTM3U")
 
 
 def playlist_kind(body: bytes) -> tuple[PlaylistKind, float | None]:

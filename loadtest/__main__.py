@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from loadtest import drill
 from loadtest.city.cli import run_city
 from loadtest.cli import build_parser
 from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
@@ -22,6 +23,9 @@ EXIT_OK, EXIT_THRESHOLDS, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["drill"]:  # the outage drill has its own flags (loadtest/drill.py)
+        return drill.main(argv[1:])
     try:
         args = build_parser().parse_args(argv)
         if args.command == "plan":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
 import orjson
@@ -28,8 +29,9 @@ Entry = tuple[float, str, str, int, str, int, float, str]
 
 
 class AccessLog:
-    def __init__(self, out: BinaryIO | None = None) -> None:
+    def __init__(self, out: BinaryIO | None = None, redact: Callable[[str], str] = str) -> None:
         self.out = out if out is not None else sys.stderr.buffer
+        self.redact = redact  # what of a target must not reach the log (signatures)
         self._pending: list[Entry] = []
         self._timer: asyncio.TimerHandle | None = None
 
@@ -58,13 +60,13 @@ class AccessLog:
             self._timer = None
         entries, self._pending = self._pending, []
         if entries:
-            self.out.write(format_lines(entries))
+            self.out.write(format_lines(entries, self.redact))
             self.out.flush()
 
 
-def format_lines(entries: list[Entry]) -> bytes:
+def format_lines(entries: list[Entry], redact: Callable[[str], str] = str) -> bytes:
     lines = [
-        LINE % (ts, method, _json_string(path), status, cache, sent, seconds * 1000, peer)
+        LINE % (ts, method, _json_string(redact(path)), status, cache, sent, seconds * 1000, peer)
         for ts, method, path, status, cache, sent, seconds, peer in entries
     ]
     lines.append("")

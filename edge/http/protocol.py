@@ -92,6 +92,7 @@ class Connection(asyncio.Protocol):
         self.reading_paused = False
         self.writing_paused = False
         self.refused = False
+        self.counted = True  # within the per-client connection limit
         self.task: asyncio.Task[None] | None = None
         self._head_pending = 0
         self._heads_done = 0
@@ -251,8 +252,10 @@ class Connection(asyncio.Protocol):
                 self._send_refusal(request)
                 return
             self._started = time.monotonic()
+            rates = self.server.rates
+            wait = rates(self.peer) if rates is not None else 0.0
             try:
-                result = self.handler(request)
+                result = self.handler(request) if not wait else self.server.too_many(wait)
             except Exception:
                 log.exception("handler failed", extra={"target": request.target[:200]})
                 result = self.server.internal_error()

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import socket
 import time
-from collections import Counter
 from collections.abc import Callable
 from email.utils import formatdate
 
 from edge.http.accesslog import AccessLog
+from edge.http.connlimit import ConnectionCounter
 from edge.http.messages import Answer, Handler
 from edge.http.protocol import Connection, Limits
 
 Refusals = Callable[[int, str], Answer]
+Rates = Callable[[str], float]
 DEFAULT_LIMITS = Limits()
 
 
@@ -48,6 +50,7 @@ class HttpServer:
         use_sendfile: bool = True,
         refusal: Refusals = plain_refusal,
         max_conns_per_client: int = 0,
+        rates: Rates | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.handler = handler
@@ -55,11 +58,11 @@ class HttpServer:
         self.access_log = access_log
         self.use_sendfile = use_sendfile
         self.refusal = refusal
-        self.max_conns_per_client = max_conns_per_client
+        self.per_client = ConnectionCounter(max_conns_per_client)
+        self.rates = rates  # per-client request rate: seconds to wait, 0.0 to go on
         self.monotonic = monotonic
         self.stats = ServerStats()
         self.connections: set[Connection] = set()
-        self.per_client: Counter[str] = Counter()
         self.now = monotonic()
         self.date_line = b""
         self._servers: list[asyncio.Server] = []
@@ -106,25 +109,27 @@ class HttpServer:
 
     # -- connections ----------------------------------------------------------------------------
     def opened(self, connection: Connection) -> None:
-        self.connections.add(connection)
         self.stats.connections += 1
-        if self.max_conns_per_client:
-            self.per_client[connection.peer] += 1
-            if self.per_client[connection.peer] > self.max_conns_per_client:
-                self.stats.refused_connections += 1
-                assert connection.transport is not None
-                connection.transport.abort()
+        if not self.per_client.opened(connection.peer):  # one too many: closed at once
+            self.stats.refused_connections += 1
+            connection.counted = False
+            assert connection.transport is not None
+            connection.transport.abort()
+            return
+        self.connections.add(connection)
 
     def closed(self, connection: Connection) -> None:
+        if connection.counted:
+            self.per_client.closed(connection.peer)
         self.connections.discard(connection)
         if not self.connections and self._drained is not None:
             self._drained.set()
-        if self.max_conns_per_client:
-            left = self.per_client[connection.peer] - 1
-            if left > 0:
-                self.per_client[connection.peer] = left
-            else:
-                self.per_client.pop(connection.peer, None)
+
+    def too_many(self, wait_s: float) -> Answer:
+        """429 (RFC 6585 4) with when to ask again."""
+        answer = self.refusal(429, "too many requests from this address")
+        answer.headers += b"Retry-After: %d\r\n" % max(1, math.ceil(wait_s))
+        return answer
 
     def internal_error(self) -> Answer:
         answer = self.refusal(500, "internal error")

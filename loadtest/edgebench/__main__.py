@@ -78,7 +78,8 @@ class Stack:
             port = free_port()
             start(name, [py, "-m", "edge", "serve", "--port", str(port), "--upstream",
                          self.url["origin"], "--cache-dir", str(root / f"cache-{port}"),
-                         "--log-level", "warning", *extra], port)  # fmt: skip
+                         "--log-level", "warning", "--rate-per-client", "0", *extra],
+                  port)  # fmt: skip
         port = free_port()
         start("baseline", [py, "-m", "loadtest.baseline_server", "--port", str(port), "--file",
                            str(content / LESSON / "360p" / "hot_2mb.ts"),

@@ -217,7 +217,8 @@ async def test_a_trickling_playlist_fill_gives_up_and_serves_stale(
     assert b"MEDIA-SEQUENCE:1\n" in await answer.read()
     clock.advance(2)  # past two target durations: no stale copy may be served
     failed = await edge.get("/live/g5/index.m3u8")
-    assert failed.status == 504
+    assert failed.status == 503  # issue 9: a live playlist past its cap, with when to come back
+    assert failed.headers["Retry-After"] == "4"
     assert "timed out" in await failed.text()
 
 

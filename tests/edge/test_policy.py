@@ -5,6 +5,7 @@ from edge.policy import (
     NO_STORE,
     Freshness,
     freshness,
+    is_m3u8,
     judge,
     may_serve_on_error,
     parse_cache_control,
@@ -140,3 +141,19 @@ def test_refresh_ahead() -> None:
 )
 def test_only_delta_seconds_are_believed(header: str, max_age: float | None) -> None:
     assert parse_cache_control(header).max_age == max_age
+
+
+@pytest.mark.parametrize(
+    ("body", "is_playlist"),
+    [
+        (b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n", True),
+        (b"\xef\xbb\xbf#EXTM3U\r\n", True),
+        (b"\n  #EXTM3U\n", True),
+        (b"<html><body>502</body></html>", False),
+        (b"", False),
+        (b"#EXT-X-TARGETDURATION:4\n#EXTM3U\n", False),
+        (b"\x00\xff", False),
+    ],
+)
+def test_only_a_body_that_starts_with_extm3u_is_a_playlist(body: bytes, is_playlist: bool) -> None:
+    assert is_m3u8(body) is is_playlist
