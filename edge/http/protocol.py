@@ -99,6 +99,7 @@ class Connection(asyncio.Protocol):
         self._url = b""
         self._headers: dict[str, str] = {}
         self._header_bytes = 0
+        self._header_count = 0
         self._body: list[bytes] = []
         self._body_size = 0
         self._started = 0.0
@@ -124,6 +125,9 @@ class Connection(asyncio.Protocol):
             self.task.cancel()
         self._wake_writer(ConnectionResetError("client went away"))
         if self._sock_fd >= 0:
+            # the writer must go before the descriptor (epoll keeps a registration while any
+            # descriptor of the socket lives); a send task cancelled above has not run yet
+            asyncio.get_running_loop().remove_writer(self._sock_fd)
             os.close(self._sock_fd)
             self._sock_fd = -1
         self.transport = None
@@ -168,6 +172,7 @@ class Connection(asyncio.Protocol):
         self._url = b""
         self._headers = {}
         self._header_bytes = 0
+        self._header_count = 0
         self._body = []
         self._body_size = 0
         self.deadline = self.server.now + self.limits.header_timeout
@@ -184,9 +189,10 @@ class Connection(asyncio.Protocol):
                 431, f"a request header field is over {self.limits.max_field_bytes} bytes"
             )
         self._header_bytes += size
+        self._header_count += 1
         if self._header_bytes > self.limits.max_header_bytes:
             raise Refused(431, "request header fields too large")
-        if len(self._headers) >= self.limits.max_headers:
+        if self._header_count > self.limits.max_headers:
             raise Refused(431, "too many request header fields")
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
