@@ -15,6 +15,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/classcast
 COPY pyproject.toml README.md ./
+COPY classcast classcast
 COPY edge edge
 COPY origin origin
 COPY loadtest loadtest

@@ -17,10 +17,10 @@ from typing import Any, NoReturn
 
 import uvloop
 
+from classcast.logs import setup
 from edge import config as edge_config
 from edge.app import running_edge
 from edge.errors import ConfigError
-from edge.logs import setup
 from edge.signing import sign_url
 
 log = logging.getLogger("edge")

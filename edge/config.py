@@ -125,7 +125,7 @@ def _flatten(table: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_file(path: Path) -> dict[str, Any]:
     try:
-        return _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+        return _flatten(tomllib.loads(path.read_bytes().decode("utf-8")))  # no newline translation
     except OSError as exc:
         raise ConfigError(f"config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:

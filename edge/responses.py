@@ -1,6 +1,6 @@
 """Answers from stored objects: HIT, STALE, REVALIDATED and the finished part of a MISS.
 
-Decide first (status, range, 304; RFC 9110 rules in edge/http_rules.py), then take the body
+Decide first (status, range, 304; RFC 9110 rules in classcast/http_rules.py), then take the body
 from memory or, for disk entries, an open descriptor for sendfile. Hot disk entries keep their
 descriptor open, so most disk hits are answered without awaiting anything.
 """
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from classcast.http_rules import ByteRange, RangeError, is_not_modified, parse_range, range_applies
 from edge.disk import DiskEntry, DiskTier, OpenFile
+from edge.errors import BadRequest, NotAcceptableRange
 from edge.http.heads import HeaderPolicy, per_request
 from edge.http.messages import Answer, FileAnswer, Request
-from edge.http_rules import ByteRange, is_not_modified, parse_range, range_applies
 from edge.memory import MemoryObject
 from edge.objects import ObjectMeta
 from edge.policy import Freshness
@@ -138,7 +139,12 @@ class Responder:
             request.headers.get("if-range"), meta.etag, meta.last_modified
         ):
             return None
-        return parse_range(header, meta.length)
+        try:
+            return parse_range(header, meta.length)
+        except RangeError as exc:
+            if exc.status == 416:
+                raise NotAcceptableRange(exc.reason, exc.size) from None
+            raise BadRequest(exc.reason) from None
 
 
 def _file_answer(plan: FilePlan, handle: OpenFile) -> FileAnswer:

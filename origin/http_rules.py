@@ -7,10 +7,16 @@ headers to add and which bytes of the body to send.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email.utils import formatdate, parsedate_to_datetime
+
+from classcast.http_rules import (
+    RangeError,
+    etag_matches,
+    http_date,
+    parse_http_date,
+    parse_range,
+)
 
 
 @dataclass(frozen=True)
@@ -33,10 +39,6 @@ class Answer:
     @property
     def length(self) -> int:
         return self.end - self.start
-
-
-def http_date(unix_seconds: float) -> str:
-    return formatdate(math.floor(unix_seconds), usegmt=True)
 
 
 def validator_headers(rep: Representation) -> dict[str, str]:
@@ -97,46 +99,21 @@ def _if_range_holds(request: Mapping[str, str], rep: Representation) -> bool:
     )
 
 
-RANGE_SPEC = re.compile(r"\s*(\d*)\s*-\s*(\d*)\s*")
-
-
 def _range_answer(header: str, rep: Representation, full: Answer) -> Answer:
-    unit, _, specs = header.partition("=")
-    if unit.strip().lower() != "bytes":
-        return full  # RFC 9110 14.2: ignore a Range with a unit we do not support
-    unsatisfiable = {"Content-Range": f"bytes */{rep.length}"}
-    if "," in specs:
-        return full  # RFC 9110 14.2: a server MAY ignore Range; we do not send multipart
-    match = RANGE_SPEC.fullmatch(specs)
-    if match is None or match.group(1) == match.group(2) == "":
-        return Answer(416, unsatisfiable, reason=f"malformed Range header {header!r}")
-    first, last = match.group(1), match.group(2)
-    if first == "":  # suffix range: the last N bytes (RFC 9110 14.1.2)
-        start, end = max(0, rep.length - int(last)), rep.length
-        if int(last) == 0 or rep.length == 0:
-            return Answer(416, unsatisfiable, reason="zero-length suffix range")
-    else:
-        start = int(first)
-        end = rep.length if last == "" else min(int(last) + 1, rep.length)
-        if last != "" and int(last) < start:
-            return Answer(416, unsatisfiable, reason=f"malformed Range header {header!r}")
-        if start >= rep.length:
-            return Answer(416, unsatisfiable, reason=f"range starts beyond {rep.length} bytes")
-    content_range = {"Content-Range": f"bytes {start}-{end - 1}/{rep.length}"}
-    return Answer(206, {**full.headers, **content_range}, start, end)
+    try:
+        window = parse_range(header, rep.length)
+    except RangeError as exc:
+        return Answer(exc.status, {"Content-Range": f"bytes */{rep.length}"}, reason=exc.reason)
+    if window is None:
+        return full  # RFC 9110 14.2: another unit, or several ranges: the whole body
+    content_range = {"Content-Range": window.content_range(rep.length)}
+    return Answer(206, {**full.headers, **content_range}, window.start, window.end + 1)
 
 
 def _matches(header: str, etag: str, weak: bool) -> bool:
-    if header.strip() == "*":
-        return True
-    candidates = [tag.strip() for tag in header.split(",")]
-    if weak:
-        return etag.removeprefix("W/") in {tag.removeprefix("W/") for tag in candidates}
-    return not etag.startswith("W/") and etag in candidates
+    return etag_matches(header, etag, weak=weak)
 
 
 def _parse_date(text: str) -> int | None:
-    try:
-        return math.floor(parsedate_to_datetime(text).timestamp())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None  # RFC 9110 13.1.3: ignore an invalid date
+    since = parse_http_date(text)
+    return None if since is None else math.floor(since)

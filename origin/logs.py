@@ -1,39 +1,15 @@
-"""JSON log lines on stderr, one object per line (orjson)."""
+"""The origin's access log; JSON log lines come from classcast.logs."""
 
 from __future__ import annotations
 
-import logging
-import sys
-from typing import Any
-
-import orjson
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-# Attributes every LogRecord has; anything else was passed through `extra=` and is logged too.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "ts": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        line.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+from classcast.logs import setup
 
 
 def configure_logging(level: str = "info") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    setup(level)
 
 
 class JsonAccessLogger(AbstractAccessLogger):

@@ -163,11 +163,6 @@ def test_the_edge_stays_healthy_and_its_memory_bounded(fuzzed: FuzzRun) -> None:
     assert fuzzed.rss_after - fuzzed.rss_before < RSS_GROWTH_LIMIT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="aiohttp's server logs every parser rejection with a traceback (issue 9's log "
-    "flood); the edge's new httptools front must answer them quietly, then drop this mark",
-)
 def test_malformed_requests_write_no_traceback_to_the_log(fuzzed: FuzzRun) -> None:
     assert "Traceback" not in fuzzed.log
     assert '"level":"error"' not in fuzzed.log

@@ -14,22 +14,12 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from classcast.clock import FakeClock as FakeClock  # re-exported for the tests
 from edge.app import Edge, running_edge
 from edge.cache import EdgeCache
 from edge.config import EdgeConfig
 from edge.http.server import ServerStats
 from edge.metrics import Stats
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from classcast.clock import FakeClock as FakeClock  # re-exported for the tests
 from origin.app import load_state, make_app
 from origin.config import OriginConfig
 
@@ -19,14 +19,6 @@ CONTENT = ROOT / "content"
 SCHEDULE = ROOT / "config" / "schedule.toml"
 HLS_JS = ROOT / "node_modules/hls.js/dist/hls.min.js"  # installed by scripts/setup (npm)
 EPOCH = 1756713600.0  # 2025-09-01T08:00:00Z, the epoch of every channel in config/schedule.toml
-
-
-@dataclass
-class FakeClock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
