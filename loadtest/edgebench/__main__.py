@@ -201,6 +201,9 @@ def compute_ratios(
             out["segment cpu/GB, edge / nginx, logs on (target <= 1.2)"] = ratio(
                 seg[EDGE_LOGGING], seg[NGINX_LOGGING], per_gb
             )
+            out["segment cpu/GB with wrk's, edge / nginx, logs on"] = ratio(
+                seg[EDGE_LOGGING], seg[NGINX_LOGGING], "system_cpu_s_per_gb"
+            )
     if pl:
         out["playlist cpu/1k req, edge / bare handler (target <= 1.3)"] = ratio(
             pl[EDGE], pl[BARE], per_1k

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 import subprocess
 import time
@@ -27,6 +28,7 @@ class Load:
     bytes: int
     seconds: float
     errors: int
+    client_cpu: float = 0.0  # wrk's own CPU seconds
 
 
 def free_port() -> int:
@@ -72,10 +74,16 @@ def server(command: list[str], ready_url: str, log: Path) -> Iterator[int]:
 
 def wrk(url: str, connections: int, seconds: int, script: Path) -> Load:
     """One wrk thread: the other core is left to the server under test."""
+    before = _children_cpu()
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
         capture_output=True, text=True, check=True, timeout=seconds + 60,
     ).stdout  # fmt: skip
     line = next(x for x in out.splitlines() if x.startswith("RESULT"))
     requests, size, micros, errors = (int(v) for v in line.split()[1:])
-    return Load(requests, size, micros / 1e6, errors)
+    return Load(requests, size, micros / 1e6, errors, _children_cpu() - before)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
