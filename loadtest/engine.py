@@ -25,7 +25,7 @@ from loadtest.config import RunConfig
 from loadtest.metrics import Recorder, RunStats
 from loadtest.models.session import ViewerSession
 from loadtest.population import make_viewer
-from loadtest.runner import FAILED_START_PAUSE_S, GC_THRESHOLDS
+from loadtest.runner import FAILED_START_PAUSE_S, GC_THRESHOLDS, tally_viewers
 from loadtest.selfcheck import CpuMeter, LoopLagProbe, is_generator_bound
 from loadtest.transport import HttpClient
 
@@ -181,20 +181,7 @@ class Engine:
             await asyncio.sleep(max(0.0, tick - self.clock.now()))
             now = self.clock.now()
             current = self.recorder.current
-            for _, holder in self._viewers.values():
-                session = holder[0]
-                if session is None:
-                    continue
-                current.viewers += 1
-                state = session.state(now)
-                if state == "playing":
-                    current.playing += 1
-                    name = session.variants[session.level].name
-                    current.bitrate_mix[name] = current.bitrate_mix.get(name, 0) + 1
-                elif state == "stalled":
-                    current.stalled += 1
-                elif state == "starting":
-                    current.starting += 1
+            tally_viewers(current, (holder[0] for _, holder in self._viewers.values()), now)
             if len(self._viewers) > self._frozen_at:  # new viewers since the last freeze
                 gc.freeze()
                 self._frozen_at = len(self._viewers)

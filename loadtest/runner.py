@@ -8,7 +8,7 @@ import gc
 import multiprocessing
 import queue
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -19,7 +19,7 @@ from loadtest.client import Fetcher, StopSignal, play
 from loadtest.clock import Clock, MonotonicClock
 from loadtest.config import RunConfig
 from loadtest.errors import LoadtestError
-from loadtest.metrics import Recorder, RunStats
+from loadtest.metrics import Interval, Recorder, RunStats
 from loadtest.models.session import ViewerSession
 from loadtest.population import make_viewer, start_offset, viewer_indices
 from loadtest.selfcheck import CpuMeter, LoopLagProbe, is_generator_bound
@@ -146,20 +146,7 @@ class Worker:
             await asyncio.sleep(max(0.0, tick - self.clock.now()))
             now = self.clock.now()
             current = recorder.current
-            for slot in self.slots:
-                session = slot.session
-                if session is None:
-                    continue
-                current.viewers += 1
-                state = session.state(now)
-                if state == "playing":
-                    current.playing += 1
-                    name = session.variants[session.level].name
-                    current.bitrate_mix[name] = current.bitrate_mix.get(name, 0) + 1
-                elif state == "stalled":
-                    current.stalled += 1
-                elif state == "starting":
-                    current.starting += 1
+            tally_viewers(current, (slot.session for slot in self.slots), now)
             current.cpu = cpu.interval()
             current.loop_lag_p99 = probe.take_recent().percentile(0.99)
             finished = recorder.close_interval()
@@ -293,3 +280,20 @@ def _concatenate(parts: list[Path], target: Path) -> None:
             with part.open("rb") as source:
                 shutil.copyfileobj(source, out)
             part.unlink()
+
+
+def tally_viewers(current: Interval, sessions: Iterable[ViewerSession | None], now: float) -> None:
+    """Count this interval's viewers by playback state and rendition (the progress view)."""
+    for session in sessions:
+        if session is None:
+            continue
+        current.viewers += 1
+        state = session.state(now)
+        if state == "playing":
+            current.playing += 1
+            name = session.variants[session.level].name
+            current.bitrate_mix[name] = current.bitrate_mix.get(name, 0) + 1
+        elif state == "stalled":
+            current.stalled += 1
+        elif state == "starting":
+            current.starting += 1
