@@ -119,6 +119,12 @@ class ContentHandler:
             return await self._miss(request, key, None)
 
     async def _miss(self, request: Request, key: CacheKey, stale: Stored | None) -> AnyAnswer:
+        if stale is None and (stored := self.cache.lookup(key)) is not None:
+            # this coroutine runs a loop turn after the lookup that found nothing: a fill may
+            # have stored the object since, and a second fill would replace it under readers
+            with contextlib.suppress(EntryGone):
+                age = stored.meta.age(self.clock())
+                return await self.responder.serve(request, stored, "HIT", age)
         fill, started = self.cache.fill(key, stale, via_chain(request))
         try:
             answer = await self._wait(request, key, stale, fill, "MISS" if started else "COALESCED")

@@ -8,8 +8,10 @@ import os
 import aiohttp
 import pytest
 
+from edge.http.messages import Answer, FileAnswer, Request
+from edge.keys import cache_key
 from tests.edge.conftest import EdgeFactory
-from tests.edge.fakes import EdgeClient, ScriptedUpstream
+from tests.edge.fakes import EdgeClient, ScriptedUpstream, settle
 
 SEGMENT = os.urandom(2_000_000)
 TS = {"Content-Type": "video/mp2t", "Cache-Control": "max-age=3600", "ETag": '"seg1"'}
@@ -126,3 +128,29 @@ async def test_upstream_unreachable_is_a_clear_502(make_edge: EdgeFactory) -> No
     assert response.status == 502
     assert "unreachable" in await response.text()
     assert (await edge.get("/healthz")).status == 200
+
+
+async def test_a_miss_decided_before_a_fill_ends_answers_from_what_it_stored(
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    """The handler decides at once but its coroutine runs a loop turn later: if the running
+    fill has stored the object by then, the waiter must not start a second fill (which would
+    replace the file under readers of the first)."""
+    fake, _ = upstream
+    body = os.urandom(200_000)
+    gate = asyncio.Event()
+    fake.put("/v/late.ts", body, headers={"Content-Type": "video/mp2t"}, gate=gate)
+    first = asyncio.ensure_future(edge.get("/v/late.ts"))
+    async with asyncio.timeout(5):
+        while edge.cache.fills.get(cache_key("/v/late.ts")) is None:
+            await asyncio.sleep(0.005)
+    decided = edge.edge.handler.handle(Request("GET", "/v/late.ts", {}))
+    assert not isinstance(decided, Answer)  # nothing stored yet: the answer must wait
+    gate.set()
+    assert await (await first).read() == body
+    await settle(edge)
+    answer = await decided
+    assert (answer.status, answer.x_cache) == (200, "HIT")
+    assert fake.hits["/v/late.ts"] == 1
+    if isinstance(answer, FileAnswer):
+        answer.release()
