@@ -1,53 +1,27 @@
-"""The cache: lookups across the two tiers, and the fills that bring objects in.
+"""The cache: lookups across the two tiers, and which fill answers a miss.
 
-Decide in plain code (policy.py), then do the I/O here. A fill fetches once, streams to its
-waiters (fill.py), checks the body against Content-Length, and only then stores it.
+It answers with what it holds (a stored object) or a fill to follow; the fill's execution is
+filler.py, the single flight fill.py, prefetch's choice prefetch.py, freshness policy.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import replace
-from email.utils import formatdate, parsedate_to_datetime
-from posixpath import dirname
-from urllib.parse import urljoin, urlsplit
 
-import aiohttp
-import m3u8
-from multidict import CIMultiDictProxy
-
-from edge.disk import DiskEntry, DiskTier, OpenFile, open_for_reading
-from edge.errors import RequestError, UpstreamError
+from edge.disk import DiskEntry, DiskTier
 from edge.fill import Fill, FillRegistry, Head
-from edge.keys import CacheKey, ObjectKind, cache_key, classify
+from edge.filler import Filler
+from edge.keys import CacheKey, classify
 from edge.memory import MemoryObject, MemoryTier
 from edge.metrics import Stats
-from edge.objects import ObjectMeta
-from edge.policy import (
-    CacheControl,
-    Freshness,
-    PolicyDefaults,
-    delta_seconds,
-    freshness,
-    is_m3u8,
-    parse_cache_control,
-    playlist_kind,
-)
-from edge.sink import TempFileSink
+from edge.policy import Freshness, PolicyDefaults
+from edge.prefetch import newest_segments
 from edge.upstream import Upstream
 
 log = logging.getLogger("edge.cache")
 
 Stored = MemoryObject | DiskEntry
-Headers = CIMultiDictProxy[str]
-
-READ_CHUNK = 64 * 1024
-MAX_BUFFERED_BYTES = 16 * 1024**2  # a playlist or small object larger than this is refused
-# End-to-end headers kept with the object and sent on (others are rewritten or dropped).
-KEPT_HEADERS = ("Content-Encoding", "Content-Language", "Content-Disposition", "Link", "Location")
 
 
 class EdgeCache:
@@ -70,12 +44,19 @@ class EdgeCache:
         self.upstream = upstream
         self.stats = stats
         self.fills = FillRegistry()
-        self.defaults = defaults
         self.keep_query = keep_query
         self.prefetch_segments = prefetch_segments
-        self.playlist_deadline_s = playlist_deadline_s
-        self.clock = clock
-        self.monotonic = monotonic
+        self.filler = Filler(
+            memory,
+            disk,
+            upstream,
+            stats,
+            defaults=defaults,
+            playlist_deadline_s=playlist_deadline_s,
+            on_live_playlist=self.prefetch,
+            clock=clock,
+            monotonic=monotonic,
+        )
 
     # -- lookups ---------------------------------------------------------------------------
     def lookup(self, key: CacheKey) -> Stored | None:
@@ -101,7 +82,7 @@ class EdgeCache:
         configured in a circle see themselves and answer 508 (RFC 9110 7.6.3).
         """
         fill, started = self.fills.join_or_start(
-            key, classify(key.path), lambda f: self._run_fill(f, stale, via)
+            key, classify(key.path), lambda f: self.filler.run(f, stale, via)
         )
         if started:
             self.stats.fills += 1
@@ -117,202 +98,11 @@ class EdgeCache:
             fill.leave()  # nobody waits on it
 
     def head_freshness(self, fill: Fill, head: Head) -> Freshness:
-        """Freshness known from the status line and headers alone (not for playlists)."""
-        kind = classify(fill.key.path, head.headers.get("Content-Type", ""))
-        cc = parse_cache_control(head.headers.get("Cache-Control", ""))
-        return self._freshness(kind, head.status, cc, None, head.headers)
+        return self.filler.head_freshness(fill, head)
 
-    async def _run_fill(self, fill: Fill, stale: Stored | None, via: str | None) -> None:
-        started = self.monotonic()
-        # a playlist that trickles in is as bad as none: bound the whole fill, then fall back
-        # to stale-if-error or fail, so players switch instead of waiting on a frozen edge
-        deadline = self.playlist_deadline_s if fill.kind == "playlist" else None
-        try:
-            async with (
-                asyncio.timeout(deadline),
-                self.upstream.get(fill.key, _validators(stale), via) as response,
-            ):
-                self.stats.fill_first_byte_seconds_total += self.monotonic() - started
-                await self._receive(fill, response, stale)
-        except UpstreamError as exc:
-            self._failed(fill, exc)
-        except TimeoutError:  # before OSError, of which it is a subclass
-            self._failed(fill, UpstreamError("upstream timed out", timeout=True))
-        except (aiohttp.ClientError, OSError) as exc:
-            self._failed(fill, UpstreamError(f"upstream body broke: {type(exc).__name__}"))
-        finally:
-            self.stats.fill_seconds_total += self.monotonic() - started
-
-    def _failed(self, fill: Fill, error: UpstreamError) -> None:
-        self.stats.upstream_errors += 1
-        log.warning("fill failed", extra={"key": str(fill.key), "error": error.reason})
-        fill.finish("failed", error)
-
-    async def _receive(
-        self, fill: Fill, response: aiohttp.ClientResponse, stale: Stored | None
-    ) -> None:
-        now = self.clock()
-        cc = parse_cache_control(response.headers.get("Cache-Control", ""))
-        upstream_age = _age(response.headers.get("Age"))
-        if response.status == 304 and stale is not None:
-            meta = stale.meta
-            fresh = self._freshness(meta.kind, meta.status, cc, meta, response.headers)
-            _check_live_age(meta.playlist, fresh, upstream_age)
-            await self._update(stale, meta.revalidated(now, fresh, upstream_age))
-            fill.meta = stale.meta
-            fill.revalidated = stale  # served from here if the tier dropped it meanwhile
-            fill.finish("not_modified")
-            return
-        kind = classify(fill.key.path, response.headers.get("Content-Type", ""))
-        length = response.content_length
-        # segments and large objects go through a temp file (kept only if storable); the rest
-        # stays in memory
-        to_disk = response.status == 200 and (
-            kind == "segment" or (kind == "other" and not self.memory.fits(length or 0))
-        )
-        sink = await self._open_sink(fill) if to_disk else None
-        # waiters wake on the head: the temp file they may stream from must exist by then
-        fill.set_head(Head(response.status, response.headers, response.content_length))
-        hasher = hashlib.blake2b(digest_size=12) if "ETag" not in response.headers else None
-        try:
-            async for chunk in response.content.iter_chunked(READ_CHUNK):
-                if hasher is not None:
-                    hasher.update(chunk)
-                if sink is not None and not fill.chunks:
-                    await sink.write(chunk)
-                    if sink.failed is None:
-                        fill.file_grew(len(chunk))
-                        continue
-                    self.stats.disk_errors += 1  # disk trouble: go on from memory, do not store
-                fill.append(chunk)
-                if fill.received - fill.file_end > MAX_BUFFERED_BYTES:
-                    raise UpstreamError(f"object over {MAX_BUFFERED_BYTES} bytes for memory")
-            if length is not None and fill.received != length:
-                raise UpstreamError(f"short body: {fill.received} of {length} bytes")
-        except BaseException:
-            if sink is not None:
-                await sink.discard()
-            raise
-        storable = not to_disk or (sink is not None and sink.failed is None)
-        body = b"" if to_disk else fill.body
-        if kind == "playlist" and response.status == 200 and not is_m3u8(body):
-            raise UpstreamError("upstream playlist is not M3U8")  # never cached, never a HIT
-        is_playlist = kind == "playlist" and response.status == 200 and body
-        playlist, target = playlist_kind(body) if is_playlist else (None, None)
-        meta = ObjectMeta(
-            key=str(fill.key),
-            kind=kind,
-            status=response.status,
-            content_type=response.headers.get("Content-Type", "application/octet-stream"),
-            length=fill.received,
-            etag=response.headers.get("ETag") or f'"{hasher.hexdigest() if hasher else ""}"',
-            last_modified=response.headers.get("Last-Modified") or formatdate(now, usegmt=True),
-            last_modified_ts=_http_time(response.headers.get("Last-Modified")) or now,
-            stored_at=now,
-            initial_age=upstream_age,
-            freshness=Freshness(0.0),
-            playlist=playlist,
-            target_duration=target,
-            extra={h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
-        )
-        meta = replace(
-            meta, freshness=self._freshness(kind, response.status, cc, meta, response.headers)
-        )
-        _check_live_age(playlist, meta.freshness, upstream_age)
-        fill.meta = meta
-        if storable:
-            stored = await self._store(meta, body, sink)
-        else:
-            stored = False
-            if sink is not None:
-                await sink.discard()
-        fill.finish("stored" if stored else "passed")
-        if playlist == "live":
-            self._prefetch(fill.key, body)
-
-    def _freshness(
-        self,
-        kind: ObjectKind,
-        status: int,
-        cc: CacheControl,
-        meta: ObjectMeta | None,
-        headers: Headers,
-    ) -> Freshness:
-        return freshness(
-            kind,
-            status,
-            cc,
-            playlist=meta.playlist if meta else None,
-            target_duration=meta.target_duration if meta else None,
-            sets_cookie="Set-Cookie" in headers,
-            defaults=self.defaults,
-        )
-
-    async def _open_sink(self, fill: Fill) -> TempFileSink | None:
-        """The temp file a segment fill writes, and a descriptor of it for the waiters."""
-        sink = TempFileSink(self.disk.temp_path(str(fill.key)))
-        await sink.open()
-        if sink.failed is None:
-            try:
-                fill.reader = OpenFile(await open_for_reading(sink.path))
-                return sink
-            except OSError as exc:
-                log.warning("temp file unreadable", extra={"error": str(exc)})
-        self.stats.disk_errors += 1
-        await sink.discard()
-        return None
-
-    async def _store(self, meta: ObjectMeta, body: bytes, sink: TempFileSink | None) -> bool:
-        if not meta.freshness.store:
-            if sink is not None:
-                await sink.discard()
-            return False
-        if sink is None:
-            self.disk.discard(meta.key)
-            return self.memory.put(MemoryObject(meta, body))
-        if not await sink.close() or not self.disk.fits(meta.length):
-            self.stats.disk_errors += sink.failed is not None
-            await sink.discard()
-            return False
-        try:
-            await self.disk.commit(meta, sink.path)
-        except OSError as exc:
-            self.stats.disk_errors += 1
-            log.warning("disk commit failed", extra={"key": meta.key, "error": str(exc)})
-            await sink.discard()
-            return False
-        self.memory.discard(meta.key)
-        return True
-
-    async def _update(self, stored: Stored, meta: ObjectMeta) -> None:
-        if isinstance(stored, MemoryObject):
-            stored.meta = meta
-        else:
-            await self.disk.update_meta(stored, meta)
-
-    # -- prefetch --------------------------------------------------------------------------
-    def _prefetch(self, playlist_key: CacheKey, body: bytes) -> None:
+    def prefetch(self, playlist_key: CacheKey, body: bytes) -> None:
         """Start fills for the newest segments of a live playlist, so viewers hit them."""
-        if self.prefetch_segments <= 0:
-            return
-        try:
-            uris = [s.uri for s in m3u8.loads(body.decode("utf-8", "replace")).segments if s.uri]
-        except Exception as exc:  # m3u8 raises plain exceptions on bad playlists
-            log.warning(
-                "prefetch parse failed", extra={"key": str(playlist_key), "error": repr(exc)}
-            )
-            return
-        base = dirname(playlist_key.path) + "/"
-        for uri in uris[-self.prefetch_segments :]:
-            target = urlsplit(urljoin(base, uri))
-            if target.scheme or target.netloc:
-                continue  # another host's segment: not ours to fetch
-            try:
-                key = cache_key(
-                    target.path + (f"?{target.query}" if target.query else ""), self.keep_query
-                )
-            except RequestError:
-                continue
+        for key in newest_segments(playlist_key, body, self.prefetch_segments, self.keep_query):
             if self.lookup(key) is None and self.fills.get(key) is None:
                 self.stats.prefetches += 1
                 fill, _ = self.fill(key)
@@ -320,32 +110,3 @@ class EdgeCache:
 
     async def close(self) -> None:
         await self.fills.close(grace_s=1.0)
-
-
-def _check_live_age(playlist: str | None, fresh: Freshness, upstream_age: float) -> None:
-    """An upstream cache handing us a frozen live playlist: never pass it on as fresh."""
-    if playlist == "live" and fresh.store and upstream_age >= fresh.ttl + fresh.swr:
-        raise UpstreamError(f"upstream live playlist is {upstream_age:.0f} s old")
-
-
-def _validators(stale: Stored | None) -> dict[str, str]:
-    if stale is None or stale.meta.status != 200:  # a remembered 404 is simply asked again
-        return {}
-    meta = stale.meta
-    headers = {"If-None-Match": meta.etag} if meta.etag else {}
-    if meta.last_modified:
-        headers["If-Modified-Since"] = meta.last_modified
-    return headers
-
-
-def _age(value: str | None) -> float:
-    return (delta_seconds(value) or 0.0) if value else 0.0
-
-
-def _http_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999999
-        return None

@@ -11,9 +11,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-from edge.cache import KEPT_HEADERS, EdgeCache, Stored
+from edge.cache import EdgeCache, Stored
 from edge.errors import LoopDetected, RequestError, UpstreamError
 from edge.fill import Fill, Head
+from edge.filler import KEPT_HEADERS
 from edge.http.heads import HeaderPolicy, per_request
 from edge.http.messages import Answer, AnyAnswer, FileAnswer, FileRange, Request, StreamAnswer
 from edge.keys import CacheKey, cache_key, classify
