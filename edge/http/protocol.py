@@ -353,6 +353,9 @@ class Connection(asyncio.Protocol):
             answer.status, b"", answer.fd, offset, count, answer.release, answer.x_cache
         )
         self.task = asyncio.ensure_future(self._finish_file(request, rest, answer.count))
+        # released when the task ends, even one cancelled before it ran (a client that left
+        # at once): a finally inside it would never run then, and the descriptor would leak
+        self.task.add_done_callback(lambda _task: answer.release())
 
     async def _finish_file(self, request: Request, answer: FileAnswer, total: int) -> None:
         try:
@@ -362,9 +365,8 @@ class Connection(asyncio.Protocol):
                 self.transport.abort()
             return
         finally:
-            answer.release()
             self.busy = False
-        self.server.stats.bytes_sent += answer.count
+        self.server.stats.bytes_sent += total  # the part sent at once is counted here too
         self._done(request, answer.status, answer.x_cache, total, self._keeps_alive(request))
         self._answer_queued()
 

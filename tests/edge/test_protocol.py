@@ -200,6 +200,7 @@ async def test_a_client_that_leaves_mid_segment_leaks_no_descriptor(warm: EdgeCl
 
 async def test_a_slow_reader_costs_no_memory_and_gets_every_byte(warm: EdgeClient) -> None:
     wire = await Wire.open(warm, rcvbuf=8192)
+    sent_before = warm.sends.bytes_sent
     wire.send(get("/v/big.ts"))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     received, digest = 0, hashlib.sha256()
@@ -214,6 +215,10 @@ async def test_a_slow_reader_costs_no_memory_and_gets_every_byte(warm: EdgeClien
     assert b"200 OK" in head and digest.digest() == hashlib.sha256(BIG).digest()
     # zero-copy: the 8 MiB never passed through the edge's memory
     assert warm.sends.copied_bytes == 0
+    async with asyncio.timeout(5):  # counted once the answer is done, part at once, part later
+        while warm.sends.bytes_sent - sent_before < len(BIG):
+            await asyncio.sleep(0.01)
+    assert warm.sends.bytes_sent - sent_before == len(BIG)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 4 * 1024
     wire.close()
 
