@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Awaitable
 
 import orjson
 
@@ -24,7 +25,7 @@ class Admin:
         self.token = token
         self.remote_allowed = remote_allowed
 
-    def purge(self, request: Request) -> Answer:
+    def purge(self, request: Request) -> Answer | Awaitable[Answer]:
         """POST {"path": "/vod/x/master.m3u8"} or {"prefix": "/vod/x/"}: forget those objects."""
         refusal = self._refusal(request)
         if refusal is not None:
@@ -39,13 +40,20 @@ class Admin:
         if not isinstance(target, str) or not target.startswith("/"):
             return _answer(400, {"error": "path and prefix are absolute paths"})
         try:
-            if "path" in order:
-                purged = int(self.cache.purge(cache_key(target, self.keep_query)))
-            else:
-                purged = self.cache.purge_prefix(str(cache_key(target, self.keep_query)))
+            name = str(cache_key(target, self.keep_query))
         except RequestError as exc:
             return _answer(400, {"error": exc.reason})
-        return _answer(200, {"purged": purged})
+        prefix = "prefix" in order
+        if self.cache.node is not None:  # every worker of the node forgets it
+            return self._node_purge(name, prefix)
+        return _answer(200, {"purged": len(self.cache.purged(name, prefix))})
+
+    async def _node_purge(self, name: str, prefix: bool) -> Answer:
+        assert self.cache.node is not None
+        try:
+            return _answer(200, {"purged": await self.cache.node.purge(name, prefix)})
+        except TimeoutError:
+            return _answer(503, {"error": "the node's workers did not answer in time"})
 
     def _refusal(self, request: Request) -> Answer | None:
         if not self.token:

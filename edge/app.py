@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -32,7 +33,8 @@ from edge.http.protocol import Limits
 from edge.http.server import HttpServer
 from edge.keys import HLS_DIRECTIVES
 from edge.memory import MemoryTier
-from edge.metrics import EdgeCollector, Stats
+from edge.metrics import EdgeCollector, SnapshotCollector, Stats
+from edge.node.link import NodeLink
 from edge.policy import PolicyDefaults
 from edge.ratelimit import ClientRates
 from edge.responses import Responder
@@ -73,13 +75,20 @@ async def running_edge(
     config: EdgeConfig,
     clock: Callable[[], float] = time.time,
     monotonic: Callable[[], float] = time.monotonic,
+    *,
+    node: NodeLink | None = None,
+    sock: socket.socket | None = None,
 ) -> AsyncIterator[Edge]:
+    """A lone edge, or (`node`, `sock`) a worker of a node on the socket its supervisor bound."""
     async with contextlib.AsyncExitStack() as stack:
         own_dir = not config.cache_dir
         root = Path(tempfile.mkdtemp(prefix="classcast-edge-") if own_dir else config.cache_dir)
         if own_dir:
             stack.callback(shutil.rmtree, root, ignore_errors=True)
-        disk = DiskTier(root, config.disk_bytes, config.max_open_files)
+        disk = DiskTier(root, config.disk_bytes, config.max_open_files, owns_files=node is None)
+        memory = MemoryTier(config.ram_bytes, config.ram_object_max_bytes)
+        if node is not None:
+            node.bind(memory, disk)
         kept = await disk.load()
         stack.push_async_callback(disk.close)
         log.info("disk tier ready", extra={"dir": str(root), "entries": kept})
@@ -96,7 +105,7 @@ async def running_edge(
         keep_query = frozenset(config.keep_query) | HLS_DIRECTIVES
         stats = Stats()
         cache = EdgeCache(
-            MemoryTier(config.ram_bytes, config.ram_object_max_bytes),
+            memory,
             disk,
             upstream,
             stats,
@@ -111,6 +120,7 @@ async def running_edge(
             playlist_deadline_s=config.playlist_fill_timeout,
             clock=clock,
             monotonic=monotonic,
+            node=node,
         )
         stack.push_async_callback(cache.close)
         heads = HeaderPolicy(config.node_id, config.cors_origin)
@@ -128,15 +138,24 @@ async def running_edge(
         registry = CollectorRegistry()
 
         def metrics(request: Request) -> Answer:
-            head = f"Content-Type: {CONTENT_TYPE_LATEST}\r\nCache-Control: no-store\r\n"
-            return Answer(200, head.encode(), generate_latest(registry))
+            return _metrics_answer(registry)
+
+        async def node_metrics(request: Request) -> Answer:
+            assert node is not None
+            try:
+                total, workers = await node.gather()
+            except TimeoutError:
+                return heads.error(503, "the node's workers did not answer in time")
+            node_registry = CollectorRegistry()
+            node_registry.register(SnapshotCollector(total, workers))
+            return _metrics_answer(node_registry)
 
         dispatcher = Dispatcher(
             handler.handle,
             {
                 "/healthz": ("GET", lambda request: HEALTHY),
                 "/readyz": ("GET", lambda request: HEALTHY),
-                "/metrics": ("GET", metrics),
+                "/metrics": ("GET", metrics if node is None else node_metrics),
                 "/_admin/purge": ("POST", admin.purge),
             },
             heads,
@@ -151,14 +170,23 @@ async def running_edge(
             rates=_rates(config, monotonic),
             monotonic=monotonic,
         )
-        registry.register(
-            EdgeCollector(stats, lambda: _gauges(cache, server), lambda: server.stats.bytes_sent)
+        collector = EdgeCollector(
+            stats, lambda: _gauges(cache, server), lambda: server.stats.bytes_sent
         )
-        port = await server.listen(config.host, config.port)
+        registry.register(collector)
+        if node is not None:
+            node.local_snapshot = collector.snapshot
+            node.local_purge = cache.purged
+        port = await server.listen(config.host, config.port, sock=sock)
         server.start_ticking()
         # first out on the way down: stop accepting, let answers in flight finish
         stack.push_async_callback(server.stop, config.shutdown_timeout)
         yield Edge(config, cache, stats, server, handler, registry, port)
+
+
+def _metrics_answer(registry: CollectorRegistry) -> Answer:
+    head = f"Content-Type: {CONTENT_TYPE_LATEST}\r\nCache-Control: no-store\r\n"
+    return Answer(200, head.encode(), generate_latest(registry))
 
 
 def _gauges(cache: EdgeCache, server: HttpServer) -> dict[str, float]:
@@ -170,6 +198,7 @@ def _gauges(cache: EdgeCache, server: HttpServer) -> dict[str, float]:
         "disk_objects": len(cache.disk),
         "disk_evictions": cache.disk.evictions,
         "fills_in_flight": len(cache.fills),
+        "fetching": cache.filler.fetching,
         "zero_copy_bytes": sent.zero_copy_bytes,
         "copied_bytes": sent.copied_bytes,
         "connections_open": len(server.connections),

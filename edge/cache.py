@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from edge.disk import DiskEntry, DiskTier
 from edge.fill import Fill, FillRegistry, Head
@@ -15,13 +16,17 @@ from edge.filler import Filler
 from edge.keys import CacheKey, classify
 from edge.memory import MemoryObject, MemoryTier
 from edge.metrics import Stats
-from edge.policy import Freshness, PolicyDefaults
+from edge.policy import Freshness, PolicyDefaults, judge
 from edge.prefetch import newest_segments
 from edge.upstream import Upstream
+
+if TYPE_CHECKING:
+    from edge.node.link import NodeLink
 
 log = logging.getLogger("edge.cache")
 
 Stored = MemoryObject | DiskEntry
+MAX_CLAIMS = 3  # a node that keeps answering "newer" with nothing usable: fetch anyway
 
 
 class EdgeCache:
@@ -38,7 +43,10 @@ class EdgeCache:
         playlist_deadline_s: float,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
+        node: NodeLink | None = None,
     ) -> None:
+        self.node = node  # a worker of a node asks it before fetching (edge/node/)
+        self.clock = clock
         self.memory = memory
         self.disk = disk
         self.upstream = upstream
@@ -54,6 +62,7 @@ class EdgeCache:
             defaults=defaults,
             playlist_deadline_s=playlist_deadline_s,
             on_live_playlist=self.prefetch,
+            on_store=node.stored if node is not None else None,
             clock=clock,
             monotonic=monotonic,
         )
@@ -63,14 +72,14 @@ class EdgeCache:
         name = str(key)
         return self.memory.get(name) or self.disk.get(name)
 
-    def purge(self, key: CacheKey) -> bool:
-        name = str(key)
-        return self.memory.discard(name) | self.disk.discard(name)
-
-    def purge_prefix(self, prefix: str) -> int:
-        """Forget every object whose key starts with `prefix` (walks both indexes)."""
-        names = [k for k in (*self.memory.keys(), *self.disk.keys()) if k.startswith(prefix)]
-        return sum(self.memory.discard(k) | self.disk.discard(k) for k in set(names))
+    def purged(self, name: str, prefix: bool) -> list[str]:
+        """Forget the object named `name`, or every one whose key starts with it (walks both
+        indexes); returns the keys forgotten."""
+        if prefix:
+            names = {k for k in (*self.memory.keys(), *self.disk.keys()) if k.startswith(name)}
+        else:
+            names = {name}
+        return [k for k in names if self.memory.discard(k) | self.disk.discard(k)]
 
     # -- fills -----------------------------------------------------------------------------
     def fill(
@@ -82,13 +91,45 @@ class EdgeCache:
         configured in a circle see themselves and answer 508 (RFC 9110 7.6.3).
         """
         fill, started = self.fills.join_or_start(
-            key, classify(key.path), lambda f: self.filler.run(f, stale, via)
+            key, classify(key.path), lambda f: self._run(f, stale, via)
         )
-        if started:
-            self.stats.fills += 1
-        else:
+        if not started:
             self.stats.coalesced += 1
         return fill, started
+
+    async def _run(self, fill: Fill, stale: Stored | None, via: str | None) -> None:
+        if self.node is not None:
+            fetch, stale = await self._claim(fill, stale)
+            if not fetch:
+                return
+            fill.observer = self.node.publisher
+        self.stats.fills += 1
+        await self.filler.run(fill, stale, via)
+
+    async def _claim(self, fill: Fill, stale: Stored | None) -> tuple[bool, Stored | None]:
+        """Ask the node who fetches: True to fetch here (revalidating the returned copy),
+        False when the fill was answered by another worker's fetch or copy."""
+        assert self.node is not None
+        for _ in range(MAX_CLAIMS):
+            role = await self.node.claim(fill, stale.meta.stored_at if stale else None)
+            if role == "fill":
+                return True, stale
+            if role == "follow":
+                self.stats.coalesced += 1
+                if await self.node.follow(fill):
+                    return False, stale
+                continue  # its filler died before the head: claim again
+            stored = self.lookup(fill.key)  # "newer": the node's copy arrived just before
+            if stored is None or (stale and stored.meta.stored_at <= stale.meta.stored_at):
+                continue
+            meta = stored.meta
+            if judge(meta.age(self.clock()), meta.freshness) == "expired":
+                stale = stored  # the node's copy is old too: revalidate it
+                continue
+            fill.meta, fill.revalidated, fill.label = meta, stored, "HIT"
+            fill.finish("stored")
+            return False, stale
+        return True, stale
 
     def refresh(self, key: CacheKey, stale: Stored) -> None:
         """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""

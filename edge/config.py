@@ -52,6 +52,7 @@ class EdgeConfig:
     admin_remote: bool = False  # hear admin requests from non-loopback peers too
     log_level: str = "info"
     shutdown_timeout: float = 5.0
+    workers: int = 1  # processes serving one port and one cache; "auto": one per usable CPU
     # issue 9: signed URLs and per-client limits (0 turns a limit or a timeout off)
     sign_keys: tuple[str, ...] = ()  # the first signs, all verify; prefer the environment
     max_conns_per_client: int = 512
@@ -86,9 +87,36 @@ def parse_size(key: str, value: object) -> int:
     return size
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity, capped by a cgroup v2 CPU quota (a
+    container limited to 2 CPUs on a 64-core host should run 2 workers, not 64)."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        return cpus
+    if quota != "max" and int(period) > 0:
+        cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    return cpus
+
+
+def parse_workers(value: object) -> int:
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return usable_cpus()
+    try:
+        workers = int(str(value)) if not isinstance(value, bool) else 0
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigError(f'workers: a positive whole number or "auto", got {value!r}')
+    return workers
+
+
 def _coerce(key: str, default: object, value: object) -> object:
     if key in SIZE_KEYS:
         return parse_size(key, value)
+    if key == "workers":
+        return parse_workers(value)
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

@@ -97,19 +97,38 @@ def key_digest(key: str) -> str:
 
 
 class DiskTier:
-    def __init__(self, root: Path, budget_bytes: int, max_open_files: int = 1024) -> None:
+    """The index of one cache directory. The tier that owns the files (a lone edge, or a node's
+    supervisor) scans them at start-up and deletes what it evicts; a worker of a node holds a
+    view (`owns_files=False`): the supervisor tells it what is stored and what is gone, and
+    whatever the view forgets is reported through `on_forget` rather than deleted."""
+
+    def __init__(
+        self,
+        root: Path,
+        budget_bytes: int,
+        max_open_files: int = 1024,
+        *,
+        owns_files: bool = True,
+    ) -> None:
         self.root = root
         self.tmp = root / "tmp"
         self.budget = budget_bytes
+        self.owns_files = owns_files
         self._index = _EvictingLRU(budget_bytes, self._evicted)
         self._open = _OpenFiles(max_open_files)
         self._chores: set[asyncio.Future[None]] = set()
         self.evictions = 0
         self.errors = 0
+        self.on_evicted: Callable[[DiskEntry], None] | None = None  # the owner tells the node
+        self.on_forget: Callable[[DiskEntry], None] | None = None  # a view tells the owner
+        self.touched: set[str] | None = None  # disk hits since the view last reported them
 
     # -- start-up -----------------------------------------------------------------------
     async def load(self) -> int:
-        """Rebuild the index from disk; returns the number of entries kept."""
+        """Rebuild the index from disk; returns the number of entries kept. A view starts
+        empty: its owner sends it the index."""
+        if not self.owns_files:
+            return 0
         entries = await asyncio.to_thread(self._scan)
         for entry in sorted(entries, key=lambda e: e.meta.stored_at):
             self._insert(entry)
@@ -162,6 +181,8 @@ class DiskTier:
         if handle is None or handle.retired:
             return None
         self._open.get(entry.meta.key)  # touch: keep hot descriptors open
+        if self.touched is not None:
+            self.touched.add(entry.meta.key)
         handle.acquire()
         return handle
 
@@ -172,6 +193,8 @@ class DiskTier:
         hot = self.open_hot(entry)
         if hot is not None:
             return hot
+        if self.touched is not None:
+            self.touched.add(key)
         fd = await open_for_reading(entry.path)
         handle = entry.file
         if handle is not None and not handle.retired:  # another request won the race
@@ -202,6 +225,10 @@ class DiskTier:
         self._insert(entry)
         return entry
 
+    def adopt(self, entry: DiskEntry) -> None:
+        """Index a file another process of the node placed (or refreshed the metadata of)."""
+        self._insert(entry)
+
     async def update_meta(self, entry: DiskEntry, meta: ObjectMeta) -> None:
         """A revalidation refreshed the entry: same bytes, new times."""
         entry.meta = meta
@@ -218,13 +245,24 @@ class DiskTier:
         return entry is not None
 
     def discard_entry(self, entry: DiskEntry) -> None:
-        """Forget this entry, but not a newer one stored under the same key meanwhile."""
+        """Forget this entry (its file is gone), but not a newer one stored meanwhile."""
         if self._index.get(entry.meta.key) is entry:
             self.discard(entry.meta.key)
+            if self.on_forget is not None:
+                self.on_forget(entry)
+
+    def forget(self, key: str, path: Path) -> bool:
+        """Drop the entry for `key` if it is still the one stored at `path`."""
+        entry = self._index.get(key)
+        if entry is None or entry.path != path:
+            return False
+        return self.discard(key)
 
     def _insert(self, entry: DiskEntry) -> None:
         old = self._index.pop(entry.meta.key, None)
-        if old is not None:
+        if old is not None and old.path == entry.path:  # new metadata for the same file
+            entry.file = entry.file or old.file
+        elif old is not None:
             self._evicted(old, counted=False)
         if entry.size > self.budget:
             self._evicted(entry, counted=False)
@@ -239,7 +277,10 @@ class DiskTier:
             handle.retire()
         if entry.file is not None:
             entry.file.retire()
-        self._chore(_unlink, entry.path, entry.path.with_suffix(META))
+        if self.owns_files:
+            self._chore(_unlink, entry.path, entry.path.with_suffix(META))
+            if self.on_evicted is not None:
+                self.on_evicted(entry)
 
     def _chore(self, fn: Callable[..., None], *args: Path) -> None:
         future = asyncio.ensure_future(asyncio.to_thread(fn, *args))

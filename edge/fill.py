@@ -16,7 +16,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from multidict import CIMultiDictProxy
 
@@ -48,6 +48,14 @@ class Head:
     length: int | None
 
 
+class FillObserver(Protocol):
+    """Told of a fill's progress: how the worker that fetches publishes it to the node."""
+
+    def head(self, fill: Fill, head: Head) -> None: ...
+    def grew(self, fill: Fill) -> None: ...
+    def finished(self, fill: Fill) -> None: ...
+
+
 class Fill:
     def __init__(self, key: CacheKey, kind: ObjectKind) -> None:
         loop = asyncio.get_running_loop()
@@ -63,6 +71,9 @@ class Fill:
         self.waiters = 0
         self.meta: ObjectMeta | None = None  # set before finish() unless the fill failed
         self.revalidated: MemoryObject | DiskEntry | None = None  # what a 304 refreshed
+        self.temp_path: Path | None = None  # the temp file the body is written to, if any
+        self.observer: FillObserver | None = None  # set when other workers follow (edge/node/)
+        self.label: str | None = None  # X-Cache when not this process's own MISS (edge/node/)
         self._changed: asyncio.Future[None] = loop.create_future()
 
     def __repr__(self) -> str:
@@ -73,6 +84,8 @@ class Fill:
     def set_head(self, head: Head | UpstreamError) -> None:
         if not self.head.done():
             self.head.set_result(head)
+            if self.observer is not None and isinstance(head, Head):
+                self.observer.head(self, head)
 
     def append(self, chunk: bytes) -> None:
         """Keep a chunk in memory (playlists; segments after a disk error)."""
@@ -86,6 +99,8 @@ class Fill:
         self.file_end += count
         self.received += count
         self._wake()
+        if self.observer is not None:
+            self.observer.grew(self)
 
     @property
     def spilled(self) -> bool:
@@ -99,6 +114,8 @@ class Fill:
         self.set_head(error or UpstreamError("upstream gave no answer"))
         self.finished.set_result(outcome)
         self._wake()
+        if self.observer is not None:
+            self.observer.finished(self)
         self._release_reader()
 
     def leave(self) -> None:

@@ -56,6 +56,7 @@ class Filler:
         defaults: PolicyDefaults,
         playlist_deadline_s: float,
         on_live_playlist: Callable[[CacheKey, bytes], None],
+        on_store: Callable[[Stored], None] | None = None,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
     ) -> None:
@@ -66,6 +67,8 @@ class Filler:
         self.defaults = defaults
         self.playlist_deadline_s = playlist_deadline_s
         self.on_live_playlist = on_live_playlist  # prefetch its newest segments
+        self.on_store = on_store  # the node's other workers hear of what was stored
+        self.fetching = 0  # fills this process is fetching from upstream now
         self.clock = clock
         self.monotonic = monotonic
 
@@ -80,6 +83,7 @@ class Filler:
         # a playlist that trickles in is as bad as none: bound the whole fill, then fall back
         # to stale-if-error or fail, so players switch instead of waiting on a frozen edge
         deadline = self.playlist_deadline_s if fill.kind == "playlist" else None
+        self.fetching += 1
         try:
             async with (
                 asyncio.timeout(deadline),
@@ -94,6 +98,7 @@ class Filler:
         except (aiohttp.ClientError, OSError) as exc:
             self._failed(fill, UpstreamError(f"upstream body broke: {type(exc).__name__}"))
         finally:
+            self.fetching -= 1
             self.stats.fill_seconds_total += self.monotonic() - started
 
     def _failed(self, fill: Fill, error: UpstreamError) -> None:
@@ -208,6 +213,7 @@ class Filler:
         if sink.failed is None:
             try:
                 fill.reader = OpenFile(await open_for_reading(sink.path))
+                fill.temp_path = sink.path
                 return sink
             except OSError as exc:
                 log.warning("temp file unreadable", extra={"error": str(exc)})
@@ -222,13 +228,14 @@ class Filler:
             return False
         if sink is None:
             self.disk.discard(meta.key)
-            return self.memory.put(MemoryObject(meta, body))
+            obj = MemoryObject(meta, body)
+            return self.memory.put(obj) and self._stored(obj)
         if not await sink.close() or not self.disk.fits(meta.length):
             self.stats.disk_errors += sink.failed is not None
             await sink.discard()
             return False
         try:
-            await self.disk.commit(meta, sink.path)
+            self._stored(await self.disk.commit(meta, sink.path))
         except OSError as exc:
             self.stats.disk_errors += 1
             log.warning("disk commit failed", extra={"key": meta.key, "error": str(exc)})
@@ -242,6 +249,12 @@ class Filler:
             stored.meta = meta
         else:
             await self.disk.update_meta(stored, meta)
+        self._stored(stored)
+
+    def _stored(self, stored: Stored) -> bool:
+        if self.on_store is not None:
+            self.on_store(stored)
+        return True
 
 
 def _check_live_age(playlist: str | None, fresh: Freshness, upstream_age: float) -> None:

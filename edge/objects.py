@@ -41,8 +41,14 @@ class ObjectMeta:
     def to_json(self) -> bytes:
         return orjson.dumps(asdict(self))
 
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
     @classmethod
     def from_json(cls, data: bytes) -> ObjectMeta:
-        raw: dict[str, Any] = orjson.loads(data)
-        raw["freshness"] = Freshness(**raw["freshness"])
+        return cls.from_dict(orjson.loads(data))
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ObjectMeta:
+        raw = {**raw, "freshness": Freshness(**raw["freshness"])}
         return cls(**raw)

@@ -1,0 +1,288 @@
+"""A worker's side of the node's one cache (the hub, hub.py, is the supervisor's side).
+
+A worker asks the hub before it fetches anything (`claim`); the answer is one of
+- "fill": this worker fetches, and publishes the head, progress and end (`Publisher`);
+- "follow": another worker fetches; this one streams the bytes from the temp file the filler
+  writes, as the filler says they are there (`Following`);
+- "newer": the node holds a copy stored since this worker looked; it came just before.
+Whatever this worker stores, the hub tells the others; whatever the hub evicts, this worker's
+view forgets. Hits never ask anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from edge.disk import DiskEntry, DiskTier, OpenFile
+from edge.errors import UpstreamError
+from edge.fill import Fill, Head
+from edge.memory import MemoryObject, MemoryTier
+from edge.metrics import Snapshot, WorkerGauges
+from edge.node.hub import stored_message, stored_object
+from edge.node.wire import Channel, Message, open_channel
+from edge.objects import ObjectMeta
+
+log = logging.getLogger("edge.node")
+
+Role = Literal["fill", "follow", "newer"]
+Stored = MemoryObject | DiskEntry
+CLAIM_TIMEOUT_S = 2.0  # no word from the supervisor: fetch alone rather than wait
+REPORT_INTERVAL_S = 1.0  # disk hits (for the node's LRU) and counters go to the supervisor
+GATHER_TIMEOUT_S = 5.0
+
+
+@dataclass(slots=True)
+class Following:
+    fill: Fill
+    done: asyncio.Future[bool]  # True: the fill ended here; False: its filler died first
+    got_head: bool = False
+
+
+class NodeLink:
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.channel: Channel | None = None
+        self.memory: MemoryTier | None = None
+        self.disk: DiskTier | None = None
+        self.local_snapshot: Callable[[], Snapshot] = lambda: Snapshot({}, {}, {})
+        self.local_purge: Callable[[str, bool], list[str]] = lambda name, prefix: []
+        self.lost = asyncio.Event()  # the supervisor is gone: this worker stops
+        self._claims: dict[str, tuple[Fill, asyncio.Future[Role]]] = {}
+        self._following: dict[str, Following] = {}
+        self._asked: dict[int, asyncio.Future[Message]] = {}
+        self._ids = 0
+        self._report: asyncio.TimerHandle | None = None
+        self.publisher = Publisher(self)
+
+    async def open(self, sock: Any) -> None:
+        self.channel = await open_channel(sock, self._received, self._lost)
+        self._report = asyncio.get_running_loop().call_later(REPORT_INTERVAL_S, self._reported)
+
+    def bind(self, memory: MemoryTier, disk: DiskTier) -> None:
+        """The tiers this worker holds copies in; the disk tier is a view of the node's."""
+        self.memory = memory
+        self.disk = disk
+        disk.touched = set()
+        disk.on_forget = self._forgot
+
+    def close(self) -> None:
+        if self._report is not None:
+            self._report.cancel()
+        if self.channel is not None:
+            self.channel.close()
+
+    def send(self, message: Message, payload: bytes = b"") -> None:
+        if self.channel is not None:
+            self.channel.send(message, payload)
+
+    # -- misses ----------------------------------------------------------------------------
+    async def claim(self, fill: Fill, have: float | None) -> Role:
+        """Ask who fetches `fill`'s object; `have` is the stored time of the copy in hand."""
+        if self.channel is None or not self.channel.is_open:
+            return "fill"
+        name = str(fill.key)
+        answer: asyncio.Future[Role] = asyncio.get_running_loop().create_future()
+        self._claims[name] = (fill, answer)
+        self.send({"t": "claim", "key": name, "have": have})
+        try:
+            async with asyncio.timeout(CLAIM_TIMEOUT_S):
+                return await answer
+        except TimeoutError:
+            log.warning("no answer from the supervisor: fetching alone", extra={"key": name})
+            return "fill"
+        finally:
+            if self._claims.get(name, (None, None))[1] is answer:
+                del self._claims[name]
+
+    async def follow(self, fill: Fill) -> bool:
+        """Wait while another worker's fill feeds `fill`; False if that worker died before
+        the head (the caller claims again), True once `fill` is finished."""
+        following = self._following.get(str(fill.key))
+        if following is None or following.fill is not fill:
+            return False
+        try:
+            return await following.done
+        finally:
+            self._following.pop(str(fill.key), None)
+
+    def stored(self, stored: Stored) -> None:
+        """This worker stored or revalidated an object: the node's other workers hear of it."""
+        self.send(*stored_message(stored))
+
+    # -- questions to the node -------------------------------------------------------------
+    async def gather(self) -> tuple[Snapshot, list[WorkerGauges]]:
+        reply = await self._ask({"t": "gather"})
+        workers = [WorkerGauges(w["index"], w["pid"], w["gauges"]) for w in reply["workers"]]
+        return Snapshot.from_dict(reply["total"]), sorted(workers, key=lambda w: w.index)
+
+    async def purge(self, name: str, prefix: bool) -> int:
+        reply = await self._ask({"t": "purge", "prefix" if prefix else "path": name})
+        return int(reply["count"])
+
+    async def _ask(self, message: Message) -> Message:
+        self._ids += 1
+        answer: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._asked[self._ids] = answer
+        self.send({**message, "id": self._ids})
+        try:
+            async with asyncio.timeout(GATHER_TIMEOUT_S):
+                return await answer
+        finally:
+            self._asked.pop(self._ids, None)
+
+    # -- messages from the supervisor ------------------------------------------------------
+    def _received(self, message: Message, payload: bytes) -> None:
+        kind = message["t"]
+        if kind == "claimed":
+            self._claimed(message["key"], message["role"])
+        elif kind in ("head", "grew", "done"):
+            following = self._following.get(message["key"])
+            if following is not None:
+                getattr(self, f"_follower_{kind}")(following, message, payload)
+        elif kind == "stored":
+            self._adopt(stored_object(message, payload))
+        elif kind == "evict":
+            if self.disk is not None:
+                self.disk.forget(message["key"], Path(message["path"]))
+        elif kind == "snapshot":
+            snap = self.local_snapshot().to_dict()
+            self.send({"t": "snapshot", "ask": message["ask"], "snapshot": snap})
+        elif kind == "purge":
+            prefix = "prefix" in message
+            names = self.local_purge(message["prefix" if prefix else "path"], prefix)
+            self.send({"t": "purged_here", "ask": message["ask"], "keys": names})
+        elif kind in ("gathered", "purged"):
+            answer = self._asked.get(message["id"])
+            if answer is not None and not answer.done():
+                answer.set_result(message)
+
+    def _claimed(self, name: str, role: Role) -> None:
+        fill, answer = self._claims.get(name, (None, None))
+        if fill is None or answer is None or answer.done():
+            if role == "fill":  # nobody here waits any more: let the node know it is off
+                self.send({"t": "done", "key": name, "outcome": "failed"})
+            return
+        if role == "follow":  # before the head and progress that come right after
+            self._following[name] = Following(fill, asyncio.get_running_loop().create_future())
+        answer.set_result(role)
+
+    def _follower_head(self, following: Following, message: Message, payload: bytes) -> None:
+        fill = following.fill
+        following.got_head = True
+        fill.label = "COALESCED"
+        if message.get("temp"):
+            try:  # at once: the filler moves the file into the tier when it is complete
+                fill.reader = OpenFile(os.open(message["temp"], os.O_RDONLY))
+            except OSError:  # finished and moved already: what it stored is served instead
+                fill.reader = None
+        pairs: list[tuple[str, str]] = [(name, value) for name, value in message["headers"]]
+        headers = CIMultiDictProxy(CIMultiDict(pairs))
+        fill.set_head(Head(message["status"], headers, message["length"]))
+
+    def _follower_grew(self, following: Following, message: Message, payload: bytes) -> None:
+        fill = following.fill
+        if fill.reader is not None and message["file_end"] > fill.file_end:
+            fill.file_grew(message["file_end"] - fill.file_end)
+
+    def _follower_done(self, following: Following, message: Message, payload: bytes) -> None:
+        fill = following.fill
+        self._following.pop(str(fill.key), None)
+        if message.get("died"):
+            if not following.got_head:  # nothing sent yet: claim again, one of us fills
+                following.done.set_result(False)
+                return
+            fill.finish("failed", UpstreamError("the worker fetching it stopped"))
+            following.done.set_result(True)
+            return
+        if payload:
+            fill.append(payload)
+        # the body is here only if the file part was followed (or there was none)
+        if message.get("meta") and (fill.reader is not None or not message.get("file_end")):
+            fill.meta = ObjectMeta.from_dict(message["meta"])
+        outcome = message["outcome"]
+        if outcome == "not_modified" and self.memory is not None and self.disk is not None:
+            name = str(fill.key)
+            fill.revalidated = self.memory.get(name) or self.disk.get(name)
+        error = None
+        if message.get("error"):
+            error = UpstreamError(message["error"])
+            error.status = message.get("status", 502)
+        fill.finish(outcome, error)
+        following.done.set_result(True)
+
+    def _adopt(self, stored: Stored) -> None:
+        if self.memory is None or self.disk is None:
+            return
+        name = stored.meta.key
+        if isinstance(stored, MemoryObject):
+            self.memory.put(stored)
+            self.disk.discard(name)
+        else:
+            self.memory.discard(name)
+            self.disk.adopt(stored)
+
+    def _forgot(self, entry: DiskEntry) -> None:
+        self.send({"t": "gone", "key": entry.meta.key, "path": str(entry.path)})
+
+    def _reported(self) -> None:
+        if self.disk is not None and self.disk.touched:
+            self.send({"t": "touch", "keys": list(self.disk.touched)})
+            self.disk.touched.clear()
+        self.send({"t": "stats", "snapshot": self.local_snapshot().to_dict()})
+        self._report = asyncio.get_running_loop().call_later(REPORT_INTERVAL_S, self._reported)
+
+    def _lost(self) -> None:
+        self.channel = None
+        for _, answer in self._claims.values():
+            if not answer.done():
+                answer.set_result("fill")
+        for following in list(self._following.values()):
+            self._follower_done(following, {"t": "done", "died": True}, b"")
+        self.lost.set()
+
+
+class Publisher:
+    """A fill this worker fetches, told to the followers in other workers (FillObserver)."""
+
+    def __init__(self, link: NodeLink) -> None:
+        self.link = link
+
+    def head(self, fill: Fill, head: Head) -> None:
+        temp = str(fill.temp_path) if fill.reader is not None and fill.temp_path else None
+        self.link.send(
+            {
+                "t": "head",
+                "key": str(fill.key),
+                "status": head.status,
+                "headers": list(head.headers.items()),
+                "length": head.length,
+                "temp": temp,
+            }
+        )
+
+    def grew(self, fill: Fill) -> None:
+        self.link.send({"t": "grew", "key": str(fill.key), "file_end": fill.file_end})
+
+    def finished(self, fill: Fill) -> None:
+        outcome = fill.finished.result()
+        message: Message = {
+            "t": "done",
+            "key": str(fill.key),
+            "outcome": outcome,
+            "meta": fill.meta.to_dict() if fill.meta is not None else None,
+            "file_end": fill.file_end,
+        }
+        if fill.error is not None:
+            message["error"], message["status"] = fill.error.reason, fill.error.status
+        # a body nobody stored (no-store, or the disk failed) goes with the end; what was
+        # stored reached every worker just before
+        payload = fill.body if outcome == "passed" else b""
+        self.link.send(message, payload)

@@ -1,0 +1,274 @@
+"""The process an operator starts with `--workers N`: it binds the port, runs N workers, and
+holds the node's cache index (hub.py). It serves no requests itself.
+
+The workers inherit the one listening socket rather than binding their own with SO_REUSEPORT:
+the accept queue then belongs to the node, not to a worker, so a worker that stops (a reload,
+a crash) leaves the connections waiting in it to the others. With SO_REUSEPORT each socket has
+its own queue, and Linux resets the connections queued on a socket that closes.
+
+- a worker that dies is replaced at once (after a back-off if it keeps dying at start-up);
+- SIGHUP re-reads the configuration and replaces every worker: the new ones are ready (and
+  accepting) before the old ones stop accepting and drain for `shutdown_timeout`;
+- SIGTERM or SIGINT stops the workers (drain, then SIGKILL after `shutdown_timeout` + 1 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from edge.config import EdgeConfig
+from edge.disk import DiskTier
+from edge.errors import ConfigError
+from edge.memory import MemoryTier
+from edge.node.hub import Hub, Worker
+
+log = logging.getLogger("edge")
+
+BACKLOG = 1024
+READY_TIMEOUT_S = 30.0
+POLL_S = 0.1  # how often dead workers are looked for (uvloop keeps SIGCHLD for itself)
+QUICK_DEATH_S = 1.0  # a worker that dies sooner than this after its start backs off
+MAX_BACKOFF_S = 5.0
+# what a reload cannot change in a running node (the socket and the node's own index)
+FIXED_ON_RELOAD = ("host", "port", "cache_dir", "disk_bytes", "ram_bytes", "max_open_files")
+
+
+@dataclass(eq=False)
+class Process:
+    index: int
+    popen: subprocess.Popen[bytes]
+    started: float
+    worker: Worker | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+class Supervisor:
+    def __init__(self, config: EdgeConfig, reload: Callable[[], EdgeConfig]) -> None:
+        self.config = config
+        self.reload_config = reload
+        self.current: dict[int, Process] = {}  # by worker index
+        self.retiring: set[Process] = set()
+        self.hub: Hub | None = None
+        self.sock: socket.socket | None = None
+        self.stopping = asyncio.Event()
+        self._exited = asyncio.Event()
+        self._ids = 0
+        self._backoff: dict[int, float] = {}
+        self._reloading: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def processes(self) -> list[Process]:
+        return [*self.current.values(), *self.retiring]
+
+    async def run(self) -> int:
+        self.sock = bind(self.config.host, self.config.port)
+        port = self.sock.getsockname()[1]
+        own_dir = not self.config.cache_dir
+        root = Path(self.config.cache_dir or tempfile.mkdtemp(prefix="classcast-edge-"))
+        self.config = dataclasses.replace(self.config, port=port, cache_dir=str(root))
+        disk = DiskTier(root, self.config.disk_bytes, self.config.max_open_files)
+        kept = await disk.load()
+        self.hub = Hub(disk, MemoryTier(self.config.ram_bytes, self.config.ram_object_max_bytes))
+        self.hub.on_lost = self._lost
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        poller = loop.call_later(POLL_S, self._poll)
+        try:
+            if not await self._start_all():
+                return 1
+            log.info(
+                "edge ready",
+                extra={"url": f"http://{self.config.host}:{port}", "workers": self._pids(),
+                       "disk_entries": kept, "upstreams": self.config.upstreams},
+            )  # fmt: skip
+            await self.stopping.wait()
+            log.info("edge stopping")
+            return 0
+        finally:
+            poller.cancel()
+            await self._stop_all(list(self.processes))
+            await disk.close()
+            self.sock.close()
+            if own_dir:
+                shutil.rmtree(root, ignore_errors=True)
+
+    # -- starting ------------------------------------------------------------------------------
+    async def _start_all(self) -> bool:
+        """Start a full set of workers and wait until every one serves."""
+        started = [await self._spawn(index) for index in range(self.config.workers)]
+        try:
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                for process in started:
+                    assert process.worker is not None
+                    await process.worker.ready
+        except (TimeoutError, RuntimeError) as exc:
+            log.error("workers did not start", extra={"error": str(exc) or "timed out"})
+            await self._stop_all(started)
+            return False
+        for process in started:
+            self.current[process.index] = process
+        return True
+
+    async def _spawn(self, index: int) -> Process:
+        assert self.sock is not None and self.hub is not None
+        ours, theirs = socket.socketpair()
+        command = [
+            sys.executable, "-m", "edge", "worker", "--index", str(index),
+            "--listen-fd", str(self.sock.fileno()), "--hub-fd", str(theirs.fileno()),
+        ]  # fmt: skip
+        # a fork and exec: a few milliseconds, only at start-up, reloads and replacements
+        popen = subprocess.Popen(  # noqa: ASYNC220
+            command, stdin=subprocess.PIPE, pass_fds=(self.sock.fileno(), theirs.fileno())
+        )
+        theirs.close()
+        assert popen.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            popen.stdin.write(orjson.dumps(dataclasses.asdict(self.config)))
+        popen.stdin.close()
+        process = Process(index, popen, time.monotonic())
+        self._ids += 1
+        process.worker = await self.hub.attach(self._ids, index, popen.pid, ours)
+        return process
+
+    def _pids(self) -> list[int]:
+        return [self.current[i].pid for i in sorted(self.current)]
+
+    # -- deaths --------------------------------------------------------------------------------
+    def _reap(self) -> None:
+        for process in self.processes:
+            if process.popen.poll() is not None:
+                self._exited.set()
+                if self.current.get(process.index) is process:
+                    del self.current[process.index]
+                    self._replace(process)
+                else:
+                    self.retiring.discard(process)
+
+    def _poll(self) -> None:
+        self._reap()
+        asyncio.get_running_loop().call_later(POLL_S, self._poll)
+
+    def _lost(self, worker: Worker) -> None:
+        """Its channel closed: the process is gone or going; the next poll reaps it."""
+        self._reap()
+
+    def _replace(self, dead: Process) -> None:
+        if self.stopping.is_set():
+            return
+        quick = time.monotonic() - dead.started < QUICK_DEATH_S
+        wait = min(MAX_BACKOFF_S, self._backoff.get(dead.index, 0.25) * 2) if quick else 0.0
+        self._backoff[dead.index] = wait
+        log.warning(
+            "worker died, replacing it",
+            extra={"worker": dead.index, "pid": dead.pid, "status": dead.popen.returncode,
+                   "after_s": wait},
+        )  # fmt: skip
+        self._run_soon(self._respawn(dead.index, wait))
+
+    async def _respawn(self, index: int, wait: float) -> None:
+        await asyncio.sleep(wait)
+        reloading = self._reloading is not None and not self._reloading.done()
+        if self.stopping.is_set() or reloading or index in self.current:
+            return  # a reload starts a whole new set
+        if index >= self.config.workers:
+            return
+        self.current[index] = await self._spawn(index)
+
+    def _run_soon(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- reload --------------------------------------------------------------------------------
+    def _reload_soon(self) -> None:
+        if self._reloading is not None and not self._reloading.done():
+            log.warning("reload already under way; SIGHUP ignored")
+            return
+        self._reloading = asyncio.ensure_future(self._reload())
+
+    async def _reload(self) -> None:
+        try:
+            fresh = self.reload_config()
+        except ConfigError as exc:
+            log.error("reload refused, the running configuration stays", extra={"error": str(exc)})
+            return
+        fixed = {key: getattr(self.config, key) for key in FIXED_ON_RELOAD}
+        changed = [key for key, value in fixed.items() if getattr(fresh, key) != value]
+        if changed and changed != ["cache_dir"]:
+            log.warning("these settings take effect at restart only", extra={"keys": changed})
+        old_config, self.config = self.config, dataclasses.replace(fresh, **fixed)
+        old = dict(self.current)
+        self.current.clear()
+        if not await self._start_all():  # keep serving with the old workers
+            self.config = old_config
+            self.current.update(old)
+            return
+        self.retiring.update(old.values())
+        for process in old.values():  # the new ones accept already: the old ones may stop
+            with contextlib.suppress(ProcessLookupError):
+                process.popen.send_signal(signal.SIGTERM)
+        self._run_soon(self._stop_all(list(old.values()), signal_first=False))
+        retired = [process.pid for process in old.values()]
+        log.info("reloaded", extra={"workers": self._pids(), "retired": retired})
+
+    # -- stopping ------------------------------------------------------------------------------
+    async def _stop_all(self, processes: list[Process], signal_first: bool = True) -> None:
+        """SIGTERM, drain for shutdown_timeout, then SIGKILL whatever is left."""
+        if signal_first:
+            for process in processes:
+                if process.popen.poll() is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.popen.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.config.shutdown_timeout + 1.0
+        while any(p.popen.poll() is None for p in processes):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._exited.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(remaining, POLL_S)):
+                    await self._exited.wait()
+        for process in processes:
+            if process.popen.poll() is None:
+                log.warning("worker did not stop in time, killed", extra={"pid": process.pid})
+                process.popen.kill()
+                process.popen.wait()
+            self.retiring.discard(process)

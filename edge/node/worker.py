@@ -1,0 +1,35 @@
+"""`python -m edge worker`: one worker of a node, started by its supervisor, never by hand.
+
+It reads its configuration as JSON on standard input (keys stay out of the process list),
+serves on the listening socket the supervisor bound, and keeps the cache in step with the node
+over its channel. It stops on SIGTERM (draining for `shutdown_timeout`) or when the supervisor
+goes away; SIGINT is the supervisor's to act on, since Ctrl-C reaches the whole process group.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+
+from edge.app import running_edge
+from edge.config import EdgeConfig
+from edge.node.link import NodeLink
+from edge.runtime import tune_gc, until_stopped
+
+log = logging.getLogger("edge")
+
+
+async def serve_worker(config: EdgeConfig, index: int, listen_fd: int, hub_fd: int) -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    link = NodeLink(index)
+    await link.open(socket.socket(fileno=hub_fd))
+    try:
+        async with running_edge(config, node=link, sock=socket.socket(fileno=listen_fd)):
+            tune_gc()
+            link.send({"t": "ready"})
+            await until_stopped((signal.SIGTERM,), also=link.lost)
+            log.info("worker stopping", extra={"worker": index})
+    finally:
+        link.close()
+    return 0
