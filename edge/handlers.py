@@ -143,6 +143,7 @@ class ContentHandler:
     ) -> AnyAnswer:
         # shield: a client hanging up must not cancel what other waiters are waiting on
         head = await asyncio.shield(fill.head)
+        x_cache = fill.label or x_cache  # another worker's fetch or copy (edge/node/)
         if isinstance(head, Head) and self._streams(request, fill, head):
             return self._stream(fill, head, x_cache)
         outcome = await asyncio.shield(fill.finished)
