@@ -1,8 +1,11 @@
 """python -m loadtest.edgebench [--seconds 5] [--rounds 3] [--connections 32] [--json FILE]
+    [--scenarios segments,playlists,cold,workers]
 
 Hot 2 MB segments and hot playlists through the edge, against aiohttp baselines (and nginx
-proxy_cache when installed) in the same run; then cold misses. Everything is a separate process
-on loopback; server CPU comes from /proc/<pid>/stat around each wrk run. The edge is driven
+proxy_cache when installed) in the same run; then cold misses. `workers`, only when named: the
+edge with --workers 1 and 2 against nginx with 1 and 2 workers, then cold misses on the
+2-worker edge. Everything is a separate process on loopback; server CPU comes from
+/proc/<pid>/stat around each wrk run, summed over a server's process tree. The edge is driven
 over HTTP only: loadtest/ never imports edge/.
 """
 
@@ -11,87 +14,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
-import sys
 import tempfile
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
-from loadtest.edgebench.nginx import nginx_command
-from loadtest.edgebench.procs import ROOT, WRK_REPORT, free_port, server
-from loadtest.edgebench.scenarios import Rounds, Target, cold_misses, hot, ratio
-
-LESSON = "bench"
-SEGMENT_PATH = f"/vod/{LESSON}/360p/hot_2mb.ts"
-PLAYLIST_PATH = f"/vod/{LESSON}/360p/index.m3u8"
-COLD_PATH = f"/vod/{LESSON}/360p/seg_00005.ts"
-COLD_WAITERS = 500
-EDGE, EDGE_LOGGING = "classcast edge", "classcast edge, access log on"
-FILE_RESPONSE, BYTES, BARE, BARE_HEADERS, NGINX, NGINX_LOGGING = (
-    "aiohttp FileResponse (uvloop)",
-    "aiohttp bytes from memory",
-    "aiohttp bare handler, const",
-    "bare handler + the edge's headers",
-    "nginx proxy_cache",
-    "nginx proxy_cache, access log on",
+from loadtest.edgebench.procs import WRK_REPORT
+from loadtest.edgebench.scenarios import Rounds, cold_misses, hot, ratio
+from loadtest.edgebench.stack import (
+    BARE,
+    BARE_HEADERS,
+    BYTES,
+    COLD_PATH,
+    EDGE,
+    EDGE_2W,
+    EDGE_LOGGING,
+    FILE_RESPONSE,
+    NGINX,
+    NGINX_LOGGING,
+    PLAYLIST_PATH,
+    SEGMENT_PATH,
+    Stack,
+    set_faults,
 )
+from loadtest.edgebench.workers import workers_hot, workers_ratios
 
-
-def make_library(root: Path) -> Path:
-    content = root / "content"
-    shutil.copytree(ROOT / "content", content)  # the schedule names the sample lessons
-    shutil.copytree(ROOT / "content" / "math-fractions", content / LESSON)
-    (content / LESSON / "360p" / "hot_2mb.ts").write_bytes(os.urandom(2 * 1024 * 1024))
-    return content
-
-
-def set_faults(origin: str, **faults: object) -> None:
-    body = {"latency_ms": 0, "error_rate": 0.0, "error_status": 503, "truncate_rate": 0.0,
-            "bytes_per_second": 0, "path_prefix": "", **faults}  # fmt: skip
-    request = urllib.request.Request(origin + "/_faults", json.dumps(body).encode(), method="POST")
-    urllib.request.urlopen(request).read()
-
-
-class Stack:
-    """Origin, two edges (access log off and on), the baseline server and nginx, all up."""
-
-    def __init__(self, root: Path, stack: ExitStack) -> None:
-        py = sys.executable
-        content = make_library(root)
-        self.url: dict[str, str] = {}
-        self.pid: dict[str, int] = {}
-
-        def start(name: str, command: list[str], port: int) -> None:
-            self.url[name] = f"http://127.0.0.1:{port}"
-            self.pid[name] = stack.enter_context(
-                server(command, self.url[name] + "/healthz", root / f"{name}.log")
-            )
-
-        port = free_port()
-        origin = [py, "-m", "origin", "serve", "--port", str(port), "--faults",
-                  "--content", str(content), "--schedule", "config/schedule.toml"]  # fmt: skip
-        start("origin", origin, port)
-        self.playlist_size = len(urllib.request.urlopen(self.url["origin"] + PLAYLIST_PATH).read())
-        for name, extra in ((EDGE, ["--no-access-log"]), (EDGE_LOGGING, [])):
-            port = free_port()
-            start(name, [py, "-m", "edge", "serve", "--port", str(port), "--upstream",
-                         self.url["origin"], "--cache-dir", str(root / f"cache-{port}"),
-                         "--log-level", "warning", "--rate-per-client", "0", *extra],
-                  port)  # fmt: skip
-        port = free_port()
-        start("baseline", [py, "-m", "loadtest.baseline_server", "--port", str(port), "--file",
-                           str(content / LESSON / "360p" / "hot_2mb.ts"),
-                           "--const-size", str(self.playlist_size)], port)  # fmt: skip
-        for name, logging in ((NGINX, False), (NGINX_LOGGING, True)):
-            port = free_port()
-            nginx = nginx_command(root, port, self.url["origin"], access_log=logging)
-            if nginx is not None:
-                start(name, nginx, port)
-
-    def target(self, label: str, server_name: str, path: str) -> Target:
-        return Target(label, self.pid[server_name], self.url[server_name] + path)
+COLD_WAITERS = 500
+SCENARIOS = ("segments", "playlists", "cold", "workers")
 
 
 def main() -> None:
@@ -104,9 +54,11 @@ def main() -> None:
         "--scenarios",
         type=lambda v: set(v.split(",")),
         default={"segments", "playlists", "cold"},
-        help="comma list of segments, playlists, cold (default: all)",
+        help="comma list of segments, playlists, cold, workers (default: all but workers)",
     )
     args = parser.parse_args()
+    if unknown := args.scenarios - set(SCENARIOS):
+        parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if shutil.which("wrk") is None:
         raise SystemExit("edgebench: wrk is needed (apt-get install wrk)")
     root = Path(tempfile.mkdtemp(prefix="edgebench-"))
@@ -114,7 +66,7 @@ def main() -> None:
     script.write_text(WRK_REPORT)
     try:
         with ExitStack() as stack:
-            results = run(Stack(root, stack), args, script)
+            results = run(Stack(root, stack, args.scenarios), args, script)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if args.json:
@@ -154,9 +106,12 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
         )
         results["playlists"] = [r.summary() for r in pl.values()]
     if "cold" in args.scenarios:
-        cold = cold_scenario(s)
+        cold = cold_scenario(s, s.url[EDGE], EDGE)
         results["cold"] = cold
     ratios = compute_ratios(seg, pl, cold)
+    if "workers" in args.scenarios:
+        results["workers"], more = workers_scenario(s, args, script)
+        ratios.update(more)
     print("ratios (median of per-round ratios)")
     for key, value in ratios.items():
         print(f"  {key:<58} {value:6.2f}")
@@ -164,14 +119,31 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
     return results
 
 
-def cold_scenario(s: Stack) -> dict[str, float]:
+def workers_scenario(
+    s: Stack, args: argparse.Namespace, script: Path
+) -> tuple[dict[str, object], dict[str, float]]:
+    """Figures and ratios of the workers scenario; cold misses on the 2-worker edge if it runs."""
+    seg, pl = workers_hot(s, args.rounds, args.seconds, args.connections, script)
+    cold = cold_scenario(s, s.url[EDGE_2W], EDGE_2W) if EDGE_2W in s.url else {}
+    results: dict[str, object] = {
+        "segments": [r.summary() for r in seg.values()],
+        "playlists": [r.summary() for r in pl.values()],
+        "cold": cold,
+        "skipped": s.skipped,
+    }
+    return results, workers_ratios(seg, pl, cold)
+
+
+def cold_scenario(s: Stack, edge: str, name: str) -> dict[str, float]:
+    """Cold misses through the edge at URL `edge`, whose cache has not seen COLD_PATH yet."""
     print(
-        f"cold misses: {COLD_WAITERS} concurrent requests for one object (origin 200 ms, 1 s body)"
+        f"cold misses, {name}: {COLD_WAITERS} concurrent requests for one object"
+        " (origin 200 ms, 1 s body)"
     )
     size = len(urllib.request.urlopen(s.url["origin"] + COLD_PATH).read())
     urllib.request.urlopen(s.url["origin"] + "/_stats/reset", data=b"").read()
     set_faults(s.url["origin"], latency_ms=200, bytes_per_second=size, path_prefix=COLD_PATH)
-    cold = asyncio.run(cold_misses(s.url[EDGE], s.url["origin"], COLD_PATH, COLD_WAITERS))
+    cold = asyncio.run(cold_misses(edge, s.url["origin"], COLD_PATH, COLD_WAITERS))
     set_faults(s.url["origin"])
     for key, value in cold.items():
         print(f"  {key:<20} {value:.3f}" if isinstance(value, float) else f"  {key:<20} {value}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 import shutil
 from pathlib import Path
 
 
 def nginx_command(
-    root: Path, port: int, upstream: str, access_log: bool = False
+    root: Path, port: int, upstream: str, access_log: bool = False, workers: int = 1
 ) -> list[str] | None:
     """nginx with its access log off, or on as a production nginx runs it (buffered)."""
     if shutil.which("nginx") is None:
@@ -20,9 +23,16 @@ def nginx_command(
         if access_log
         else "access_log off;"
     )
-    # one worker process, no master: a like-for-like match for one edge process
+    # one worker: no master either, a like-for-like match for one edge process; more: a master
+    # and its workers, matching the edge's supervisor. The workers keep our user (a master run
+    # as root would make them nobody, locked out of the cache under our 0700 temporary folder).
+    processes = (
+        "master_process off; worker_processes 1;"
+        if workers == 1
+        else f"master_process on; worker_processes {workers}; user {_our_user()};"
+    )
     conf.write_text(f"""
-daemon off; master_process off; worker_processes 1;
+daemon off; {processes}
 error_log {root}/nginx-error.log; pid {root}/nginx.pid;
 events {{ worker_connections 4096; }}
 http {{
@@ -41,3 +51,7 @@ http {{
 }}
 """)
     return ["nginx", "-c", str(conf), "-p", str(root)]
+
+
+def _our_user() -> str:
+    return f"{pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name}"

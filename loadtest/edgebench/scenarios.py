@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from loadtest.edgebench.procs import Load, cpu_seconds, wrk
+from loadtest.edgebench.procs import Load, tree_cpu_seconds, wrk
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,9 @@ def hot(
     results = {t.name: Rounds(t.name) for t in targets}
     for _ in range(rounds):
         for target in targets:
-            before = cpu_seconds(target.pid)
+            before = tree_cpu_seconds(target.pid)  # one process, or a master and its workers
             load = wrk(target.url, connections, seconds, script)
-            results[target.name].add(load, cpu_seconds(target.pid) - before)
+            results[target.name].add(load, tree_cpu_seconds(target.pid) - before)
     for r in results.values():
         print(
             f"  {r.name:<34} {r.median('requests_per_s'):>8.0f} req/s"
