@@ -10,9 +10,12 @@ cost more than a whole hit.
 from __future__ import annotations
 
 import asyncio
+import os
+import select
+import stat
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import orjson
@@ -21,6 +24,10 @@ from edge.http.messages import Request
 
 FLUSH_S = 0.2
 MAX_PENDING = 4096  # lines: a burst is written early rather than growing the buffer
+# The workers of a node share one stderr. Each write holds whole lines, so lines of two
+# processes never mix: the kernel keeps a write to a file whole, and one to a pipe or a socket
+# (a container's log) only up to PIPE_BUF bytes.
+FILE_WRITE = 1024**2
 LINE = (
     '{"ts":%.3f,"method":"%s","path":%s,"status":%d,"cache":"%s","bytes":%d,"ms":%.3f,"peer":"%s"}'
 )
@@ -32,6 +39,7 @@ class AccessLog:
     def __init__(self, out: BinaryIO | None = None, redact: Callable[[str], str] = str) -> None:
         self.out = out if out is not None else sys.stderr.buffer
         self.redact = redact  # what of a target must not reach the log (signatures)
+        self.write_size = _atomic_write_size(self.out)
         self._pending: list[Entry] = []
         self._timer: asyncio.TimerHandle | None = None
 
@@ -60,8 +68,29 @@ class AccessLog:
             self._timer = None
         entries, self._pending = self._pending, []
         if entries:
-            self.out.write(format_lines(entries, self.redact))
-            self.out.flush()
+            for chunk in whole_lines(format_lines(entries, self.redact), self.write_size):
+                self.out.write(chunk)
+                self.out.flush()
+
+
+def whole_lines(data: bytes, size: int) -> Iterator[bytes]:
+    """`data` in pieces of at most `size` bytes that end at a line's end (a longer line is a
+    piece of its own)."""
+    start = 0
+    while start < len(data):
+        end = data.rfind(b"\n", start, start + size) + 1
+        if end <= start:
+            end = data.find(b"\n", start) + 1 or len(data)
+        yield data[start:end]
+        start = end
+
+
+def _atomic_write_size(out: BinaryIO) -> int:
+    try:
+        mode = os.fstat(out.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's BytesIO)
+        return FILE_WRITE
+    return FILE_WRITE if stat.S_ISREG(mode) else select.PIPE_BUF
 
 
 def format_lines(entries: list[Entry], redact: Callable[[str], str] = str) -> bytes:
