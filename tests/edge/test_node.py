@@ -1,0 +1,248 @@
+"""A node's one cache, in one process: the supervisor's hub and two workers' edges joined by
+real socketpairs, each worker its own HTTP server on loopback, one fake clock. What the
+workers of a real node do across processes (tests/e2e/test_workers.py) is decided here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from edge.config import build
+from edge.disk import DiskTier
+from edge.memory import MemoryTier
+from edge.node.hub import Hub
+from edge.node.link import NodeLink
+from tests.edge.fakes import EdgeClient, EdgeClients, FakeClock, ScriptedUpstream, settle
+
+SEGMENT = os.urandom(1_000_000)
+TS = {"Content-Type": "video/mp2t", "Cache-Control": "max-age=3600", "ETag": '"s1"'}
+M3U8 = "application/vnd.apple.mpegurl"
+LIVE = b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:4,\ns7.ts\n"
+
+
+@dataclass
+class Node:
+    hub: Hub
+    workers: list[EdgeClient]
+    links: list[NodeLink]
+    root: Path
+
+    def data_files(self) -> list[Path]:
+        return list(self.root.glob("??/??/*.data"))
+
+
+@pytest.fixture
+async def node(
+    upstream: tuple[ScriptedUpstream, str], tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[Node]:
+    root = tmp_path / "cache"
+    disk = DiskTier(root, 3_500_000)
+    await disk.load()
+    hub = Hub(disk, MemoryTier(16 * 1024**2, 1024**2))
+    clients = EdgeClients()
+    links = []
+    for index in range(2):
+        ours, theirs = socket.socketpair()
+        await hub.attach(index + 1, index, os.getpid(), ours)
+        link = NodeLink(index)
+        await link.open(theirs)
+        links.append(link)
+        config = build(
+            {"upstreams": [upstream[1]], "cache_dir": str(root), "retries": 0,
+             "prefetch_segments": 0, "node_id": "classcast-edge", "port": 0,
+             "access_log": False, "disk_bytes": 3_500_000},
+        )  # fmt: skip
+        await clients.start(config, clock=clock, node=link)
+    yield Node(hub, clients.clients, links, root)
+    await clients.close()
+    for link in links:
+        link.close()
+    await disk.close()
+
+
+async def test_a_miss_in_two_workers_is_one_fetch_and_the_second_streams_it(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    gate = asyncio.Event()
+    fake.put("/v/cold.ts", SEGMENT, headers=TS, gate=gate)
+    a, b = node.workers
+    first = await a.get("/v/cold.ts")  # the head is in; half the body waits on the gate
+    assert first.headers["X-Cache"] == "MISS"
+    second = await b.get("/v/cold.ts")
+    assert second.headers["X-Cache"] == "COALESCED"
+    assert await second.content.readexactly(len(SEGMENT) // 2) == SEGMENT[: len(SEGMENT) // 2]
+    assert b.cache.filler.fetching == 0 and a.cache.filler.fetching == 1
+    gate.set()
+    assert await first.read() == SEGMENT
+    assert await second.content.read() == SEGMENT[len(SEGMENT) // 2 :]
+    assert fake.hits["/v/cold.ts"] == 1
+    await settle(a)
+    third = await b.get("/v/cold.ts")
+    assert (third.headers["X-Cache"], await third.read()) == ("HIT", SEGMENT)
+    assert len(node.data_files()) == 1  # written once, by the worker that fetched it
+
+
+async def test_what_one_worker_stored_is_a_hit_in_the_other(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    fake.put("/v/a.m3u8", b"#EXTM3U\n#EXT-X-ENDLIST\n", headers={"Content-Type": M3U8})
+    a, b = node.workers
+    assert (await a.get("/v/a.m3u8")).headers["X-Cache"] == "MISS"
+    await settle(a)
+    answer = await b.get("/v/a.m3u8")
+    assert answer.headers["X-Cache"] == "HIT"
+    assert await answer.read() == b"#EXTM3U\n#EXT-X-ENDLIST\n"
+    assert fake.hits["/v/a.m3u8"] == 1
+
+
+async def test_a_new_worker_gets_the_node_copy_instead_of_fetching(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    fake.put("/v/seg.ts", SEGMENT, headers=TS)
+    a, b = node.workers
+    await (await a.get("/v/seg.ts")).read()
+    await settle(a)
+    name = a.cache.disk.keys()[0]
+    assert await _until(lambda: b.cache.disk.get(name) is not None)  # told of it at once
+    b.cache.disk.discard(name)  # as a worker started after the store: its view is empty
+    answer = await b.get("/v/seg.ts")
+    assert (answer.headers["X-Cache"], await answer.read()) == ("HIT", SEGMENT)
+    assert fake.hits["/v/seg.ts"] == 1
+
+
+async def test_an_expired_live_playlist_is_refreshed_once_for_the_node(
+    node: Node, upstream: tuple[ScriptedUpstream, str], clock: FakeClock
+) -> None:
+    fake, _ = upstream
+    fake.put(
+        "/live/c/index.m3u8", LIVE, headers={"Content-Type": M3U8, "Cache-Control": "max-age=1"}
+    )
+    a, b = node.workers
+    await (await a.get("/live/c/index.m3u8")).read()
+    await settle(a)
+    assert (await b.get("/live/c/index.m3u8")).headers["X-Cache"] == "HIT"
+    for seconds in (5.0, 10.0, 5.0):  # stale (served, refreshed behind) or past its cap
+        clock.advance(seconds)
+        for worker in (a, b, a, b):
+            assert (await worker.get("/live/c/index.m3u8")).status == 200
+        await settle(a)
+        await settle(b)
+    assert fake.hits["/live/c/index.m3u8"] == 4  # once at first, once per expiry: not per worker
+
+
+async def test_purge_in_one_worker_forgets_the_object_in_every_worker(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    fake.put("/v/p.ts", SEGMENT, headers=TS)
+    a, b = node.workers
+    await (await a.get("/v/p.ts")).read()
+    await settle(a)
+    await (await b.get("/v/p.ts")).read()  # b holds it too now
+    purged = await node.links[0].purge(str(a.cache.disk.keys()[0]), prefix=False)
+    assert purged == 1
+    assert a.cache.disk.keys() == b.cache.disk.keys() == []
+    assert await _until(lambda: not node.data_files())
+    assert (await b.get("/v/p.ts")).headers["X-Cache"] == "MISS"
+    assert fake.hits["/v/p.ts"] == 2
+
+
+async def test_metrics_in_either_worker_count_the_requests_of_both(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    fake.put("/v/m.m3u8", b"#EXTM3U\n#EXT-X-ENDLIST\n", headers={"Content-Type": M3U8})
+    a, b = node.workers
+    for worker in (a, a, b, b, b):
+        await (await worker.get("/v/m.m3u8")).read()
+    text = await (await b.get("/metrics")).text()
+    values = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert values[("classcast_edge_requests_total", (("cache", "HIT"),))] == 4
+    assert values[("classcast_edge_requests_total", (("cache", "MISS"),))] == 1
+    assert values[("classcast_edge_workers", ())] == 2
+    pid = str(os.getpid())
+    assert values[("classcast_edge_worker_requests", (("pid", pid), ("worker", "0")))] == 2
+    assert values[("classcast_edge_worker_requests", (("pid", pid), ("worker", "1")))] == 3
+
+
+async def test_the_node_budget_holds_whatever_worker_stored(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    for number in range(8):  # 8 MB through a 3.5 MB budget, from both workers
+        fake.put(f"/v/{number}.ts", os.urandom(1_000_000), headers=TS)
+        worker = node.workers[number % 2]
+        await (await worker.get(f"/v/{number}.ts")).read()
+        await settle(worker)
+    assert node.hub.disk.bytes_used <= 3_500_000
+    assert await _until(lambda: sum(p.stat().st_size for p in node.data_files()) <= 3_500_000)
+    kept = set(node.hub.disk.keys())
+    assert len(kept) == 3
+    for worker in node.workers:  # no worker's view holds what the node evicted
+        assert await _until(lambda w=worker: set(w.cache.disk.keys()) <= kept)
+
+
+async def test_followers_claim_again_when_the_filler_dies_before_the_head(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    fake.put("/v/slow.ts", SEGMENT, headers=TS, delay=0.3)
+    a, b = node.workers
+    first = asyncio.ensure_future(a.get("/v/slow.ts"))
+    assert await _until(lambda: a.cache.filler.fetching == 1)
+    second = asyncio.ensure_future(b.get("/v/slow.ts"))
+    assert await _until(lambda: bool(node.hub.claims) and bool(
+        next(iter(node.hub.claims.values())).followers))  # fmt: skip
+    node.hub.workers[1].channel.close()  # worker a, as far as the node knows, is gone
+    answer = await second
+    assert (answer.status, await answer.read()) == (200, SEGMENT)
+    assert answer.headers["X-Cache"] == "MISS"  # b fetched it itself
+    assert fake.hits["/v/slow.ts"] == 2
+    (await first).close()
+
+
+async def test_a_follower_mid_body_fails_cleanly_when_its_filler_dies(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    gate = asyncio.Event()
+    fake.put("/v/cut.ts", SEGMENT, headers=TS, gate=gate)
+    a, b = node.workers
+    first = await a.get("/v/cut.ts")
+    second = await b.get("/v/cut.ts")
+    await second.content.readexactly(len(SEGMENT) // 2)
+    node.hub.workers[1].channel.close()
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await second.read()  # never a short body ended as if it were whole
+    gate.set()
+    assert await first.read() == SEGMENT
+    await settle(a)
+    again = await b.get("/v/cut.ts")  # fetched again, whole
+    assert (again.headers["X-Cache"], await again.read()) == ("MISS", SEGMENT)
+    assert fake.hits["/v/cut.ts"] == 2
+
+
+async def _until(predicate: Callable[[], bool]) -> bool:
+    """Poll a condition the node reaches through messages (no event to wait on), for 5 s."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(5.0):
+            while not predicate():
+                await asyncio.sleep(0.01)
+            return True
+    return bool(predicate())
