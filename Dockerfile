@@ -45,4 +45,5 @@ VOLUME ["/var/cache/classcast"]
 ENV CLASSCAST_HEALTH_URL=http://127.0.0.1:8081/healthz
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen(os.environ['CLASSCAST_HEALTH_URL'], timeout=2)"]
-CMD ["python", "-m", "edge", "serve", "--config", "config/edge.toml", "--host", "0.0.0.0", "--cache-dir", "/var/cache/classcast"]
+# --workers auto: one worker per CPU the container may use (its cgroup quota), one cache
+CMD ["python", "-m", "edge", "serve", "--config", "config/edge.toml", "--host", "0.0.0.0", "--cache-dir", "/var/cache/classcast", "--workers", "auto"]

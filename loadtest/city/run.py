@@ -112,7 +112,7 @@ class CityRun:
         command = python(
             "edge", "serve", "--config", str(config), "--host", host.address,
             "--port", str(host.port), "--node-id", host.node_id, "--cache-dir", str(cache),
-            "--no-access-log",
+            "--no-access-log", "--workers", "1",  # one process a node: the city shares 2 cores
         )  # fmt: skip
         for url in upstreams:
             command += ["--upstream", url]

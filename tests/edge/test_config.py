@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from edge.__main__ import main
-from edge.config import ConfigError, build, load, parse_size
+from edge.config import ConfigError, build, load, parse_size, usable_cpus
+from tests.support.process import ROOT
 
 UP = {"upstreams": ["http://127.0.0.1:8080"]}
 
@@ -40,11 +42,24 @@ def test_layers_merge_and_coerce(tmp_path: Path) -> None:
         ({**UP, "node_id": "a b"}, "node_id"),
         ({**UP, "access_log": "maybe"}, "access_log"),
         ({**UP, "colour": "blue"}, "colour"),
+        ({**UP, "workers": 0}, "workers"),
+        ({**UP, "workers": "-2"}, "workers"),
+        ({**UP, "workers": "many"}, "workers"),
+        ({**UP, "workers": True}, "workers"),
     ],
 )
 def test_bad_values_name_their_key(settings: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError, match=f"^{key}:"):
         build(settings)
+
+
+def test_workers_are_a_count_or_auto_one_per_usable_cpu() -> None:
+    assert build({**UP}).workers == 1  # no supervisor unless asked
+    assert build({**UP, "workers": "3"}).workers == 3
+    assert build({**UP, "workers": "auto"}).workers == usable_cpus()
+    assert 1 <= usable_cpus() <= len(os.sched_getaffinity(0))
+    assert load(ROOT / "config/edge.toml", {}, {}).workers == usable_cpus()
+    assert load(ROOT / "config/edge.toml", {}, {"CLASSCAST_EDGE_WORKERS": "2"}).workers == 2
 
 
 def test_sizes() -> None:
