@@ -126,6 +126,8 @@ class EdgeCache:
             if judge(meta.age(self.clock()), meta.freshness) == "expired":
                 stale = stored  # the node's copy is old too: revalidate it
                 continue
+            if fill.file_end and not (isinstance(stored, DiskEntry) and fill.complete_from(stored)):
+                continue  # waiters are part-way through a body: only its file can finish it
             fill.meta, fill.revalidated, fill.label = meta, stored, "HIT"
             fill.finish("stored")
             return False, stale

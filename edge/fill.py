@@ -29,6 +29,7 @@ from edge.objects import ObjectMeta
 log = logging.getLogger("edge.fill")
 
 Outcome = Literal["stored", "passed", "not_modified", "failed"]
+VALIDATORS = ("ETag", "Last-Modified")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,15 @@ class Head:
     status: int
     headers: CIMultiDictProxy[str]
     length: int | None
+
+    def same_object(self, other: Head) -> bool:
+        """Another fetch of the same bytes: a takeover continues a body others are reading."""
+        return (
+            self.status == other.status == 200
+            and self.length is not None
+            and self.length == other.length
+            and all(self.headers.get(h) == other.headers.get(h) for h in VALIDATORS)
+        )
 
 
 class FillObserver(Protocol):
@@ -74,6 +84,7 @@ class Fill:
         self.temp_path: Path | None = None  # the temp file the body is written to, if any
         self.observer: FillObserver | None = None  # set when other workers follow (edge/node/)
         self.label: str | None = None  # X-Cache when not this process's own MISS (edge/node/)
+        self._next_reader: OpenFile | None = None  # a takeover's copy, until it catches up
         self._changed: asyncio.Future[None] = loop.create_future()
 
     def __repr__(self) -> str:
@@ -84,8 +95,8 @@ class Fill:
     def set_head(self, head: Head | UpstreamError) -> None:
         if not self.head.done():
             self.head.set_result(head)
-            if self.observer is not None and isinstance(head, Head):
-                self.observer.head(self, head)
+        if self.observer is not None and isinstance(head, Head):  # a takeover's too
+            self.observer.head(self, head)
 
     def append(self, chunk: bytes) -> None:
         """Keep a chunk in memory (playlists; segments after a disk error)."""
@@ -101,6 +112,38 @@ class Fill:
         self._wake()
         if self.observer is not None:
             self.observer.grew(self)
+
+    def take_reader(self, reader: OpenFile) -> None:
+        """The temp file waiters read from. A takeover (edge/node/) writes a new copy of a
+        body that waiters have partly read: they read the old copy until the new one holds as
+        much (`file_reached`)."""
+        if self.reader is None or self.file_end == 0:
+            old, self.reader = self.reader, reader
+        else:
+            old, self._next_reader = self._next_reader, reader
+        if old is not None:
+            old.retire()
+
+    def file_reached(self, total: int) -> None:
+        """The temp file holds the body's first `total` bytes."""
+        if self._next_reader is not None:
+            if total < self.file_end:
+                return
+            old, self.reader, self._next_reader = self.reader, self._next_reader, None
+            if old is not None:
+                old.retire()
+        if total > self.file_end:
+            self.file_grew(total - self.file_end)
+
+    def complete_from(self, entry: DiskEntry) -> bool:
+        """Finish a partly followed body from the stored file of the same object."""
+        try:
+            fd = os.open(entry.path, os.O_RDONLY)
+        except OSError:
+            return False
+        self.take_reader(OpenFile(fd))
+        self.file_reached(entry.size)
+        return True
 
     @property
     def spilled(self) -> bool:
@@ -125,14 +168,21 @@ class Fill:
 
     def _release_reader(self) -> None:
         # the temp file's descriptor lives while anyone may still read from it
-        if self.reader is not None and self.finished.done() and self.waiters <= 0:
-            self.reader.retire()
+        if self.finished.done() and self.waiters <= 0:
+            for reader in (self.reader, self._next_reader):
+                if reader is not None:
+                    reader.retire()
 
     def _wake(self) -> None:
         self._changed.set_result(None)
         self._changed = asyncio.get_running_loop().create_future()
 
     # -- consumer side -------------------------------------------------------------------
+    def _promised(self) -> int:
+        """The length the head promised (0 if none): what a streamed answer must deliver."""
+        head = self.head.result() if self.head.done() else None
+        return (head.length or 0) if isinstance(head, Head) else 0
+
     @property
     def body(self) -> bytes:
         return b"".join(self.chunks)
@@ -168,6 +218,8 @@ class Fill:
             if self.finished.done():
                 if self.error is not None or self.finished.result() == "failed":
                     raise self.error or UpstreamError("upstream body failed")
+                if offset + sum(map(len, self.chunks)) < self._promised():
+                    raise UpstreamError("the body ended short")  # never ended as if whole
                 return
             await asyncio.shield(self._changed)
 

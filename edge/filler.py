@@ -128,10 +128,13 @@ class Filler:
         to_disk = response.status == 200 and (
             kind == "segment" or (kind == "other" and not self.memory.fits(length or 0))
         )
+        head = Head(response.status, response.headers, response.content_length)
+        _check_takeover(fill, head)
         sink = await self._open_sink(fill) if to_disk else None
         # waiters wake on the head: the temp file they may stream from must exist by then
-        fill.set_head(Head(response.status, response.headers, response.content_length))
+        fill.set_head(head)
         hasher = hashlib.blake2b(digest_size=12) if "ETag" not in response.headers else None
+        written = 0
         try:
             async for chunk in response.content.iter_chunked(READ_CHUNK):
                 if hasher is not None:
@@ -139,9 +142,12 @@ class Filler:
                 if sink is not None and not fill.chunks:
                     await sink.write(chunk)
                     if sink.failed is None:
-                        fill.file_grew(len(chunk))
+                        written += len(chunk)
+                        fill.file_reached(written)
                         continue
                     self.stats.disk_errors += 1  # disk trouble: go on from memory, do not store
+                    if written < fill.file_end:  # a takeover behind what waiters have read
+                        raise UpstreamError("the disk failed while taking over a fill")
                 fill.append(chunk)
                 if fill.received - fill.file_end > MAX_BUFFERED_BYTES:
                     raise UpstreamError(f"object over {MAX_BUFFERED_BYTES} bytes for memory")
@@ -212,7 +218,7 @@ class Filler:
         await sink.open()
         if sink.failed is None:
             try:
-                fill.reader = OpenFile(await open_for_reading(sink.path))
+                fill.take_reader(OpenFile(await open_for_reading(sink.path)))
                 fill.temp_path = sink.path
                 return sink
             except OSError as exc:
@@ -255,6 +261,13 @@ class Filler:
         if self.on_store is not None:
             self.on_store(stored)
         return True
+
+
+def _check_takeover(fill: Fill, head: Head) -> None:
+    """A fill taken over from a worker that died (edge/node/) must fetch the same bytes."""
+    started = fill.head.result() if fill.head.done() else None
+    if isinstance(started, Head) and not started.same_object(head):
+        raise UpstreamError("the object changed while a fill was taken over")
 
 
 def _check_live_age(playlist: str | None, fresh: Freshness, upstream_age: float) -> None:

@@ -12,6 +12,7 @@ view forgets. Hits never ask anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Callable
@@ -176,40 +177,42 @@ class NodeLink:
 
     def _follower_head(self, following: Following, message: Message, payload: bytes) -> None:
         fill = following.fill
+        pairs: list[tuple[str, str]] = [(name, value) for name, value in message["headers"]]
+        head = Head(message["status"], CIMultiDictProxy(CIMultiDict(pairs)), message["length"])
+        started = fill.head.result() if fill.head.done() else None
+        if isinstance(started, Head) and not started.same_object(head):  # a takeover's
+            fill.finish("failed", UpstreamError("the object changed while it was being sent"))
+            return
         following.got_head = True
         fill.label = "COALESCED"
         if message.get("temp"):
-            try:  # at once: the filler moves the file into the tier when it is complete
-                fill.reader = OpenFile(os.open(message["temp"], os.O_RDONLY))
-            except OSError:  # finished and moved already: what it stored is served instead
-                fill.reader = None
-        pairs: list[tuple[str, str]] = [(name, value) for name, value in message["headers"]]
-        headers = CIMultiDictProxy(CIMultiDict(pairs))
-        fill.set_head(Head(message["status"], headers, message["length"]))
+            # at once: the filler moves the file into the tier when it is complete (if it
+            # did already, what it stored is served instead)
+            with contextlib.suppress(OSError):
+                fill.take_reader(OpenFile(os.open(message["temp"], os.O_RDONLY)))
+        fill.set_head(head)
 
     def _follower_grew(self, following: Following, message: Message, payload: bytes) -> None:
-        fill = following.fill
-        if fill.reader is not None and message["file_end"] > fill.file_end:
-            fill.file_grew(message["file_end"] - fill.file_end)
+        if following.fill.reader is not None:
+            following.fill.file_reached(message["file_end"])
 
     def _follower_done(self, following: Following, message: Message, payload: bytes) -> None:
         fill = following.fill
-        self._following.pop(str(fill.key), None)
-        if message.get("died"):
-            if not following.got_head:  # nothing sent yet: claim again, one of us fills
-                following.done.set_result(False)
-                return
-            fill.finish("failed", UpstreamError("the worker fetching it stopped"))
-            following.done.set_result(True)
+        name = str(fill.key)
+        self._following.pop(name, None)
+        if message.get("died"):  # claim again: one follower fetches, the rest follow it
+            following.done.set_result(False)
             return
         if payload:
             fill.append(payload)
+        stored = self.disk.get(name) if self.disk is not None else None
+        if fill.file_end < message.get("file_end", 0) and stored is not None:
+            fill.complete_from(stored)  # the temp file was gone before it could be followed
         # the body is here only if the file part was followed (or there was none)
-        if message.get("meta") and (fill.reader is not None or not message.get("file_end")):
+        if message.get("meta") and fill.file_end >= message.get("file_end", 0):
             fill.meta = ObjectMeta.from_dict(message["meta"])
         outcome = message["outcome"]
         if outcome == "not_modified" and self.memory is not None and self.disk is not None:
-            name = str(fill.key)
             fill.revalidated = self.memory.get(name) or self.disk.get(name)
         error = None
         if message.get("error"):

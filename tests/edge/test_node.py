@@ -217,7 +217,7 @@ async def test_followers_claim_again_when_the_filler_dies_before_the_head(
     (await first).close()
 
 
-async def test_a_follower_mid_body_fails_cleanly_when_its_filler_dies(
+async def test_a_follower_mid_body_takes_the_fill_over_when_its_filler_dies(
     node: Node, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
     fake, _ = upstream
@@ -226,16 +226,37 @@ async def test_a_follower_mid_body_fails_cleanly_when_its_filler_dies(
     a, b = node.workers
     first = await a.get("/v/cut.ts")
     second = await b.get("/v/cut.ts")
+    half = len(SEGMENT) // 2
+    assert await second.content.readexactly(half) == SEGMENT[:half]
+    node.hub.workers[1].channel.close()  # worker a, as far as the node knows, is gone
+    assert await _until(lambda: fake.hits["/v/cut.ts"] == 2)  # b fetches it again...
+    gate.set()
+    assert await second.content.read() == SEGMENT[half:]  # ...and its viewer gets the rest
+    assert await first.read() == SEGMENT
+    await settle(b)
+    assert b.cache.stats.fills == 1
+    again = await b.get("/v/cut.ts")
+    assert (again.headers["X-Cache"], await again.read()) == ("HIT", SEGMENT)
+
+
+async def test_a_takeover_that_finds_another_object_fails_its_followers_cleanly(
+    node: Node, upstream: tuple[ScriptedUpstream, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    fake, _ = upstream
+    gate = asyncio.Event()
+    fake.put("/v/changed.ts", SEGMENT, headers=TS, gate=gate)
+    a, b = node.workers
+    first = await a.get("/v/changed.ts")
+    second = await b.get("/v/changed.ts")
     await second.content.readexactly(len(SEGMENT) // 2)
+    fake.put("/v/changed.ts", os.urandom(len(SEGMENT)), headers={**TS, "ETag": '"s2"'})
     node.hub.workers[1].channel.close()
     with pytest.raises(aiohttp.ClientPayloadError):
-        await second.read()  # never a short body ended as if it were whole
+        await second.read()  # never half of one object and half of another
+    reasons = [getattr(record, "error", "") for record in caplog.records]
+    assert "the object changed while a fill was taken over" in reasons
     gate.set()
-    assert await first.read() == SEGMENT
-    await settle(a)
-    again = await b.get("/v/cut.ts")  # fetched again, whole
-    assert (again.headers["X-Cache"], await again.read()) == ("MISS", SEGMENT)
-    assert fake.hits["/v/cut.ts"] == 2
+    first.close()
 
 
 async def _until(predicate: Callable[[], bool]) -> bool:
