@@ -46,6 +46,7 @@ NO_BODY_STATUSES = frozenset({204, 304})
 # (target + fields) plus one read's worth of earlier pipelined requests counted with it
 MAX_PENDING_HEAD = 64 * 1024 + 256 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+FIRST_REQUEST_GRACE_S = 1.0  # a new connection's first request, once the server is stopping
 TARGET_SAFE = "/?&=%:@!$'()*+,;~#[]-._"
 
 
@@ -525,10 +526,20 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
     def shut_down(self) -> None:
-        """Stop after the answer in progress (graceful stop of the whole server)."""
+        """Stop after the answer in progress (graceful stop of the whole server).
+
+        An idle keep-alive connection closes at once: a client whose next request crosses the
+        close may retry it (RFC 9112 9.3.1). A connection that has not sent its first request
+        yet, or is sending a head, gets it answered (with `Connection: close`) if it comes
+        within FIRST_REQUEST_GRACE_S: a client may not retry a request on a new connection,
+        and the one just accepted when a worker stops may have its request on the way."""
         self.closing = True
-        if self.transport is not None and not self.busy and not self.queue:
+        if self.transport is None or self.busy or self.queue:
+            return
+        if self._heads_done and not self.in_head:
             self.transport.close()
+        else:
+            self.deadline = min(self.deadline, self.server.now + FIRST_REQUEST_GRACE_S)
 
 
 async def _ready(answer: StreamAnswer) -> StreamAnswer:

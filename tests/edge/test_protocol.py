@@ -251,3 +251,22 @@ async def test_the_handler_answers_plain_values_without_sockets(warm: EdgeClient
     assert b"X-Cache: HIT\r\n" in answer.headers and b"Age: " in answer.headers
     refused = warm.edge.handler.handle(Request("GET", "/v/../etc/passwd", {}))
     assert isinstance(refused, Answer) and refused.status == 400
+
+
+async def test_a_stopping_server_answers_a_new_connections_first_request_and_closes_idle_ones(
+    warm: EdgeClient,
+) -> None:
+    idle = await Wire.open(warm)
+    idle.send(get("/v/0.m3u8"))
+    assert (await idle.answer())[0] == 200  # a keep-alive connection, now idle
+    fresh = await Wire.open(warm)  # accepted, its request not sent yet
+    await asyncio.sleep(0)  # the edge has seen the connection: it counts as open
+    assert len(warm.edge.server.connections) >= 2
+    stopping = asyncio.ensure_future(warm.edge.server.stop(grace_s=3.0))
+    assert await idle.closed()  # closed at once: its client may retry on a new connection
+    fresh.send(get("/v/1.m3u8"))  # a new connection's request may not be retried: answered
+    status, headers, body = await fresh.answer()
+    assert (status, headers["connection"], body.startswith(b"#EXTM3U")) == (200, "close", True)
+    assert await fresh.closed()
+    async with asyncio.timeout(2):
+        await stopping

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,11 +50,14 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> No
 
 
 @contextlib.contextmanager
-def run_service(module: str, args: list[str], log_path: Path) -> Iterator[Service]:
-    """Run `python -m <module> serve --host 127.0.0.1 --port <free> <args>` until the block ends."""
+def run_service(
+    module: str, args: list[str], log_path: Path, env: Mapping[str, str] | None = None
+) -> Iterator[Service]:
+    """Run `python -m <module> serve --host 127.0.0.1 --port <free> <args>` until the block ends,
+    with `env` added to this process's environment."""
     port = free_port()
     command = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command + args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT
