@@ -1,12 +1,13 @@
 """python -m loadtest.edgebench [--seconds 5] [--rounds 3] [--connections 32] [--json FILE]
-    [--scenarios segments,playlists,cold,workers]
+    [--scenarios segments,playlists,cold,workers] [--live-seconds 60]
 
 Hot 2 MB segments and hot playlists through the edge, against aiohttp baselines (and nginx
 proxy_cache when installed) in the same run; then cold misses. `workers`, only when named: the
 edge with --workers 1 and 2 against nginx with 1 and 2 workers, then cold misses on the
-2-worker edge. Everything is a separate process on loopback; server CPU comes from
-/proc/<pid>/stat around each wrk run, summed over a server's process tree. The edge is driven
-over HTTP only: loadtest/ never imports edge/.
+2-worker edge and the upstream rate of a watched live channel's playlists. Everything is a
+separate process on loopback; server CPU comes from /proc/<pid>/stat around each wrk run,
+summed over a server's process tree. The edge is driven over HTTP only: loadtest/ never
+imports edge/.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from loadtest.edgebench.stack import (
     Stack,
     set_faults,
 )
-from loadtest.edgebench.workers import workers_hot, workers_ratios
+from loadtest.edgebench.workers import live_playlist_rates, workers_hot, workers_ratios
 
 COLD_WAITERS = 500
 SCENARIOS = ("segments", "playlists", "cold", "workers")
@@ -50,6 +51,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per server")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--live-seconds", type=int, default=60,
+        help="workers: seconds of live viewers per edge (0: skip the live playlist rate)",
+    )  # fmt: skip
     parser.add_argument(
         "--scenarios",
         type=lambda v: set(v.split(",")),
@@ -125,13 +130,15 @@ def workers_scenario(
     """Figures and ratios of the workers scenario; cold misses on the 2-worker edge if it runs."""
     seg, pl = workers_hot(s, args.rounds, args.seconds, args.connections, script)
     cold = cold_scenario(s, s.url[EDGE_2W], EDGE_2W) if EDGE_2W in s.url else {}
+    live = live_playlist_rates(s, args.live_seconds) if args.live_seconds else {}
     results: dict[str, object] = {
         "segments": [r.summary() for r in seg.values()],
         "playlists": [r.summary() for r in pl.values()],
         "cold": cold,
+        "live_playlist_requests_per_minute": live,
         "skipped": s.skipped,
     }
-    return results, workers_ratios(seg, pl, cold)
+    return results, workers_ratios(seg, pl, cold, live)
 
 
 def cold_scenario(s: Stack, edge: str, name: str) -> dict[str, float]:

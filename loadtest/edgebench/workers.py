@@ -4,7 +4,12 @@ summed over each server's process tree (the supervisor or master and its workers
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 
 from loadtest.edgebench.procs import process_tree
@@ -50,9 +55,16 @@ def workers_hot(
 
 
 def workers_ratios(
-    seg: dict[str, Rounds], pl: dict[str, Rounds], cold: dict[str, float]
+    seg: dict[str, Rounds],
+    pl: dict[str, Rounds],
+    cold: dict[str, float],
+    live: dict[str, float] | None = None,
 ) -> dict[str, float]:
     out: dict[str, float] = {}
+    if live and EDGE_1W in live and EDGE_2W in live:
+        out["live playlist upstream req/min, edge 2w - 1w (target within 1)"] = (
+            live[EDGE_2W] - live[EDGE_1W]
+        )
     for a, b, pair, target in COMPARISONS:
         if a in pl and b in pl:
             out[f"playlist cpu/1k req, {pair}{target}"] = ratio(
@@ -70,3 +82,42 @@ def workers_ratios(
             cold["waiter_ttfb_p50_s"] / cold["first_ttfb_s"]
         )
     return out
+
+
+LIVE_CHANNEL = "/live/grade-5/"
+LIVE_VIEWERS = 40
+
+
+def live_playlist_rates(s: Stack, seconds: int) -> dict[str, float]:
+    """Upstream requests per minute for a watched live channel's playlists, through the edge
+    with 1 and then 2 workers: set-top boxes from the harness, one connection each, so they
+    spread over the workers (issue 8: the same with 1 and 2 workers, within 1)."""
+    print(f"live playlists: {LIVE_VIEWERS} set-top boxes on {LIVE_CHANNEL} for {seconds} s each")
+    rates: dict[str, float] = {}
+    for name in (EDGE_1W, EDGE_2W):
+        if name not in s.url:
+            continue
+        origin = s.url["origin"]
+        urllib.request.urlopen(origin + "/_stats/reset", data=b"").read()
+        subprocess.run(
+            [sys.executable, "-m", "loadtest", "run", "--target",
+             f"{s.url[name]}{LIVE_CHANNEL}master.m3u8", "--viewers", str(LIVE_VIEWERS),
+             "--duration", str(seconds), "--ramp", "5", "--no-progress"],
+            check=True, capture_output=True, timeout=seconds + 120,
+        )  # fmt: skip
+        counts = json.loads(urllib.request.urlopen(origin + "/_stats").read())["requests"]
+        playlists = sum(n for path, n in counts.items()
+                        if path.startswith(LIVE_CHANNEL) and path.endswith(".m3u8"))  # fmt: skip
+        rates[name] = playlists * 60 / seconds
+        print(f"  {name:<34} {rates[name]:6.1f} upstream playlist requests per minute,"
+              f" answered by workers: {worker_requests(s.url[name])}")  # fmt: skip
+    return rates
+
+
+def worker_requests(edge: str) -> str:
+    """Requests each worker of a node answered so far, from its /metrics (empty: one process)."""
+    text = urllib.request.urlopen(edge + "/metrics").read().decode()
+    found = re.findall(
+        r'^classcast_edge_worker_requests\{[^}]*worker="(\d+)"[^}]*\} (\S+)$', text, re.M
+    )
+    return ", ".join(f"{index}: {float(count):.0f}" for index, count in sorted(found)) or "one"
