@@ -13,12 +13,17 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskN
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, fields: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.fields = fields or {}  # on every line: which worker of a node wrote it
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            **self.fields,
         }
         line.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
@@ -26,10 +31,10 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-def setup(level: str) -> None:
-    """Every logger writes JSON lines to stderr at `level` and above."""
+def setup(level: str, fields: dict[str, Any] | None = None) -> None:
+    """Every logger writes JSON lines to stderr at `level` and above, with `fields` on each."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(fields))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, orjson.JSONDecodeError) as exc:
         print(f"edge: config error: {exc}", file=sys.stderr)
         return 2
-    setup(config.log_level)
+    worker = {"worker": args.index, "pid": os.getpid()} if args.command == "worker" else None
+    setup(config.log_level, worker)
     raise_fd_limit()
     running: Coroutine[Any, Any, int]
     if args.command == "worker":

@@ -118,7 +118,7 @@ class EdgeCache:
                 self.stats.coalesced += 1
                 if await self.node.follow(fill):
                     return False, stale
-                continue  # its filler died before the head: claim again
+                continue  # its filler died: claim again (one fetches, the rest follow it)
             stored = self.lookup(fill.key)  # "newer": the node's copy arrived just before
             if stored is None or (stale and stored.meta.stored_at <= stale.meta.stored_at):
                 continue

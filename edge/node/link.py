@@ -104,8 +104,8 @@ class NodeLink:
                 del self._claims[name]
 
     async def follow(self, fill: Fill) -> bool:
-        """Wait while another worker's fill feeds `fill`; False if that worker died before
-        the head (the caller claims again), True once `fill` is finished."""
+        """Wait while another worker's fill feeds `fill`: True once `fill` is finished, False
+        if that worker died first (the caller claims again, and may take the fill over)."""
         following = self._following.get(str(fill.key))
         if following is None or following.fill is not fill:
             return False
@@ -130,14 +130,15 @@ class NodeLink:
 
     async def _ask(self, message: Message) -> Message:
         self._ids += 1
+        ask_id = self._ids
         answer: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._asked[self._ids] = answer
-        self.send({**message, "id": self._ids})
+        self._asked[ask_id] = answer
+        self.send({**message, "id": ask_id})
         try:
             async with asyncio.timeout(GATHER_TIMEOUT_S):
                 return await answer
         finally:
-            self._asked.pop(self._ids, None)
+            self._asked.pop(ask_id, None)
 
     # -- messages from the supervisor ------------------------------------------------------
     def _received(self, message: Message, payload: bytes) -> None:
@@ -168,8 +169,8 @@ class NodeLink:
     def _claimed(self, name: str, role: Role) -> None:
         fill, answer = self._claims.get(name, (None, None))
         if fill is None or answer is None or answer.done():
-            if role == "fill":  # nobody here waits any more: let the node know it is off
-                self.send({"t": "done", "key": name, "outcome": "failed"})
+            if role == "fill":  # too late: this worker fetches alone; others claim again
+                self.send({"t": "done", "key": name, "died": True})
             return
         if role == "follow":  # before the head and progress that come right after
             self._following[name] = Following(fill, asyncio.get_running_loop().create_future())

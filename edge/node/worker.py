@@ -29,7 +29,7 @@ async def serve_worker(config: EdgeConfig, index: int, listen_fd: int, hub_fd: i
             tune_gc()
             link.send({"t": "ready"})
             await until_stopped((signal.SIGTERM,), also=link.lost)
-            log.info("worker stopping", extra={"worker": index})
+            log.info("worker stopping")
     finally:
         link.close()
     return 0

@@ -99,6 +99,7 @@ def live_playlist_rates(s: Stack, seconds: int) -> dict[str, float]:
             continue
         origin = s.url["origin"]
         urllib.request.urlopen(origin + "/_stats/reset", data=b"").read()
+        before = worker_requests(s.url[name])
         subprocess.run(
             [sys.executable, "-m", "loadtest", "run", "--target",
              f"{s.url[name]}{LIVE_CHANNEL}master.m3u8", "--viewers", str(LIVE_VIEWERS),
@@ -109,15 +110,15 @@ def live_playlist_rates(s: Stack, seconds: int) -> dict[str, float]:
         playlists = sum(n for path, n in counts.items()
                         if path.startswith(LIVE_CHANNEL) and path.endswith(".m3u8"))  # fmt: skip
         rates[name] = playlists * 60 / seconds
-        print(f"  {name:<34} {rates[name]:6.1f} upstream playlist requests per minute,"
-              f" answered by workers: {worker_requests(s.url[name])}")  # fmt: skip
+        answered = {i: n - before.get(i, 0) for i, n in worker_requests(s.url[name]).items()}
+        spread = ", ".join(f"{i}: {n:.0f}" for i, n in sorted(answered.items())) or "one process"
+        print(f"  {name:<34} {rates[name]:6.1f} upstream playlist requests per minute;"
+              f" requests answered by each worker: {spread}")  # fmt: skip
     return rates
 
 
-def worker_requests(edge: str) -> str:
+def worker_requests(edge: str) -> dict[str, float]:
     """Requests each worker of a node answered so far, from its /metrics (empty: one process)."""
     text = urllib.request.urlopen(edge + "/metrics").read().decode()
-    found = re.findall(
-        r'^classcast_edge_worker_requests\{[^}]*worker="(\d+)"[^}]*\} (\S+)$', text, re.M
-    )
-    return ", ".join(f"{index}: {float(count):.0f}" for index, count in sorted(found)) or "one"
+    pattern = r'^classcast_edge_worker_requests\{[^}]*worker="(\d+)"[^}]*\} (\S+)$'
+    return {index: float(count) for index, count in re.findall(pattern, text, re.M)}

@@ -564,6 +564,26 @@ async def test_sighup_rereads_the_config_and_replaces_every_worker_without_a_fai
     assert origins == {"https://after.example"}  # the new workers run the new config
 
 
+async def test_sighup_with_a_bad_config_keeps_the_running_workers_and_says_why(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "edge.toml"
+    config.write_text('[server]\ncors_origin = "https://before.example"\n')
+    path = "/vod/bad-reload/360p/index.m3u8"
+    async with edge_node(tmp_path, 2, "--config", str(config)) as node:
+        node.upstream.answers[path] = Answer(b"#EXTM3U\n#EXT-X-ENDLIST\n")
+        old = node.worker_procs()
+        config.write_text('[cache]\ndisk_bytes = "a lot"\n')
+        os.kill(node.pid, signal.SIGHUP)
+        await until(lambda: "reload refused" in node.service.log(), 10, "the refusal logged")
+        reply = await fetch(node.port, path)
+        assert reply.status == 200
+        assert reply.headers["access-control-allow-origin"] == "https://before.example"
+        assert node.worker_procs() == old  # nothing was replaced
+    refusal = next(line for line in node.service.log().splitlines() if "reload refused" in line)
+    assert "disk_bytes" in refusal  # the one line names the key, as at start-up
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_a_stop_signal_ends_the_supervisor_and_every_worker_in_time(
     tmp_path: Path, signum: signal.Signals
