@@ -80,6 +80,17 @@ def stored_object(message: Message, payload: bytes) -> Stored:
     return DiskEntry(meta, Path(message["path"]))
 
 
+def place(stored: Stored, memory: MemoryTier, disk: DiskTier) -> None:
+    """Hold `stored` in the tier it belongs to, and no copy of it in the other one."""
+    name = stored.meta.key
+    if isinstance(stored, MemoryObject):
+        memory.put(stored)
+        disk.discard(name)
+    else:
+        memory.discard(name)
+        disk.adopt(stored)
+
+
 class Hub:
     def __init__(self, disk: DiskTier, memory: MemoryTier) -> None:
         self.disk = disk
@@ -197,14 +208,7 @@ class Hub:
         self._to_followers(claim, message)
 
     def _stored(self, wid: int, message: Message, payload: bytes) -> None:
-        stored = stored_object(message, payload)
-        name = stored.meta.key
-        if isinstance(stored, MemoryObject):
-            self.memory.put(stored)
-            self.disk.discard(name)
-        else:
-            self.memory.discard(name)
-            self.disk.adopt(stored)
+        place(stored_object(message, payload), self.memory, self.disk)
         self._broadcast(message, payload, but=wid)
 
     def _done(self, wid: int, message: Message, payload: bytes) -> None:

@@ -27,7 +27,7 @@ from edge.errors import UpstreamError
 from edge.fill import Fill, Head
 from edge.memory import MemoryObject, MemoryTier
 from edge.metrics import Snapshot, WorkerGauges
-from edge.node.hub import stored_message, stored_object
+from edge.node.hub import place, stored_message, stored_object
 from edge.node.wire import Channel, Message, open_channel
 from edge.objects import ObjectMeta
 
@@ -223,15 +223,8 @@ class NodeLink:
         following.done.set_result(True)
 
     def _adopt(self, stored: Stored) -> None:
-        if self.memory is None or self.disk is None:
-            return
-        name = stored.meta.key
-        if isinstance(stored, MemoryObject):
-            self.memory.put(stored)
-            self.disk.discard(name)
-        else:
-            self.memory.discard(name)
-            self.disk.adopt(stored)
+        if self.memory is not None and self.disk is not None:
+            place(stored, self.memory, self.disk)
 
     def _forgot(self, entry: DiskEntry) -> None:
         self.send({"t": "gone", "key": entry.meta.key, "path": str(entry.path)})

@@ -26,6 +26,7 @@ from tests.edge.fakes import EdgeClient, EdgeClients, FakeClock, ScriptedUpstrea
 SEGMENT = os.urandom(1_000_000)
 TS = {"Content-Type": "video/mp2t", "Cache-Control": "max-age=3600", "ETag": '"s1"'}
 M3U8 = "application/vnd.apple.mpegurl"
+ADMIN = "node-admin-token"
 LIVE = b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:4,\ns7.ts\n"
 
 
@@ -59,7 +60,7 @@ async def node(
         config = build(
             {"upstreams": [upstream[1]], "cache_dir": str(root), "retries": 0,
              "prefetch_segments": 0, "node_id": "classcast-edge", "port": 0,
-             "access_log": False, "disk_bytes": 3_500_000},
+             "access_log": False, "disk_bytes": 3_500_000, "admin_token": ADMIN},
         )  # fmt: skip
         await clients.start(config, clock=clock, node=link)
     yield Node(hub, clients.clients, links, root)
@@ -151,8 +152,10 @@ async def test_purge_in_one_worker_forgets_the_object_in_every_worker(
     await (await a.get("/v/p.ts")).read()
     await settle(a)
     await (await b.get("/v/p.ts")).read()  # b holds it too now
-    purged = await node.links[0].purge(str(a.cache.disk.keys()[0]), prefix=False)
-    assert purged == 1
+    order = await a.post(
+        "/_admin/purge", json={"path": "/v/p.ts"}, headers={"Authorization": f"Bearer {ADMIN}"}
+    )
+    assert (order.status, await order.json()) == (200, {"purged": 1})  # one object, two copies
     assert a.cache.disk.keys() == b.cache.disk.keys() == []
     assert await _until(lambda: not node.data_files())
     assert (await b.get("/v/p.ts")).headers["X-Cache"] == "MISS"
