@@ -110,12 +110,18 @@ class EdgeCache:
         """Ask the node who fetches: True to fetch here (revalidating the returned copy),
         False when the fill was answered by another worker's fetch or copy."""
         assert self.node is not None
+        followed = False
         for _ in range(MAX_CLAIMS):
             role = await self.node.claim(fill, stale.meta.stored_at if stale else None)
+            if fill.finished.done():  # answered meanwhile: fetch nothing, hold no claim
+                if role == "fill":
+                    self.node.release(fill)
+                return False, stale
             if role == "fill":
                 return True, stale
             if role == "follow":
-                self.stats.coalesced += 1
+                self.stats.coalesced += not followed
+                followed = True
                 if await self.node.follow(fill):
                     return False, stale
                 continue  # its filler died: claim again (one fetches, the rest follow it)
@@ -126,12 +132,27 @@ class EdgeCache:
             if judge(meta.age(self.clock()), meta.freshness) == "expired":
                 stale = stored  # the node's copy is old too: revalidate it
                 continue
-            if fill.file_end and not (isinstance(stored, DiskEntry) and fill.complete_from(stored)):
+            if fill.file_end and not self._completed(fill, stored):
                 continue  # waiters are part-way through a body: only its file can finish it
             fill.meta, fill.revalidated, fill.label = meta, stored, "HIT"
             fill.finish("stored")
             return False, stale
         return True, stale
+
+    @staticmethod
+    def _completed(fill: Fill, stored: Stored) -> bool:
+        """Finish a body waiters are part-way through from the node's stored copy, if that
+        copy is the same object (a takeover, edge/node/)."""
+        head = fill.head.result() if fill.head.done() else None
+        meta = stored.meta
+        same = (
+            isinstance(head, Head)
+            and isinstance(stored, DiskEntry)
+            and head.length == meta.length
+            and head.headers.get("ETag", meta.etag) == meta.etag
+            and head.headers.get("Last-Modified", meta.last_modified) == meta.last_modified
+        )
+        return same and isinstance(stored, DiskEntry) and fill.complete_from(stored)
 
     def refresh(self, key: CacheKey, stale: Stored) -> None:
         """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""

@@ -131,6 +131,8 @@ class Filler:
         head = Head(response.status, response.headers, response.content_length)
         _check_takeover(fill, head)
         sink = await self._open_sink(fill) if to_disk else None
+        if fill.file_end and sink is None:  # a takeover must write where its waiters read
+            raise UpstreamError("no temp file to take the fill over in")
         # waiters wake on the head: the temp file they may stream from must exist by then
         fill.set_head(head)
         hasher = hashlib.blake2b(digest_size=12) if "ETag" not in response.headers else None

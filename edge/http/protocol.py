@@ -397,11 +397,16 @@ class Connection(asyncio.Protocol):
             self.transport.write(head)
             async with contextlib.aclosing(answer.parts) as parts:
                 async for part in parts:
+                    size = len(part) if isinstance(part, bytes) else part.count
+                    if sent + size > answer.length:
+                        raise ValueError(f"the source gave more than {answer.length} bytes")
                     if isinstance(part, bytes):
                         await self._write(part)
                     else:
                         await self._send_range(part)
-                    sent += len(part) if isinstance(part, bytes) else part.count
+                    sent += size
+            if sent != answer.length:
+                raise ValueError(f"the source ended at {sent} of {answer.length} bytes")
         except Exception as exc:
             # never end a short body as if it were complete: drop the connection instead
             # (if the client left, the source goes on for the others all the same)

@@ -152,7 +152,7 @@ class Hub:
     def _received(self, wid: int, message: Message, payload: bytes) -> None:
         kind = message["t"]
         if kind == "claim":
-            self._claim(wid, message["key"], message.get("have"))
+            self._claim(wid, message["id"], message["key"], message.get("have"))
         elif kind in ("head", "grew"):
             self._progress(wid, message)
         elif kind == "stored":
@@ -177,25 +177,27 @@ class Hub:
         else:
             log.warning("unknown node message", extra={"type": kind})
 
-    def _claim(self, wid: int, name: str, have: float | None) -> None:
+    def _claim(self, wid: int, claim_id: int, name: str, have: float | None) -> None:
         """One fetch per object per node: the first claim fills, later ones follow it."""
+        reply = {"t": "claimed", "id": claim_id, "key": name}
         claim = self.claims.get(name)
-        if claim is not None:
+        if claim is not None and claim.filler != wid:
             claim.followers.add(wid)
-            self._send(wid, {"t": "claimed", "key": name, "role": "follow"})
+            self._send(wid, {**reply, "role": "follow"})
             for progress in (claim.head, claim.grew):  # a late follower catches up
                 if progress is not None:
                     self._send(wid, progress)
             return
         stored = self.memory.get(name) or self.disk.get(name)
-        if stored is not None and (have is None or stored.meta.stored_at > have):
+        if claim is None and stored is not None and (have is None or stored.meta.stored_at > have):
             # another worker stored it (or refreshed it) since this one looked: its copy is
             # sent first, so it is there when the reply is read
             self._send(wid, *stored_message(stored))
-            self._send(wid, {"t": "claimed", "key": name, "role": "newer"})
+            self._send(wid, {**reply, "role": "newer"})
             return
-        self.claims[name] = Claim(wid)
-        self._send(wid, {"t": "claimed", "key": name, "role": "fill"})
+        if claim is None:  # (a claim of its own it lost track of stays its own)
+            self.claims[name] = Claim(wid)
+        self._send(wid, {**reply, "role": "fill"})
 
     def _progress(self, wid: int, message: Message) -> None:
         claim = self.claims.get(message["key"])

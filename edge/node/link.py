@@ -40,10 +40,14 @@ REPORT_INTERVAL_S = 1.0  # disk hits (for the node's LRU) and counters go to the
 GATHER_TIMEOUT_S = 5.0
 
 
+FOLLOW_SILENCE_S = 30.0  # a filler that says nothing for this long is taken for dead
+
+
 @dataclass(slots=True)
 class Following:
     fill: Fill
     done: asyncio.Future[bool]  # True: the fill ended here; False: its filler died first
+    heard: float  # loop time of the last word about it
     got_head: bool = False
 
 
@@ -56,7 +60,7 @@ class NodeLink:
         self.local_snapshot: Callable[[], Snapshot] = lambda: Snapshot({}, {}, {})
         self.local_purge: Callable[[str, bool], list[str]] = lambda name, prefix: []
         self.lost = asyncio.Event()  # the supervisor is gone: this worker stops
-        self._claims: dict[str, tuple[Fill, asyncio.Future[Role]]] = {}
+        self._claims: dict[int, tuple[Fill, asyncio.Future[Role]]] = {}  # by claim id
         self._following: dict[str, Following] = {}
         self._asked: dict[int, asyncio.Future[Message]] = {}
         self._ids = 0
@@ -90,9 +94,11 @@ class NodeLink:
         if self.channel is None or not self.channel.is_open:
             return "fill"
         name = str(fill.key)
+        self._ids += 1
+        claim_id = self._ids
         answer: asyncio.Future[Role] = asyncio.get_running_loop().create_future()
-        self._claims[name] = (fill, answer)
-        self.send({"t": "claim", "key": name, "have": have})
+        self._claims[claim_id] = (fill, answer)
+        self.send({"t": "claim", "key": name, "have": have, "id": claim_id})
         try:
             async with asyncio.timeout(CLAIM_TIMEOUT_S):
                 return await answer
@@ -100,19 +106,33 @@ class NodeLink:
             log.warning("no answer from the supervisor: fetching alone", extra={"key": name})
             return "fill"
         finally:
-            if self._claims.get(name, (None, None))[1] is answer:
-                del self._claims[name]
+            self._claims.pop(claim_id, None)
 
     async def follow(self, fill: Fill) -> bool:
         """Wait while another worker's fill feeds `fill`: True once `fill` is finished, False
         if that worker died first (the caller claims again, and may take the fill over)."""
-        following = self._following.get(str(fill.key))
+        name = str(fill.key)
+        following = self._following.get(name)
         if following is None or following.fill is not fill:
-            return False
+            return fill.finished.done()
+        loop = asyncio.get_running_loop()
         try:
-            return await following.done
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FOLLOW_SILENCE_S):
+                        return await asyncio.shield(following.done)
+                if loop.time() - following.heard >= FOLLOW_SILENCE_S:
+                    log.warning("the worker fetching it went silent", extra={"key": name})
+                    fill.finish("failed", UpstreamError("the worker fetching it went silent"))
+                    return True
         finally:
-            self._following.pop(str(fill.key), None)
+            if self._following.get(name) is following:
+                del self._following[name]
+
+    def release(self, fill: Fill) -> None:
+        """The node named this worker the filler of a fill that ended meanwhile: the node
+        must not wait for it (its followers claim again)."""
+        self.send({"t": "done", "key": str(fill.key), "died": True})
 
     def stored(self, stored: Stored) -> None:
         """This worker stored or revalidated an object: the node's other workers hear of it."""
@@ -144,10 +164,11 @@ class NodeLink:
     def _received(self, message: Message, payload: bytes) -> None:
         kind = message["t"]
         if kind == "claimed":
-            self._claimed(message["key"], message["role"])
+            self._claimed(message["id"], message["key"], message["role"])
         elif kind in ("head", "grew", "done"):
             following = self._following.get(message["key"])
-            if following is not None:
+            if following is not None and not following.done.done():
+                following.heard = asyncio.get_running_loop().time()
                 getattr(self, f"_follower_{kind}")(following, message, payload)
         elif kind == "stored":
             self._adopt(stored_object(message, payload))
@@ -166,14 +187,15 @@ class NodeLink:
             if answer is not None and not answer.done():
                 answer.set_result(message)
 
-    def _claimed(self, name: str, role: Role) -> None:
-        fill, answer = self._claims.get(name, (None, None))
+    def _claimed(self, claim_id: int, name: str, role: Role) -> None:
+        fill, answer = self._claims.get(claim_id, (None, None))
         if fill is None or answer is None or answer.done():
             if role == "fill":  # too late: this worker fetches alone; others claim again
                 self.send({"t": "done", "key": name, "died": True})
             return
         if role == "follow":  # before the head and progress that come right after
-            self._following[name] = Following(fill, asyncio.get_running_loop().create_future())
+            loop = asyncio.get_running_loop()
+            self._following[name] = Following(fill, loop.create_future(), loop.time())
         answer.set_result(role)
 
     def _follower_head(self, following: Following, message: Message, payload: bytes) -> None:
@@ -183,6 +205,7 @@ class NodeLink:
         started = fill.head.result() if fill.head.done() else None
         if isinstance(started, Head) and not started.same_object(head):  # a takeover's
             fill.finish("failed", UpstreamError("the object changed while it was being sent"))
+            following.done.set_result(True)
             return
         following.got_head = True
         fill.label = "COALESCED"
@@ -200,7 +223,6 @@ class NodeLink:
     def _follower_done(self, following: Following, message: Message, payload: bytes) -> None:
         fill = following.fill
         name = str(fill.key)
-        self._following.pop(name, None)
         if message.get("died"):  # claim again: one follower fetches, the rest follow it
             following.done.set_result(False)
             return
@@ -242,7 +264,8 @@ class NodeLink:
             if not answer.done():
                 answer.set_result("fill")
         for following in list(self._following.values()):
-            self._follower_done(following, {"t": "done", "died": True}, b"")
+            if not following.done.done():
+                self._follower_done(following, {"t": "done", "died": True}, b"")
         self.lost.set()
 
 

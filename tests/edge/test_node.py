@@ -21,6 +21,7 @@ from edge.disk import DiskTier
 from edge.memory import MemoryTier
 from edge.node.hub import Hub
 from edge.node.link import NodeLink
+from edge.sink import TempFileSink
 from tests.edge.fakes import EdgeClient, EdgeClients, FakeClock, ScriptedUpstream, settle
 
 SEGMENT = os.urandom(1_000_000)
@@ -270,3 +271,49 @@ async def _until(predicate: Callable[[], bool]) -> bool:
                 await asyncio.sleep(0.01)
             return True
     return bool(predicate())
+
+
+async def test_a_fill_that_ends_before_its_follower_looks_leaves_no_claim_behind(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    body = b"#EXTM3U\n#EXT-X-ENDLIST\n"  # no-store: a second claim would have to fetch it
+    headers = {"Content-Type": M3U8, "Cache-Control": "no-store"}
+    fake.put("/v/x.m3u8", body, headers=headers, delay=0.3)
+    a, b = node.workers
+    first = asyncio.ensure_future(a.get("/v/x.m3u8"))
+    assert await _until(lambda: a.cache.filler.fetching == 1)
+    assert node.links[1].channel is not None and node.links[1].channel.transport is not None
+    node.links[1].channel.transport.pause_reading()  # b is busy: the node's words queue up
+    second = asyncio.ensure_future(b.get("/v/x.m3u8"))
+    assert await _until(lambda: any(c.followers for c in node.hub.claims.values()))
+    assert (await first).status == 200
+    assert await _until(lambda: not node.hub.claims)  # a's end went out to b, unread
+    node.links[1].channel.transport.resume_reading()  # "follow" and its end in one read
+    answer = await second
+    assert (answer.status, await answer.read()) == (200, body)
+    assert fake.hits["/v/x.m3u8"] == 1 and not node.hub.claims
+    async with asyncio.timeout(5):  # and the key is not wedged for anyone
+        assert (await a.get("/v/x.m3u8")).status == 200
+
+
+async def test_a_takeover_without_a_temp_file_fails_its_viewers_instead_of_mixing_bytes(
+    node: Node, upstream: tuple[ScriptedUpstream, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, _ = upstream
+    gate = asyncio.Event()
+    fake.put("/v/full.ts", SEGMENT, headers=TS, gate=gate)
+    a, b = node.workers
+    first = await a.get("/v/full.ts")
+    second = await b.get("/v/full.ts")
+    await second.content.readexactly(len(SEGMENT) // 2)
+
+    async def disk_full(sink: TempFileSink) -> None:
+        sink.failed = OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TempFileSink, "open", disk_full)  # the disk is full from now on
+    node.hub.workers[1].channel.close()
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await second.read()  # never the object's first half again after its first half
+    gate.set()
+    first.close()
