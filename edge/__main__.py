@@ -21,7 +21,7 @@ from edge.app import running_edge
 from edge.errors import ConfigError
 from edge.node.supervisor import Supervisor
 from edge.node.worker import serve_worker
-from edge.runtime import raise_fd_limit, tune_gc, until_stopped
+from edge.runtime import raise_fd_limit, stop_event, tune_gc
 from edge.signing import sign_url
 
 log = logging.getLogger("edge")
@@ -110,10 +110,11 @@ def flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def serve(config: edge_config.EdgeConfig) -> int:
+    stopping = stop_event()
     async with running_edge(config) as edge:
         tune_gc()
         log.info("edge ready", extra={"url": edge.url, "upstreams": config.upstreams})
-        await until_stopped()
+        await stopping.wait()
         log.info("edge stopping")
     return 0
 

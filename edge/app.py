@@ -123,6 +123,8 @@ async def running_edge(
             node=node,
         )
         stack.push_async_callback(cache.close)
+        if node is not None:  # from now on: the node's purges reach this worker's copies
+            node.local_purge = cache.purged
         heads = HeaderPolicy(config.node_id, config.cors_origin)
         handler = ContentHandler(
             cache,
@@ -176,7 +178,6 @@ async def running_edge(
         registry.register(collector)
         if node is not None:
             node.local_snapshot = collector.snapshot
-            node.local_purge = cache.purged
         port = await server.listen(config.host, config.port, sock=sock)
         server.start_ticking()
         # first out on the way down: stop accepting, let answers in flight finish

@@ -126,7 +126,7 @@ class DiskTier:
     # -- start-up -----------------------------------------------------------------------
     async def load(self) -> int:
         """Rebuild the index from disk; returns the number of entries kept. A view starts
-        empty: its owner sends it the index."""
+        empty: it learns of each entry from its owner when it first misses it."""
         if not self.owns_files:
             return 0
         entries = await asyncio.to_thread(self._scan)
@@ -244,6 +244,10 @@ class DiskTier:
             self._evicted(entry)
         return entry is not None
 
+    def delete_files(self, path: Path) -> None:
+        """Delete a data file and its metadata that the index does not hold."""
+        self._chore(_unlink, path, path.with_suffix(META))
+
     def discard_entry(self, entry: DiskEntry) -> None:
         """Forget this entry (its file is gone), but not a newer one stored meanwhile."""
         if self._index.get(entry.meta.key) is entry:
@@ -278,7 +282,7 @@ class DiskTier:
         if entry.file is not None:
             entry.file.retire()
         if self.owns_files:
-            self._chore(_unlink, entry.path, entry.path.with_suffix(META))
+            self.delete_files(entry.path)
             if self.on_evicted is not None:
                 self.on_evicted(entry)
 

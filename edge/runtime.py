@@ -27,13 +27,12 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def until_stopped(
+def stop_event(
     signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
-    also: asyncio.Event | None = None,
-) -> None:
-    """Return on one of `signals`, or when `also` is set."""
-    stopping = also or asyncio.Event()
+) -> asyncio.Event:
+    """An event set by any of `signals`, from now on (install it before start-up work)."""
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in signals:
         loop.add_signal_handler(sig, stopping.set)
-    await stopping.wait()
+    return stopping

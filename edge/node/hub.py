@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from edge.objects import ObjectMeta
 log = logging.getLogger("edge.node")
 
 ASK_TIMEOUT_S = 2.0  # a scrape or purge answers with the workers that replied by then
+PURGES_KEPT = 1024  # recent purges, to refuse what a worker stored before it heard of them
 Stored = MemoryObject | DiskEntry
 
 
@@ -48,6 +50,7 @@ class Worker:
     channel: Channel
     ready: asyncio.Future[None]
     last: Snapshot | None = None  # its most recent counters, kept when it dies
+    retiring: bool = False  # replaced by a reload, finishing its answers
 
 
 @dataclass(slots=True)
@@ -101,6 +104,8 @@ class Hub:
         self.on_lost: Callable[[Worker], None] = lambda worker: None
         self._asks: dict[int, Ask] = {}
         self._ask_ids = 0
+        self.epoch = 0  # purges so far; a worker's "stored" says how many it had heard of
+        self._purges: deque[tuple[int, str, bool]] = deque(maxlen=PURGES_KEPT)
         disk.on_evicted = self._evicted
 
     # -- workers ---------------------------------------------------------------------------
@@ -210,8 +215,21 @@ class Hub:
         self._to_followers(claim, message)
 
     def _stored(self, wid: int, message: Message, payload: bytes) -> None:
-        place(stored_object(message, payload), self.memory, self.disk)
+        stored = stored_object(message, payload)
+        if self._purged_since(message.get("epoch", self.epoch), stored.meta.key):
+            # stored before its worker heard of a purge that covers it (the worker forgot it
+            # when it did): not the node's any more
+            if isinstance(stored, DiskEntry):
+                self.disk.delete_files(stored.path)
+            return
+        place(stored, self.memory, self.disk)
         self._broadcast(message, payload, but=wid)
+
+    def _purged_since(self, epoch: int, name: str) -> bool:
+        return any(
+            purge_epoch > epoch and (name == target or (prefix and name.startswith(target)))
+            for purge_epoch, target, prefix in self._purges
+        )
 
     def _done(self, wid: int, message: Message, payload: bytes) -> None:
         claim = self.claims.get(message["key"])
@@ -236,6 +254,10 @@ class Hub:
         question = {**message, "t": "snapshot" if ask.kind == "gather" else "purge"}
         question["ask"] = ask_id
         if ask.kind == "purge":  # the node's own copies go too
+            self.epoch += 1
+            prefix = "prefix" in message
+            self._purges.append((self.epoch, message["prefix" if prefix else "path"], prefix))
+            question["epoch"] = self.epoch
             ask.replies[-1] = {"keys": self._purge_here(message)}
         self._broadcast(question)
         ask.timer = asyncio.get_running_loop().call_later(ASK_TIMEOUT_S, self._answer, ask_id)
@@ -284,7 +306,7 @@ class Hub:
             "disk_bytes": self.disk.bytes_used,
             "disk_objects": len(self.disk),
             "disk_evictions": self.disk.evictions,
-            "workers": len(self.workers),
+            "workers": sum(not worker.retiring for worker in self.workers.values()),
             "node_ram_copies_bytes": self.memory.bytes_used,
         }
 

@@ -52,18 +52,19 @@ class Following:
 
 
 class NodeLink:
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, lost: asyncio.Event | None = None) -> None:
         self.index = index
         self.channel: Channel | None = None
         self.memory: MemoryTier | None = None
         self.disk: DiskTier | None = None
         self.local_snapshot: Callable[[], Snapshot] = lambda: Snapshot({}, {}, {})
         self.local_purge: Callable[[str, bool], list[str]] = lambda name, prefix: []
-        self.lost = asyncio.Event()  # the supervisor is gone: this worker stops
+        self.lost = lost or asyncio.Event()  # set when the supervisor is gone
         self._claims: dict[int, tuple[Fill, asyncio.Future[Role]]] = {}  # by claim id
         self._following: dict[str, Following] = {}
         self._asked: dict[int, asyncio.Future[Message]] = {}
         self._ids = 0
+        self.epoch = 0  # the node's purges this worker has applied
         self._report: asyncio.TimerHandle | None = None
         self.publisher = Publisher(self)
 
@@ -136,7 +137,9 @@ class NodeLink:
 
     def stored(self, stored: Stored) -> None:
         """This worker stored or revalidated an object: the node's other workers hear of it."""
-        self.send(*stored_message(stored))
+        message, payload = stored_message(stored)
+        message["epoch"] = self.epoch  # purges it has applied: the node refuses older stores
+        self.send(message, payload)
 
     # -- questions to the node -------------------------------------------------------------
     async def gather(self) -> tuple[Snapshot, list[WorkerGauges]]:
@@ -179,6 +182,7 @@ class NodeLink:
             snap = self.local_snapshot().to_dict()
             self.send({"t": "snapshot", "ask": message["ask"], "snapshot": snap})
         elif kind == "purge":
+            self.epoch = max(self.epoch, message["epoch"])
             prefix = "prefix" in message
             names = self.local_purge(message["prefix" if prefix else "path"], prefix)
             self.send({"t": "purged_here", "ask": message["ask"], "keys": names})

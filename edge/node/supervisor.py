@@ -77,14 +77,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def restart_delay(previous: float, quick: bool) -> float:
+    """How long to wait before replacing a worker: at once, unless it died at start-up, when
+    the wait doubles each time (0.25 s up to MAX_BACKOFF_S) so a crash loop does not spin."""
+    return min(MAX_BACKOFF_S, max(0.25, previous * 2)) if quick else 0.0
+
+
 class Supervisor:
     def __init__(self, config: EdgeConfig, reload: Callable[[], EdgeConfig]) -> None:
-        self.config = config
+        self.asked = config  # as the operator gave it (port 0 and an empty cache_dir included)
+        self.config = config  # as it runs: the bound port, the cache directory
         self.reload_config = reload
-        self.current: dict[int, Process] = {}  # by worker index
-        self.retiring: set[Process] = set()
+        self.live: set[Process] = set()  # every worker process not reaped yet
+        self.current: dict[int, Process] = {}  # the serving set, by worker index
         self.hub: Hub | None = None
         self.sock: socket.socket | None = None
+        self.started = False
         self.stopping = asyncio.Event()
         self._exited = asyncio.Event()
         self._ids = 0
@@ -92,28 +100,27 @@ class Supervisor:
         self._reloading: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def processes(self) -> list[Process]:
-        return [*self.current.values(), *self.retiring]
-
     async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, self._reload_soon)  # before anything is slow
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
         self.sock = bind(self.config.host, self.config.port)
         port = self.sock.getsockname()[1]
         own_dir = not self.config.cache_dir
         root = Path(self.config.cache_dir or tempfile.mkdtemp(prefix="classcast-edge-"))
         self.config = dataclasses.replace(self.config, port=port, cache_dir=str(root))
         disk = DiskTier(root, self.config.disk_bytes, self.config.max_open_files)
-        kept = await disk.load()
-        self.hub = Hub(disk, MemoryTier(self.config.ram_bytes, self.config.ram_object_max_bytes))
-        self.hub.on_lost = self._lost
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGHUP, self._reload_soon)
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
         poller = loop.call_later(POLL_S, self._poll)
         try:
-            if not await self._start_all():
-                return 1
+            kept = await disk.load()  # a large cache takes a while: signals are heard meanwhile
+            self.hub = Hub(
+                disk, MemoryTier(self.config.ram_bytes, self.config.ram_object_max_bytes)
+            )
+            self.hub.on_lost = self._lost
+            if self.stopping.is_set() or not await self._start_all():
+                return 0 if self.stopping.is_set() else 1
+            self.started = True
             log.info(
                 "edge ready",
                 extra={"url": f"http://{self.config.host}:{port}", "workers": self._pids(),
@@ -123,8 +130,13 @@ class Supervisor:
             log.info("edge stopping")
             return 0
         finally:
+            self.stopping.set()
+            if self._reloading is not None:
+                self._reloading.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._reloading
+            await self._stop_all(list(self.live))
             poller.cancel()
-            await self._stop_all(list(self.processes))
             await disk.close()
             self.sock.close()
             if own_dir:
@@ -132,7 +144,8 @@ class Supervisor:
 
     # -- starting ------------------------------------------------------------------------------
     async def _start_all(self) -> bool:
-        """Start a full set of workers and wait until every one serves."""
+        """Start a full set of workers and wait until every one serves; then it is the
+        serving set."""
         started = [await self._spawn(index) for index in range(self.config.workers)]
         try:
             async with asyncio.timeout(READY_TIMEOUT_S):
@@ -143,8 +156,7 @@ class Supervisor:
             log.error("workers did not start", extra={"error": str(exc) or "timed out"})
             await self._stop_all(started)
             return False
-        for process in started:
-            self.current[process.index] = process
+        self.current = {process.index: process for process in started}
         return True
 
     async def _spawn(self, index: int) -> Process:
@@ -159,11 +171,12 @@ class Supervisor:
             command, stdin=subprocess.PIPE, pass_fds=(self.sock.fileno(), theirs.fileno())
         )
         theirs.close()
+        process = Process(index, popen, time.monotonic())
+        self.live.add(process)
         assert popen.stdin is not None
         with contextlib.suppress(BrokenPipeError):
             popen.stdin.write(orjson.dumps(dataclasses.asdict(self.config)))
         popen.stdin.close()
-        process = Process(index, popen, time.monotonic())
         self._ids += 1
         process.worker = await self.hub.attach(self._ids, index, popen.pid, ours)
         return process
@@ -173,14 +186,14 @@ class Supervisor:
 
     # -- deaths --------------------------------------------------------------------------------
     def _reap(self) -> None:
-        for process in self.processes:
-            if process.popen.poll() is not None:
-                self._exited.set()
-                if self.current.get(process.index) is process:
-                    del self.current[process.index]
-                    self._replace(process)
-                else:
-                    self.retiring.discard(process)
+        for process in list(self.live):
+            if process.popen.poll() is None:
+                continue
+            self.live.discard(process)
+            self._exited.set()
+            if self.current.get(process.index) is process:
+                del self.current[process.index]
+                self._replace(process)
 
     def _poll(self) -> None:
         self._reap()
@@ -194,8 +207,7 @@ class Supervisor:
         if self.stopping.is_set():
             return
         quick = time.monotonic() - dead.started < QUICK_DEATH_S
-        wait = min(MAX_BACKOFF_S, self._backoff.get(dead.index, 0.25) * 2) if quick else 0.0
-        self._backoff[dead.index] = wait
+        wait = self._backoff[dead.index] = restart_delay(self._backoff.get(dead.index, 0.0), quick)
         log.warning(
             "worker died, replacing it",
             extra={"worker": dead.index, "pid": dead.pid, "status": dead.popen.returncode,
@@ -205,12 +217,10 @@ class Supervisor:
 
     async def _respawn(self, index: int, wait: float) -> None:
         await asyncio.sleep(wait)
-        reloading = self._reloading is not None and not self._reloading.done()
-        if self.stopping.is_set() or reloading or index in self.current:
-            return  # a reload starts a whole new set
-        if index >= self.config.workers:
-            return
-        self.current[index] = await self._spawn(index)
+        if self.stopping.is_set() or self._is_reloading() or index in self.current:
+            return  # a reload starts (or restores) a whole set of its own
+        if index < self.config.workers:
+            self.current[index] = await self._spawn(index)
 
     def _run_soon(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(job)
@@ -218,11 +228,16 @@ class Supervisor:
         task.add_done_callback(self._tasks.discard)
 
     # -- reload --------------------------------------------------------------------------------
+    def _is_reloading(self) -> bool:
+        return self._reloading is not None and not self._reloading.done()
+
     def _reload_soon(self) -> None:
-        if self._reloading is not None and not self._reloading.done():
-            log.warning("reload already under way; SIGHUP ignored")
-            return
-        self._reloading = asyncio.ensure_future(self._reload())
+        if not self.started or self.stopping.is_set():
+            log.warning("SIGHUP ignored: the node is starting or stopping")
+        elif self._is_reloading():
+            log.warning("SIGHUP ignored: a reload is under way")
+        else:
+            self._reloading = asyncio.ensure_future(self._reload())
 
     async def _reload(self) -> None:
         try:
@@ -230,19 +245,23 @@ class Supervisor:
         except ConfigError as exc:
             log.error("reload refused, the running configuration stays", extra={"error": str(exc)})
             return
-        fixed = {key: getattr(self.config, key) for key in FIXED_ON_RELOAD}
-        changed = [key for key, value in fixed.items() if getattr(fresh, key) != value]
-        if changed and changed != ["cache_dir"]:
+        changed = [
+            key for key in FIXED_ON_RELOAD if getattr(fresh, key) != getattr(self.asked, key)
+        ]
+        if changed:
             log.warning("these settings take effect at restart only", extra={"keys": changed})
+        fixed = {key: getattr(self.config, key) for key in FIXED_ON_RELOAD}
         old_config, self.config = self.config, dataclasses.replace(fresh, **fixed)
-        old = dict(self.current)
-        self.current.clear()
+        old = self.current
         if not await self._start_all():  # keep serving with the old workers
-            self.config = old_config
-            self.current.update(old)
+            self.config, self.current = old_config, old
+            for index in range(self.config.workers):  # one may have died meanwhile
+                if index not in self.current:
+                    self._run_soon(self._respawn(index, 0.0))
             return
-        self.retiring.update(old.values())
         for process in old.values():  # the new ones accept already: the old ones may stop
+            assert process.worker is not None
+            process.worker.retiring = True
             with contextlib.suppress(ProcessLookupError):
                 process.popen.send_signal(signal.SIGTERM)
         self._run_soon(self._stop_all(list(old.values()), signal_first=False))
@@ -271,4 +290,4 @@ class Supervisor:
                 log.warning("worker did not stop in time, killed", extra={"pid": process.pid})
                 process.popen.kill()
                 process.popen.wait()
-            self.retiring.discard(process)
+            self.live.discard(process)

@@ -15,20 +15,21 @@ import socket
 from edge.app import running_edge
 from edge.config import EdgeConfig
 from edge.node.link import NodeLink
-from edge.runtime import tune_gc, until_stopped
+from edge.runtime import stop_event, tune_gc
 
 log = logging.getLogger("edge")
 
 
 async def serve_worker(config: EdgeConfig, index: int, listen_fd: int, hub_fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    link = NodeLink(index)
+    stopping = stop_event((signal.SIGTERM,))  # from the start: a SIGTERM is always a drain
+    link = NodeLink(index, lost=stopping)  # a worker whose supervisor is gone stops too
     await link.open(socket.socket(fileno=hub_fd))
     try:
         async with running_edge(config, node=link, sock=socket.socket(fileno=listen_fd)):
             tune_gc()
             link.send({"t": "ready"})
-            await until_stopped((signal.SIGTERM,), also=link.lost)
+            await stopping.wait()
             log.info("worker stopping")
     finally:
         link.close()

@@ -12,6 +12,8 @@ import os
 import random
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from tests.support.http1 import Connection, NoResponse, Reply, fetch
-from tests.support.process import Service, run_service
+from tests.support.process import ROOT, Service, run_service
 from tests.support.recording_upstream import Answer, RecordingUpstream, recording_upstream
 
 pytestmark = pytest.mark.e2e
@@ -610,3 +612,49 @@ async def test_a_stop_signal_ends_the_supervisor_and_every_worker_in_time(
             await asyncio.gather(slow, return_exceptions=True)  # it ended with the node
     assert took <= bound, f"{took:.2f} s after {signum.name}; allowed {bound} s"
     assert node.service.process.returncode >= 0  # it exited on its own, not by the signal
+
+
+async def test_sigterm_during_a_reload_stops_every_worker_before_the_supervisor_exits(
+    tmp_path: Path,
+) -> None:
+    async with edge_node(tmp_path, 2) as node:
+        procs = node.worker_procs()
+        os.kill(node.pid, signal.SIGHUP)  # a new set is starting...
+        await until(lambda: len(descendants(node.pid)) > 2, 10, "the new workers spawned")
+        procs |= descendants(node.pid)
+        node.service.process.send_signal(signal.SIGTERM)  # ...when the node is told to stop
+        took = await until(
+            lambda: node.service.process.poll() is not None, SHUTDOWN_TIMEOUT_S + 5, "exit"
+        )
+        left = [proc for proc in procs if is_running(proc)]  # at the supervisor's exit
+    assert left == []  # none of either set outlived it (a container would SIGKILL them)
+    assert took <= SHUTDOWN_TIMEOUT_S + 2
+
+
+async def test_sighup_in_the_middle_of_start_up_never_makes_two_sets_of_workers(
+    tmp_path: Path,
+) -> None:
+    log_path = tmp_path / "edge.log"
+    command = [sys.executable, "-m", "edge", "serve", "--host", "127.0.0.1", "--port", "0",
+               "--upstream", "http://127.0.0.1:9", "--cache-dir", str(tmp_path / "cache"),
+               "--workers", "2", "--no-access-log"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: ASYNC220 (a test starting the node)
+            command, stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    try:
+        # a worker is starting: the supervisor is inside its start-up
+        await until(lambda: b"disk tier ready" in log_path.read_bytes(), 20, "a worker starting")
+        process.send_signal(signal.SIGHUP)
+        await until(lambda: b"edge ready" in log_path.read_bytes(), 20, "the node ready")
+        text = log_path.read_text()
+        if "SIGHUP ignored" not in text:  # it came after the start: a whole reload then
+            await until(lambda: "reloaded" in log_path.read_text(), 20, "the reload done")
+        await until(lambda: len(children(process.pid)) == 2, 10, "exactly one set of workers")
+        await asyncio.sleep(1.0)  # a window to watch: no second set turns up
+        assert len(children(process.pid)) == 2
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(10)
+    assert process.returncode == 0

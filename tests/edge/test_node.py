@@ -317,3 +317,29 @@ async def test_a_takeover_without_a_temp_file_fails_its_viewers_instead_of_mixin
         await second.read()  # never the object's first half again after its first half
     gate.set()
     first.close()
+
+
+async def test_what_a_worker_stored_before_it_heard_of_a_purge_is_not_kept(
+    node: Node, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    fake.put("/v/late.ts", SEGMENT, headers=TS)
+    a, b = node.workers
+    from_b = node.hub.workers[2].channel.transport
+    assert from_b is not None
+    from_b.pause_reading()  # what b says reaches the node late
+    await (await b.get("/v/late.ts")).read()
+    await settle(b)  # b stored it; its word of it waits in the socket
+    order = asyncio.ensure_future(
+        a.post(
+            "/_admin/purge",
+            json={"path": "/v/late.ts"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+    )
+    assert await _until(lambda: node.hub.epoch == 1)  # the purge went out first
+    from_b.resume_reading()
+    assert (await order).status == 200
+    assert await _until(lambda: not node.data_files())  # b's late copy is deleted, not kept
+    assert b.cache.disk.keys() == []
+    assert (await a.get("/v/late.ts")).headers["X-Cache"] == "MISS"
