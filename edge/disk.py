@@ -244,6 +244,33 @@ class DiskTier:
             self._evicted(entry)
         return entry is not None
 
+    async def recover(self, key: str) -> None:
+        """A worker died while it filled `key`: index a file it placed but did not report,
+        delete one it left without metadata (the budget counts every file). Files placed
+        from now on (a takeover's) are not its: the generation in a name is its commit time."""
+        found = await asyncio.to_thread(self._unindexed, key, time.time_ns())
+        for entry in found:
+            if entry is not None and self.get(key) is None:
+                self._insert(entry)
+            elif entry is not None:
+                self.delete_files(entry.path)
+
+    def _unindexed(self, key: str, before_ns: int) -> list[DiskEntry | None]:
+        digest = key_digest(key)
+        indexed = self.get(key)
+        found: list[DiskEntry | None] = []
+        for data_path in (self.root / digest[:2] / digest[2:4]).glob(f"{digest}-*{DATA}"):
+            generation = data_path.stem.rpartition("-")[2]
+            if not generation.isdigit() or int(generation) >= before_ns:
+                continue
+            if indexed is not None and data_path == indexed.path:
+                continue
+            entry = _read_entry(data_path.with_suffix(META))
+            if entry is None:
+                _unlink(data_path, data_path.with_suffix(META))
+            found.append(entry)
+        return found
+
     def delete_files(self, path: Path) -> None:
         """Delete a data file and its metadata that the index does not hold."""
         self._chore(_unlink, path, path.with_suffix(META))

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -106,6 +106,7 @@ class Hub:
         self._ask_ids = 0
         self.epoch = 0  # purges so far; a worker's "stored" says how many it had heard of
         self._purges: deque[tuple[int, str, bool]] = deque(maxlen=PURGES_KEPT)
+        self._tasks: set[asyncio.Task[None]] = set()
         disk.on_evicted = self._evicted
 
     # -- workers ---------------------------------------------------------------------------
@@ -126,9 +127,10 @@ class Hub:
             self.retired.add(worker.last, gauges=False)
         for name, claim in list(self.claims.items()):
             claim.followers.discard(wid)
-            if claim.filler == wid:  # its followers retry, or fail if they have begun
+            if claim.filler == wid:  # its followers claim again; one of them takes it over
                 del self.claims[name]
                 self._to_followers(claim, {"t": "done", "key": name, "died": True})
+                self._run_soon(self.disk.recover(name))  # a file it placed but never reported
         for ask_id, ask in list(self._asks.items()):
             ask.waiting.discard(wid)
             if ask.requester == wid:
@@ -142,6 +144,11 @@ class Hub:
             worker.ready.set_exception(RuntimeError(f"worker {worker.pid} exited at start-up"))
             worker.ready.exception()  # retrieved here: a caller may no longer wait for it
         self.on_lost(worker)
+
+    def _run_soon(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _broadcast(self, message: Message, payload: bytes = b"", but: int | None = None) -> None:
         for wid, worker in self.workers.items():

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from edge.disk import DiskTier
+from edge.objects import ObjectMeta
+from edge.policy import Freshness
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import ScriptedUpstream, settle
 
@@ -102,3 +105,28 @@ async def test_disk_failure_degrades_to_proxying(
         assert await response.read() == body
     assert edge.stats.disk_errors == 2
     assert fake.hits["/v/seg.ts"] == 2
+
+
+async def test_the_node_recovers_a_file_a_dead_worker_placed_but_never_reported(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "node"
+    owner = DiskTier(root, 10_000_000)
+    await owner.load()
+    worker = DiskTier(root, 10_000_000, owns_files=False)  # a worker's view of the same files
+    meta = ObjectMeta(
+        key="/v/orphan.ts", kind="segment", status=200, content_type="video/mp2t",
+        length=1000, etag='"o"', last_modified="", last_modified_ts=None,
+        stored_at=1.0, initial_age=0.0, freshness=Freshness(60.0),
+    )  # fmt: skip
+    temp = worker.temp_path(meta.key)
+    temp.write_bytes(os.urandom(1000))
+    placed = await worker.commit(meta, temp)  # ...and the worker dies before it tells the node
+    lone = placed.path.with_name(f"{placed.path.stem.rpartition('-')[0]}-1.data")
+    lone.write_bytes(b"half")  # a data file whose metadata never got written
+    later = placed.path.with_name(f"{placed.path.stem.rpartition('-')[0]}-{2**62}.data")
+    later.write_bytes(b"x")  # a takeover's, placed after the death: not the dead worker's
+    await owner.recover(meta.key)
+    assert owner.get(meta.key) is not None and owner.bytes_used == 1000
+    await owner.close()
+    assert placed.path.exists() and not lone.exists() and later.exists()
