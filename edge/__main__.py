@@ -60,7 +60,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="copy disk hits through Python instead of zero-copy sendfile",
     )
     _security_flags(serve)
-    worker = commands.add_parser("worker")  # started by the supervisor, never by hand
+    worker = commands.add_parser("worker", help="one worker of a node (serve --workers starts it)")
     worker.add_argument("--index", type=int, required=True)
     worker.add_argument("--listen-fd", type=int, required=True)
     worker.add_argument("--hub-fd", type=int, required=True)
@@ -124,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sign":
         return sign_command(args)
     try:
+        if args.command == "worker" and sys.stdin.isatty():
+            print("edge worker: started by `edge serve --workers N`, not by hand", file=sys.stderr)
+            return 2
         if args.command == "worker":  # the supervisor checked it; the worker checks again
             config = edge_config.build(orjson.loads(sys.stdin.buffer.read()))
         else:

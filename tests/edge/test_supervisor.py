@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from edge.node.supervisor import MAX_BACKOFF_S, restart_delay
+from tests.support.process import ROOT
 
 
 @pytest.mark.parametrize(
@@ -29,3 +33,24 @@ def test_a_crash_loop_backs_off_and_a_good_run_resets_it() -> None:
         wait = restart_delay(wait, quick)
         waits.append(wait)
     assert waits == [0.25, 0.5, 1.0, 0.0, 0.25, 0.5]
+
+
+@pytest.mark.parametrize(
+    ("stdin", "status", "message"),
+    [
+        (b"not json", 2, "edge: config error: "),
+        (b'{"upstreams": []}', 2, "edge: config error: upstreams: "),
+        (b'{"upstreams": ["http://127.0.0.1:9"]}', 1, "edge: cannot start: Bad file descriptor"),
+    ],
+)
+def test_a_worker_started_wrongly_says_why_in_one_line(
+    stdin: bytes, status: int, message: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "edge", "worker", "--index", "0", "--listen-fd", "97",
+         "--hub-fd", "98"],
+        input=stdin, capture_output=True, timeout=30, cwd=ROOT,
+    )  # fmt: skip
+    lines = done.stderr.decode().splitlines()
+    assert (done.returncode, len(lines)) == (status, 1), done.stderr
+    assert lines[0].startswith(message)
