@@ -132,27 +132,12 @@ class EdgeCache:
             if judge(meta.age(self.clock()), meta.freshness) == "expired":
                 stale = stored  # the node's copy is old too: revalidate it
                 continue
-            if fill.file_end and not self._completed(fill, stored):
+            if fill.file_end and not (isinstance(stored, DiskEntry) and fill.complete_from(stored)):
                 continue  # waiters are part-way through a body: only its file can finish it
             fill.meta, fill.revalidated, fill.label = meta, stored, "HIT"
             fill.finish("stored")
             return False, stale
         return True, stale
-
-    @staticmethod
-    def _completed(fill: Fill, stored: Stored) -> bool:
-        """Finish a body waiters are part-way through from the node's stored copy, if that
-        copy is the same object (a takeover, edge/node/)."""
-        head = fill.head.result() if fill.head.done() else None
-        meta = stored.meta
-        same = (
-            isinstance(head, Head)
-            and isinstance(stored, DiskEntry)
-            and head.length == meta.length
-            and head.headers.get("ETag", meta.etag) == meta.etag
-            and head.headers.get("Last-Modified", meta.last_modified) == meta.last_modified
-        )
-        return same and isinstance(stored, DiskEntry) and fill.complete_from(stored)
 
     def refresh(self, key: CacheKey, stale: Stored) -> None:
         """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""

@@ -136,7 +136,16 @@ class Fill:
             self.file_grew(total - self.file_end)
 
     def complete_from(self, entry: DiskEntry) -> bool:
-        """Finish a partly followed body from the stored file of the same object."""
+        """Finish a partly followed body from the stored file of the same object (False if
+        it is another object, or its file is gone)."""
+        head = self.head.result() if self.head.done() else None
+        meta = entry.meta
+        if isinstance(head, Head) and not (
+            head.length == meta.length
+            and head.headers.get("ETag", meta.etag) == meta.etag
+            and head.headers.get("Last-Modified", meta.last_modified) == meta.last_modified
+        ):
+            return False
         try:
             fd = os.open(entry.path, os.O_RDONLY)
         except OSError:
