@@ -68,8 +68,10 @@ class Snapshot:
 
 
 def snapshot(stats: Stats, gauges: dict[str, float], bytes_sent: int) -> Snapshot:
-    counters = {name: float(getattr(stats, f, bytes_sent)) for name, _, f in COUNTERS}
-    counters["bytes_sent"] = bytes_sent
+    counters = {
+        name: float(bytes_sent if field == "bytes_sent" else getattr(stats, field))
+        for name, _, field in COUNTERS
+    }
     return Snapshot({k: float(v) for k, v in stats.requests.items()}, counters, dict(gauges))
 
 
