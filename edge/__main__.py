@@ -19,10 +19,10 @@ from classcast.logs import setup
 from edge import config as edge_config
 from edge.app import running_edge
 from edge.errors import ConfigError
-from edge.node.supervisor import Supervisor
-from edge.node.worker import serve_worker
 from edge.runtime import raise_fd_limit, stop_event, tune_gc
-from edge.signing import sign_url
+from edge.serve.signing import sign_url
+from edge.supervisor import Supervisor
+from edge.worker import serve_worker
 
 log = logging.getLogger("edge")
 

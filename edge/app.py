@@ -20,26 +20,27 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from edge.admin import Admin
-from edge.cache import EdgeCache
+from edge.cache.cache import EdgeCache
+from edge.cache.disk import DiskTier
+from edge.cache.freshness import FreshnessDefaults
+from edge.cache.keys import HLS_DIRECTIVES
+from edge.cache.memory import MemoryTier
+from edge.cache.stats import Stats
+from edge.cache.upstream import Upstream
 from edge.config import EdgeConfig
-from edge.disk import DiskTier
-from edge.dispatch import Dispatcher
-from edge.handlers import ContentHandler
 from edge.http.accesslog import AccessLog
-from edge.http.heads import HeaderPolicy
+from edge.http.heads import HeadBuilder
 from edge.http.messages import Answer, Request
 from edge.http.protocol import Limits
+from edge.http.ratelimit import ClientRates
 from edge.http.server import HttpServer
-from edge.keys import HLS_DIRECTIVES
-from edge.memory import MemoryTier
-from edge.metrics import EdgeCollector, SnapshotCollector, Stats
+from edge.metrics import EdgeCollector, SnapshotCollector
 from edge.node.link import NodeLink
-from edge.policy import PolicyDefaults
-from edge.ratelimit import ClientRates
-from edge.responses import Responder
-from edge.signing import redact
-from edge.upstream import Upstream
+from edge.serve.admin import Admin
+from edge.serve.answers import Responder
+from edge.serve.dispatch import Dispatcher
+from edge.serve.handler import ContentHandler
+from edge.serve.signing import redact
 
 log = logging.getLogger("edge")
 
@@ -109,7 +110,7 @@ async def running_edge(
             disk,
             upstream,
             stats,
-            defaults=PolicyDefaults(
+            defaults=FreshnessDefaults(
                 master_ttl=config.master_ttl,
                 vod_playlist_ttl=config.vod_playlist_ttl,
                 segment_ttl=config.segment_ttl,
@@ -125,7 +126,7 @@ async def running_edge(
         stack.push_async_callback(cache.close)
         if node is not None:  # from now on: the node's purges reach this worker's copies
             node.local_purge = cache.purged
-        heads = HeaderPolicy(config.node_id, config.cors_origin)
+        heads = HeadBuilder(config.node_id, config.cors_origin)
         handler = ContentHandler(
             cache,
             Responder(heads, disk),
@@ -199,7 +200,7 @@ def _gauges(cache: EdgeCache, server: HttpServer) -> dict[str, float]:
         "disk_objects": len(cache.disk),
         "disk_evictions": cache.disk.evictions,
         "fills_in_flight": len(cache.fills),
-        "fetching": cache.filler.fetching,
+        "fetching": cache.fetcher.fetching,
         "zero_copy_bytes": sent.zero_copy_bytes,
         "copied_bytes": sent.copied_bytes,
         "connections_open": len(server.connections),

@@ -36,7 +36,7 @@ def per_request(age: float, x_cache: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class HeaderPolicy:
+class HeadBuilder:
     via: str
     cors_origin: str
     common: bytes = field(init=False)

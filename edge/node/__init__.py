@@ -1,3 +1,3 @@
-"""A node: a supervisor and its workers on one port, behaving as one cache (DESIGN, "Several
-workers on one machine"). wire.py frames their messages, hub.py is the supervisor's side of the
-shared cache, link.py a worker's, supervisor.py and worker.py the two processes."""
+"""A node's shared cache (DESIGN, "Several workers on one machine"): messages.py frames the
+messages between a supervisor and its workers, hub.py is the supervisor's side of the shared
+cache, link.py a worker's. The processes themselves are edge/supervisor.py and edge/worker.py."""

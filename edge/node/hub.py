@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from edge.disk import DiskEntry, DiskTier
-from edge.memory import MemoryObject, MemoryTier
-from edge.metrics import Snapshot
-from edge.node.wire import Channel, Message, open_channel
-from edge.objects import ObjectMeta
+from edge.cache.disk import DiskEntry, DiskTier
+from edge.cache.memory import MemoryObject, MemoryTier
+from edge.cache.objects import ObjectMeta
+from edge.cache.stats import Snapshot
+from edge.node.messages import Channel, Message, open_channel
 
 log = logging.getLogger("edge.node")
 

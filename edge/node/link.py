@@ -22,14 +22,14 @@ from typing import Any, Literal
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from edge.disk import DiskEntry, DiskTier, OpenFile
+from edge.cache.disk import DiskEntry, DiskTier, OpenFile
+from edge.cache.flight import Fill, Head
+from edge.cache.memory import MemoryObject, MemoryTier
+from edge.cache.objects import ObjectMeta
+from edge.cache.stats import Snapshot, WorkerGauges
 from edge.errors import UpstreamError
-from edge.fill import Fill, Head
-from edge.memory import MemoryObject, MemoryTier
-from edge.metrics import Snapshot, WorkerGauges
 from edge.node.hub import place, stored_message, stored_object
-from edge.node.wire import Channel, Message, open_channel
-from edge.objects import ObjectMeta
+from edge.node.messages import Channel, Message, open_channel
 
 log = logging.getLogger("edge.node")
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from edge.signing import Token, sign
+from edge.serve.signing import Token, sign
 from tests.e2e.conftest import CONTENT
 from tests.support.process import ROOT, Service, run_service
 from tests.support.recording_upstream import Answer, RecordingUpstream, recording_upstream

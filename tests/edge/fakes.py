@@ -16,10 +16,10 @@ from yarl import URL
 
 from classcast.clock import FakeClock as FakeClock  # re-exported for the tests
 from edge.app import Edge, running_edge
-from edge.cache import EdgeCache
+from edge.cache.cache import EdgeCache
+from edge.cache.stats import Stats
 from edge.config import EdgeConfig
 from edge.http.server import ServerStats
-from edge.metrics import Stats
 
 
 @dataclass

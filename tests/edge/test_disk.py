@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edge.disk import DiskTier
-from edge.objects import ObjectMeta
-from edge.policy import Freshness
+from edge.cache.disk import DiskTier
+from edge.cache.freshness import Freshness
+from edge.cache.objects import ObjectMeta
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import ScriptedUpstream, settle
 

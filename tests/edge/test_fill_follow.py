@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.disk import OpenFile
+from edge.cache.disk import OpenFile
+from edge.cache.flight import FileSpan, Fill
+from edge.cache.keys import CacheKey
 from edge.errors import UpstreamError
-from edge.fill import FileSpan, Fill
-from edge.keys import CacheKey
 
 
 async def read_all(fill: Fill, pause: float) -> list[bytes | FileSpan]:

@@ -8,8 +8,8 @@ import os
 import aiohttp
 import pytest
 
+from edge.cache.keys import cache_key
 from edge.http.messages import Answer, FileAnswer, Request
-from edge.keys import cache_key
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import EdgeClient, ScriptedUpstream, settle
 

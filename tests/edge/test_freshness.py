@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from edge.keys import cache_key
+from edge.cache.keys import cache_key
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import EdgeClient, FakeClock, ScriptedUpstream, settle
 

@@ -1,7 +1,7 @@
 import pytest
 
+from edge.cache.keys import CacheKey, cache_key, classify
 from edge.errors import BadRequest, UriTooLong
-from edge.keys import CacheKey, cache_key, classify
 
 
 @pytest.mark.parametrize(

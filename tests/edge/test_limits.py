@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edge.http.connlimit import ConnectionCounter
-from edge.ratelimit import ClientRates, TokenBucket, retry_after
+from edge.http.ratelimit import ClientRates, TokenBucket, retry_after
 
 
 class FakeClock:

@@ -16,12 +16,12 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from edge.cache.disk import DiskTier
+from edge.cache.memory import MemoryTier
+from edge.cache.sink import TempFileSink
 from edge.config import build
-from edge.disk import DiskTier
-from edge.memory import MemoryTier
 from edge.node.hub import Hub
 from edge.node.link import NodeLink
-from edge.sink import TempFileSink
 from tests.edge.fakes import EdgeClient, EdgeClients, FakeClock, ScriptedUpstream, settle
 
 SEGMENT = os.urandom(1_000_000)
@@ -83,7 +83,7 @@ async def test_a_miss_in_two_workers_is_one_fetch_and_the_second_streams_it(
     second = await b.get("/v/cold.ts")
     assert second.headers["X-Cache"] == "COALESCED"
     assert await second.content.readexactly(len(SEGMENT) // 2) == SEGMENT[: len(SEGMENT) // 2]
-    assert b.cache.filler.fetching == 0 and a.cache.filler.fetching == 1
+    assert b.cache.fetcher.fetching == 0 and a.cache.fetcher.fetching == 1
     gate.set()
     assert await first.read() == SEGMENT
     assert await second.content.read() == SEGMENT[len(SEGMENT) // 2 :]
@@ -209,7 +209,7 @@ async def test_followers_claim_again_when_the_filler_dies_before_the_head(
     fake.put("/v/slow.ts", SEGMENT, headers=TS, delay=0.3)
     a, b = node.workers
     first = asyncio.ensure_future(a.get("/v/slow.ts"))
-    assert await _until(lambda: a.cache.filler.fetching == 1)
+    assert await _until(lambda: a.cache.fetcher.fetching == 1)
     second = asyncio.ensure_future(b.get("/v/slow.ts"))
     assert await _until(lambda: bool(node.hub.claims) and bool(
         next(iter(node.hub.claims.values())).followers))  # fmt: skip
@@ -282,7 +282,7 @@ async def test_a_fill_that_ends_before_its_follower_looks_leaves_no_claim_behind
     fake.put("/v/x.m3u8", body, headers=headers, delay=0.3)
     a, b = node.workers
     first = asyncio.ensure_future(a.get("/v/x.m3u8"))
-    assert await _until(lambda: a.cache.filler.fetching == 1)
+    assert await _until(lambda: a.cache.fetcher.fetching == 1)
     assert node.links[1].channel is not None and node.links[1].channel.transport is not None
     node.links[1].channel.transport.pause_reading()  # b is busy: the node's words queue up
     second = asyncio.ensure_future(b.get("/v/x.m3u8"))

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 import m3u8
 import pytest
 
-from edge.playlist_tokens import add_token, with_token
+from edge.serve.playlist_tokens import add_token, with_token
 from tests.support.process import ROOT
 
 TOKEN = "cc_exp=1800000000&cc_prefix=%2Fvod%2Fmath-fractions%2F&cc_sig=abc_-"

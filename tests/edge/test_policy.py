@@ -1,6 +1,6 @@
 import pytest
 
-from edge.policy import (
+from edge.cache.freshness import (
     DAY,
     NO_STORE,
     Freshness,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge.keys import CacheKey, cache_key
-from edge.prefetch import newest_segments
+from edge.cache.keys import CacheKey, cache_key
+from edge.cache.prefetch import newest_segments
 
 PLAYLIST = (
     b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:7\n"

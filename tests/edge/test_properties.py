@@ -9,9 +9,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from classcast.http_rules import RangeError, is_not_modified, parse_range, range_applies
+from edge.cache.freshness import delta_seconds
+from edge.cache.keys import HLS_DIRECTIVES, MAX_PATH_LENGTH, TOKEN_PARAMS, CacheKey, cache_key
 from edge.errors import RequestError
-from edge.keys import HLS_DIRECTIVES, MAX_PATH_LENGTH, TOKEN_PARAMS, CacheKey, cache_key
-from edge.policy import delta_seconds
 
 segment = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters="/?#%\\"),

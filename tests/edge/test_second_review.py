@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from edge.sink import TempFileSink
+from edge.cache.sink import TempFileSink
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import EdgeClient, FakeClock, ScriptedUpstream, raw_request, settle
 from tests.edge.test_freshness import put_live

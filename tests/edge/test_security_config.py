@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from edge.__main__ import flags, main, parse_args
 from edge.config import ConfigError, EdgeConfig, build, load, load_file
-from edge.signing import verify
+from edge.serve.signing import verify
 from tests.support.process import ROOT
 
 UP = {"upstreams": ["http://127.0.0.1:8080"]}

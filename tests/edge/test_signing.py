@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.keys import TOKEN_PARAMS, cache_key
-from edge.signing import (
+from edge.cache.keys import TOKEN_PARAMS, cache_key
+from edge.serve.signing import (
     CLIENT,
     EXPIRES,
     PREFIX,

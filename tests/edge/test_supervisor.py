@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from edge.node.supervisor import MAX_BACKOFF_S, restart_delay
+from edge.supervisor import MAX_BACKOFF_S, restart_delay
 from tests.support.process import ROOT
 
 

@@ -1,5 +1,5 @@
-"""Fill execution: one upstream fetch, streamed to the fill's waiters (fill.py) while it
-arrives, checked against Content-Length, judged by the policy (policy.py), and only then stored
+"""Fill execution: one upstream fetch, streamed to the fill's waiters (flight.py) while it
+arrives, checked against Content-Length, judged by freshness.py, and only then stored
 in a tier. Nothing here decides whether to fetch: the cache (cache.py) does that."""
 
 from __future__ import annotations
@@ -14,27 +14,27 @@ from email.utils import formatdate, parsedate_to_datetime
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from edge.disk import DiskEntry, DiskTier, OpenFile, open_for_reading
-from edge.errors import UpstreamError
-from edge.fill import Fill, Head
-from edge.keys import CacheKey, ObjectKind, classify
-from edge.memory import MemoryObject, MemoryTier
-from edge.metrics import Stats
-from edge.objects import ObjectMeta
-from edge.policy import (
+from edge.cache.disk import DiskEntry, DiskTier, OpenFile, open_for_reading
+from edge.cache.flight import Fill, Head
+from edge.cache.freshness import (
     CacheControl,
     Freshness,
-    PolicyDefaults,
+    FreshnessDefaults,
     delta_seconds,
     freshness,
     is_m3u8,
     parse_cache_control,
     playlist_kind,
 )
-from edge.sink import TempFileSink
-from edge.upstream import Upstream
+from edge.cache.keys import CacheKey, ObjectKind, classify
+from edge.cache.memory import MemoryObject, MemoryTier
+from edge.cache.objects import ObjectMeta
+from edge.cache.sink import TempFileSink
+from edge.cache.stats import Stats
+from edge.cache.upstream import Upstream
+from edge.errors import UpstreamError
 
-log = logging.getLogger("edge.filler")
+log = logging.getLogger("edge.fetch")
 
 Stored = MemoryObject | DiskEntry
 Headers = CIMultiDictProxy[str]
@@ -45,7 +45,7 @@ MAX_BUFFERED_BYTES = 16 * 1024**2  # a playlist or small object larger than this
 KEPT_HEADERS = ("Content-Encoding", "Content-Language", "Content-Disposition", "Link", "Location")
 
 
-class Filler:
+class Fetcher:
     def __init__(
         self,
         memory: MemoryTier,
@@ -53,7 +53,7 @@ class Filler:
         upstream: Upstream,
         stats: Stats,
         *,
-        defaults: PolicyDefaults,
+        defaults: FreshnessDefaults,
         playlist_deadline_s: float,
         on_live_playlist: Callable[[CacheKey, bytes], None],
         on_store: Callable[[Stored], None] | None = None,

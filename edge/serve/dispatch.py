@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from edge.http.heads import HeaderPolicy
+from edge.http.heads import HeadBuilder
 from edge.http.messages import AnyAnswer, Handler, Request
 
 Route = Callable[[Request], "AnyAnswer | Awaitable[AnyAnswer]"]
@@ -12,7 +12,7 @@ Route = Callable[[Request], "AnyAnswer | Awaitable[AnyAnswer]"]
 
 class Dispatcher:
     def __init__(
-        self, content: Handler, exact: Mapping[str, tuple[str, Route]], heads: HeaderPolicy
+        self, content: Handler, exact: Mapping[str, tuple[str, Route]], heads: HeadBuilder
     ) -> None:
         self.content = content
         self.exact = dict(exact)  # path -> (method, handler)

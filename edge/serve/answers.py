@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from classcast.http_rules import ByteRange, RangeError, is_not_modified, parse_range, range_applies
-from edge.disk import DiskEntry, DiskTier, OpenFile
+from edge.cache.disk import DiskEntry, DiskTier, OpenFile
+from edge.cache.freshness import Freshness
+from edge.cache.memory import MemoryObject
+from edge.cache.objects import ObjectMeta
 from edge.errors import BadRequest, NotAcceptableRange
-from edge.http.heads import HeaderPolicy, per_request
+from edge.http.heads import HeadBuilder, per_request
 from edge.http.messages import Answer, FileAnswer, Request
-from edge.memory import MemoryObject
-from edge.objects import ObjectMeta
-from edge.policy import Freshness
 
 Stored = MemoryObject | DiskEntry
 
@@ -44,8 +44,8 @@ class FilePlan:
 
 
 class Responder:
-    def __init__(self, policy: HeaderPolicy, disk: DiskTier) -> None:
-        self.policy = policy
+    def __init__(self, heads: HeadBuilder, disk: DiskTier) -> None:
+        self.heads = heads
         self.disk = disk
 
     def prebuilt(self, stored: Stored) -> bytes:
@@ -57,7 +57,7 @@ class Responder:
 
     def _object_headers(self, meta: ObjectMeta) -> bytes:
         ok = meta.status == 200
-        return self.policy.representation(
+        return self.heads.representation(
             content_type=meta.content_type,
             cache_control=cache_control_out(meta.freshness),
             etag=meta.etag if ok else None,

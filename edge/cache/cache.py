@@ -1,7 +1,7 @@
 """The cache: lookups across the two tiers, and which fill answers a miss.
 
 It answers with what it holds (a stored object) or a fill to follow; the fill's execution is
-filler.py, the single flight fill.py, prefetch's choice prefetch.py, freshness policy.py.
+fetch.py, the single flight flight.py, prefetch's choice prefetch.py, freshness freshness.py.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from edge.disk import DiskEntry, DiskTier
-from edge.fill import Fill, FillRegistry, Head
-from edge.filler import Filler
-from edge.keys import CacheKey, classify
-from edge.memory import MemoryObject, MemoryTier
-from edge.metrics import Stats
-from edge.policy import Freshness, PolicyDefaults, judge
-from edge.prefetch import newest_segments
-from edge.upstream import Upstream
+from edge.cache.disk import DiskEntry, DiskTier
+from edge.cache.fetch import Fetcher
+from edge.cache.flight import Fill, FillRegistry, Head
+from edge.cache.freshness import Freshness, FreshnessDefaults, judge
+from edge.cache.keys import CacheKey, classify
+from edge.cache.memory import MemoryObject, MemoryTier
+from edge.cache.prefetch import newest_segments
+from edge.cache.stats import Stats
+from edge.cache.upstream import Upstream
 
 if TYPE_CHECKING:
     from edge.node.link import NodeLink
@@ -37,7 +37,7 @@ class EdgeCache:
         upstream: Upstream,
         stats: Stats,
         *,
-        defaults: PolicyDefaults,
+        defaults: FreshnessDefaults,
         keep_query: frozenset[str],
         prefetch_segments: int,
         playlist_deadline_s: float,
@@ -54,7 +54,7 @@ class EdgeCache:
         self.fills = FillRegistry()
         self.keep_query = keep_query
         self.prefetch_segments = prefetch_segments
-        self.filler = Filler(
+        self.fetcher = Fetcher(
             memory,
             disk,
             upstream,
@@ -104,7 +104,7 @@ class EdgeCache:
                 return
             fill.observer = self.node.publisher
         self.stats.fills += 1
-        await self.filler.run(fill, stale, via)
+        await self.fetcher.run(fill, stale, via)
 
     async def _claim(self, fill: Fill, stale: Stored | None) -> tuple[bool, Stored | None]:
         """Ask the node who fetches: True to fetch here (revalidating the returned copy),
@@ -147,7 +147,7 @@ class EdgeCache:
             fill.leave()  # nobody waits on it
 
     def head_freshness(self, fill: Fill, head: Head) -> Freshness:
-        return self.filler.head_freshness(fill, head)
+        return self.fetcher.head_freshness(fill, head)
 
     def prefetch(self, playlist_key: CacheKey, body: bytes) -> None:
         """Start fills for the newest segments of a live playlist, so viewers hit them."""

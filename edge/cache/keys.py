@@ -18,7 +18,7 @@ from edge.errors import BadRequest, UriTooLong
 KEY_MEMO_SIZE = 65536
 KEY_MEMO_MAX_TARGET = 256
 HLS_DIRECTIVES = frozenset({"_HLS_msn", "_HLS_part", "_HLS_skip"})
-# signed-URL token parameters (edge/signing.py): never part of a key, never sent upstream,
+# signed-URL token parameters (edge/serve/signing.py): never part of a key, never sent upstream,
 # even when an operator lists one in keep_query
 TOKEN_PARAMS = frozenset({"cc_exp", "cc_prefix", "cc_ip", "cc_sig"})
 MAX_PATH_LENGTH = 2048

@@ -9,8 +9,8 @@ from urllib.parse import urljoin, urlsplit
 
 import m3u8
 
+from edge.cache.keys import CacheKey, cache_key
 from edge.errors import RequestError
-from edge.keys import CacheKey, cache_key
 
 log = logging.getLogger("edge.prefetch")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 
-from edge.objects import ObjectMeta
+from edge.cache.objects import ObjectMeta
 
 ENTRY_OVERHEAD = 512  # rough bytes per entry for the key, meta and prebuilt headers
 

@@ -1,6 +1,6 @@
 """The content handler (DESIGN "Edge request path"): a Request value in, an answer value out.
 
-It asks the cache what it holds and what the policy says of it, then answers: from the stored
+It asks the cache what it holds and what freshness says of it, then answers: from the stored
 copy, by following a fill, or with an error. No sockets here: the protocol (edge/http/) writes
 what this returns, and tests can call it directly.
 """
@@ -11,19 +11,19 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-from edge.cache import EdgeCache, Stored
+from edge.cache.cache import EdgeCache, Stored
+from edge.cache.fetch import KEPT_HEADERS
+from edge.cache.flight import Fill, Head
+from edge.cache.freshness import decide, delta_seconds, may_serve_on_error
+from edge.cache.keys import CacheKey, cache_key, classify
+from edge.cache.stats import Stats
 from edge.errors import LoopDetected, RequestError, UpstreamError
-from edge.fill import Fill, Head
-from edge.filler import KEPT_HEADERS
-from edge.http.heads import HeaderPolicy, per_request
+from edge.http.heads import HeadBuilder, per_request
 from edge.http.messages import Answer, AnyAnswer, FileAnswer, FileRange, Request, StreamAnswer
-from edge.keys import CacheKey, cache_key, classify
-from edge.metrics import Stats
-from edge.playlist_tokens import add_token
-from edge.policy import decide, delta_seconds, may_serve_on_error
-from edge.ratelimit import retry_after
-from edge.responses import EntryGone, Responder, cache_control_out
-from edge.signing import carried_query, needs_token, verify
+from edge.http.ratelimit import retry_after
+from edge.serve.answers import EntryGone, Responder, cache_control_out
+from edge.serve.playlist_tokens import add_token
+from edge.serve.signing import carried_query, needs_token, verify
 
 MAX_VIA_FORWARDED = 512
 CONDITIONAL_HEADERS = ("range", "if-none-match", "if-modified-since")
@@ -55,7 +55,7 @@ class ContentHandler:
         self.sign_keys = sign_keys
         self.cache = cache
         self.responder = responder
-        self.heads: HeaderPolicy = responder.policy
+        self.heads: HeadBuilder = responder.heads
         self.stats = stats
         self.keep_query = keep_query
         self.node_id = node_id

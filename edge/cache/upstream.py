@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from edge.cache.keys import CacheKey
 from edge.errors import UpstreamError
-from edge.keys import CacheKey
 
 log = logging.getLogger("edge.upstream")
 

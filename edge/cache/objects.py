@@ -7,8 +7,8 @@ from typing import Any
 
 import orjson
 
-from edge.keys import ObjectKind
-from edge.policy import Freshness, PlaylistKind
+from edge.cache.freshness import Freshness, PlaylistKind
+from edge.cache.keys import ObjectKind
 
 
 @dataclass(frozen=True, slots=True)

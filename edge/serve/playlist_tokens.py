@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from edge.keys import TOKEN_PARAMS
+from edge.cache.keys import TOKEN_PARAMS
 
 URI_TAGS = (
     b"#EXT-X-MEDIA:",

@@ -32,10 +32,10 @@ from typing import Any
 
 import orjson
 
+from edge.cache.disk import DiskTier
+from edge.cache.memory import MemoryTier
 from edge.config import EdgeConfig
-from edge.disk import DiskTier
 from edge.errors import ConfigError
-from edge.memory import MemoryTier
 from edge.node.hub import Hub, Worker
 
 log = logging.getLogger("edge")

@@ -2,7 +2,7 @@
 address, carried in the query string. Pure: no I/O, the time and the client come in as values.
 
 The token's parameters (`TOKEN_PARAMS`) are dropped from the cache key and from upstream
-requests by edge/keys.py, so two viewers with different tokens share one cached copy.
+requests by edge/cache/keys.py, so two viewers with different tokens share one cached copy.
 Several keys verify (rotation without downtime); the first one signs.
 """
 
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode
 
+from edge.cache.keys import TOKEN_PARAMS, normalise_path
 from edge.errors import RequestError
-from edge.keys import TOKEN_PARAMS, normalise_path
 
 EXPIRES, PREFIX, CLIENT, SIGNATURE = "cc_exp", "cc_prefix", "cc_ip", "cc_sig"
 SIGNED_ROOTS = ("/vod/", "/live/")  # content paths; /healthz, /metrics and admin stay open

@@ -20,13 +20,13 @@ from typing import Any, Literal, Protocol
 
 from multidict import CIMultiDictProxy
 
-from edge.disk import DiskEntry, OpenFile
+from edge.cache.disk import DiskEntry, OpenFile
+from edge.cache.keys import CacheKey, ObjectKind
+from edge.cache.memory import MemoryObject
+from edge.cache.objects import ObjectMeta
 from edge.errors import UpstreamError
-from edge.keys import CacheKey, ObjectKind
-from edge.memory import MemoryObject
-from edge.objects import ObjectMeta
 
-log = logging.getLogger("edge.fill")
+log = logging.getLogger("edge.flight")
 
 Outcome = Literal["stored", "passed", "not_modified", "failed"]
 VALIDATORS = ("ETag", "Last-Modified")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cachetools import LRUCache
 
-from edge.objects import ObjectMeta
+from edge.cache.objects import ObjectMeta
 
 log = logging.getLogger("edge.disk")
 

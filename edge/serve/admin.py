@@ -10,10 +10,10 @@ from collections.abc import Awaitable
 
 import orjson
 
-from edge.cache import EdgeCache
+from edge.cache.cache import EdgeCache
+from edge.cache.keys import cache_key
 from edge.errors import RequestError
 from edge.http.messages import Answer, Request
-from edge.keys import cache_key
 
 
 class Admin:

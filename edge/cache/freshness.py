@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from edge.keys import ObjectKind
+from edge.cache.keys import ObjectKind
 
 PlaylistKind = Literal["master", "live", "vod"]
 Verdict = Literal["fresh", "stale", "expired"]
@@ -52,7 +52,7 @@ class Freshness:
 
 
 @dataclass(frozen=True, slots=True)
-class PolicyDefaults:
+class FreshnessDefaults:
     master_ttl: float = 10.0
     vod_playlist_ttl: float = 6 * HOUR
     segment_ttl: float = DAY
@@ -117,7 +117,7 @@ def freshness(
     playlist: PlaylistKind | None = None,
     target_duration: float | None = None,
     sets_cookie: bool = False,
-    defaults: PolicyDefaults = PolicyDefaults(),
+    defaults: FreshnessDefaults = FreshnessDefaults(),
 ) -> Freshness:
     """The DESIGN freshness table as a function."""
     if cc.no_store or cc.private or sets_cookie:

@@ -1,0 +1,1 @@
+"""The content handler, its answers, admin, signed URLs and playlist token rewriting."""
