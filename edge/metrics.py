@@ -31,9 +31,10 @@ def families(snap: Snapshot, workers: Sequence[WorkerGauges] = ()) -> Iterator[M
     names = sorted({name for worker in workers for name in worker.gauges})
     for name in names:
         family = GaugeMetricFamily(
-            f"classcast_edge_worker_{name}", f"{name.replace('_', ' ')}, per worker",
+            f"classcast_edge_worker_{name}",
+            f"{name.replace('_', ' ')}, per worker",
             labels=["worker", "pid"],
-        )  # fmt: skip
+        )
         for worker in workers:
             if name in worker.gauges:
                 family.add_metric([str(worker.index), str(worker.pid)], worker.gauges[name])

@@ -123,9 +123,13 @@ class Supervisor:
             self.started = True
             log.info(
                 "edge ready",
-                extra={"url": f"http://{self.config.host}:{port}", "workers": self._pids(),
-                       "disk_entries": kept, "upstreams": self.config.upstreams},
-            )  # fmt: skip
+                extra={
+                    "url": f"http://{self.config.host}:{port}",
+                    "workers": self._pids(),
+                    "disk_entries": kept,
+                    "upstreams": self.config.upstreams,
+                },
+            )
             await self.stopping.wait()
             log.info("edge stopping")
             return 0
@@ -163,9 +167,17 @@ class Supervisor:
         assert self.sock is not None and self.hub is not None
         ours, theirs = socket.socketpair()
         command = [
-            sys.executable, "-m", "edge", "worker", "--index", str(index),
-            "--listen-fd", str(self.sock.fileno()), "--hub-fd", str(theirs.fileno()),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "edge",
+            "worker",
+            "--index",
+            str(index),
+            "--listen-fd",
+            str(self.sock.fileno()),
+            "--hub-fd",
+            str(theirs.fileno()),
+        ]
         # a fork and exec: a few milliseconds, only at start-up, reloads and replacements
         popen = subprocess.Popen(  # noqa: ASYNC220
             command, stdin=subprocess.PIPE, pass_fds=(self.sock.fileno(), theirs.fileno())
@@ -210,9 +222,13 @@ class Supervisor:
         wait = self._backoff[dead.index] = restart_delay(self._backoff.get(dead.index, 0.0), quick)
         log.warning(
             "worker died, replacing it",
-            extra={"worker": dead.index, "pid": dead.pid, "status": dead.popen.returncode,
-                   "after_s": wait},
-        )  # fmt: skip
+            extra={
+                "worker": dead.index,
+                "pid": dead.pid,
+                "status": dead.popen.returncode,
+                "after_s": wait,
+            },
+        )
         self._run_soon(self._respawn(dead.index, wait))
 
     async def _respawn(self, index: int, wait: float) -> None:

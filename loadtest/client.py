@@ -91,10 +91,18 @@ class Fetcher:
             url = answer.url if answer.url != fetch.url else None
         self.recorder.record_request(
             RequestRecord(
-                fetch.kind, viewer.cohort, fetch.url, status, started - self.run_started,
-                ttfb, finished - started, size, cache, fetch.duration,
+                fetch.kind,
+                viewer.cohort,
+                fetch.url,
+                status,
+                started - self.run_started,
+                ttfb,
+                finished - started,
+                size,
+                cache,
+                fetch.duration,
             )
-        )  # fmt: skip
+        )
         return Response(status, started, finished, size, body, url)
 
 

@@ -92,8 +92,11 @@ def fetch(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 def first_media_playlist(master_url: str) -> str:
     status, body = fetch(master_url)
-    uris = [line for line in body.decode("utf-8", "replace").splitlines()
-            if line.strip() and not line.startswith("#")]  # fmt: skip
+    uris = [
+        line
+        for line in body.decode("utf-8", "replace").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     if status != 200 or not uris:
         raise DrillError(f"{master_url}: no master playlist (status {status})")
     return urljoin(master_url, uris[0].strip())

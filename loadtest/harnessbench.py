@@ -85,10 +85,17 @@ async def closed_loop(url: str, connections: int, seconds: float, keep_body: boo
                 finished = clock.now()
                 recorder.record_request(
                     RequestRecord(
-                        kind, "bench", url, got.status, started, got.first_byte - started,
-                        finished - started, got.size, got.cache,
+                        kind,
+                        "bench",
+                        url,
+                        got.status,
+                        started,
+                        got.first_byte - started,
+                        finished - started,
+                        got.size,
+                        got.cache,
                     )
-                )  # fmt: skip
+                )
         finally:
             viewer.close()
 
@@ -101,8 +108,17 @@ async def closed_loop(url: str, connections: int, seconds: float, keep_body: boo
 
 
 def harness_cost(url: str, connections: int, seconds: float, keep_body: bool) -> Cost:
-    command = [sys.executable, "-m", "loadtest.harnessbench", "--child", url,
-               "--connections", str(connections), "--seconds", str(seconds)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "loadtest.harnessbench",
+        "--child",
+        url,
+        "--connections",
+        str(connections),
+        "--seconds",
+        str(seconds),
+    ]
     if keep_body:
         command.append("--keep-body")
     out = subprocess.run(
@@ -157,10 +173,27 @@ class Viewers:
 
 def viewer_run(target: str, rendition: str, viewers: int, duration: float, ramp: float) -> Viewers:
     with tempfile.TemporaryDirectory(prefix="harnessbench-") as directory:
-        command = [sys.executable, "-m", "loadtest", "run", "--target", target,
-                   "--viewers", str(viewers), "--duration", str(duration), "--ramp", str(ramp),
-                   "--mix", "stb=1", "--rendition", rendition, "--report", directory,
-                   "--no-progress"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "loadtest",
+            "run",
+            "--target",
+            target,
+            "--viewers",
+            str(viewers),
+            "--duration",
+            str(duration),
+            "--ramp",
+            str(ramp),
+            "--mix",
+            "stb=1",
+            "--rendition",
+            rendition,
+            "--report",
+            directory,
+            "--no-progress",
+        ]
         subprocess.run(command, cwd=ROOT, check=False, capture_output=True, timeout=duration + 120)
         summary: dict[str, Any] = json.loads((Path(directory) / "summary.json").read_text())
     steady = [row for row in summary["timeline"] if row["t"] > ramp + SETTLE_S]
@@ -218,8 +251,15 @@ def bench(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="harnessbench-") as directory:
         script = Path(directory) / "report.lua"
         script.write_text(WRK_REPORT)
-        command = [sys.executable, "-m", "loadtest.bench_target", "--port", str(port),
-                   "--lesson", str(args.lesson)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "loadtest.bench_target",
+            "--port",
+            str(port),
+            "--lesson",
+            str(args.lesson),
+        ]
         with server(command, base + "/master.m3u8", Path(directory) / "target.log"):
             with urllib.request.urlopen(base + "/master.m3u8") as answer:
                 master_size = len(answer.read())
@@ -233,11 +273,21 @@ def bench(args: argparse.Namespace) -> None:
                 ours = harness_cost(url, args.connections, args.seconds, keep)
                 rows.append((name, url, wrk, ours))
             viewers = [
-                viewer_run(base + "/master.m3u8", "lowest", args.viewers_lowest,
-                           args.viewer_duration, args.ramp),
-                viewer_run(base + "/master.m3u8", "highest", args.viewers_highest,
-                           args.viewer_duration, args.ramp),
-            ]  # fmt: skip
+                viewer_run(
+                    base + "/master.m3u8",
+                    "lowest",
+                    args.viewers_lowest,
+                    args.viewer_duration,
+                    args.ramp,
+                ),
+                viewer_run(
+                    base + "/master.m3u8",
+                    "highest",
+                    args.viewers_highest,
+                    args.viewer_duration,
+                    args.ramp,
+                ),
+            ]
     print_results(args, rows, viewers, (lowest, highest))
 
 
@@ -248,23 +298,31 @@ def print_results(
     names: tuple[str, str],
 ) -> None:
     print(f"harnessbench: {args.connections} keep-alive connections, {args.seconds:g} s a phase")
-    print(f"{'phase':<9} {'who':<8} {'requests':>9} {'GB':>7} {'CPU s':>7} "
-          f"{'CPU s/GB':>9} {'CPU us/req':>10}")  # fmt: skip
+    print(
+        f"{'phase':<9} {'who':<8} {'requests':>9} {'GB':>7} {'CPU s':>7} "
+        f"{'CPU s/GB':>9} {'CPU us/req':>10}"
+    )
     for name, _, wrk, ours in rows:
         for who, cost in (("wrk", wrk), ("harness", ours)):
             gigabytes = cost.body_bytes / 1e9
-            print(f"{name:<9} {who:<8} {cost.requests:>9} {gigabytes:>7.2f} {cost.cpu_s:>7.2f} "
-                  f"{cost.per_gb:>9.2f} {cost.per_request_us:>10.1f}")  # fmt: skip
+            print(
+                f"{name:<9} {who:<8} {cost.requests:>9} {gigabytes:>7.2f} {cost.cpu_s:>7.2f} "
+                f"{cost.per_gb:>9.2f} {cost.per_request_us:>10.1f}"
+            )
     (_, _, wrk_b, ours_b), (_, _, wrk_r, ours_r) = rows
-    print(f"harness / wrk: CPU per GB {ours_b.per_gb / wrk_b.per_gb:.2f}x (target <= 2x), "
-          f"CPU per request {ours_r.per_request_us / wrk_r.per_request_us:.2f}x "
-          "(target <= 3x)")  # fmt: skip
+    print(
+        f"harness / wrk: CPU per GB {ours_b.per_gb / wrk_b.per_gb:.2f}x (target <= 2x), "
+        f"CPU per request {ours_r.per_request_us / wrk_r.per_request_us:.2f}x "
+        "(target <= 3x)"
+    )
     for run, name in zip(viewers, names, strict=True):
         verdict = "GENERATOR-BOUND" if run.bound else "not generator-bound"
-        print(f"viewers, {run.rendition} rendition ({name}): {run.viewers} STBs, "
-              f"{run.cpu_cores:.3f} core steady, {run.mbit_per_s:.0f} Mbit/s, loop lag p99 "
-              f"{run.lag_p99_s * 1e3:.1f} ms ({verdict}), rebuffers {run.rebuffers}, start "
-              f"failures {run.start_failures}: {run.per_core:,.0f} viewers per core")  # fmt: skip
+        print(
+            f"viewers, {run.rendition} rendition ({name}): {run.viewers} STBs, "
+            f"{run.cpu_cores:.3f} core steady, {run.mbit_per_s:.0f} Mbit/s, loop lag p99 "
+            f"{run.lag_p99_s * 1e3:.1f} ms ({verdict}), rebuffers {run.rebuffers}, start "
+            f"failures {run.start_failures}: {run.per_core:,.0f} viewers per core"
+        )
 
 
 if __name__ == "__main__":

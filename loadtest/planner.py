@@ -148,12 +148,25 @@ def plan_from_args(args: argparse.Namespace) -> str:
     if args.segment_duration <= 0 or not 0 < args.headroom <= 1 or args.edges_per_shield < 1:
         raise ConfigError("plan: segment duration > 0, headroom within 0..1, edges per shield >= 1")
     given = PlanInput(
-        args.viewers, ladder, parse_mix(args.mix), _stb_rung(args.stb_rendition, ladder),
-        args.segment_duration, args.channels, args.window_segments, args.vod_hours, args.edge_gbps,
-        args.edge_cores, args.core_gbps, args.edge_connections, args.headroom,
-        args.edges_per_shield, args.spare_edges, args.edges, args.shields,
+        args.viewers,
+        ladder,
+        parse_mix(args.mix),
+        _stb_rung(args.stb_rendition, ladder),
+        args.segment_duration,
+        args.channels,
+        args.window_segments,
+        args.vod_hours,
+        args.edge_gbps,
+        args.edge_cores,
+        args.core_gbps,
+        args.edge_connections,
+        args.headroom,
+        args.edges_per_shield,
+        args.spare_edges,
+        args.edges,
+        args.shields,
         args.renditions_watched,
-    )  # fmt: skip
+    )
     return "\n".join(plan(given))
 
 

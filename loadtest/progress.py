@@ -62,21 +62,48 @@ class ProgressView:
 
     def render(self, t: dict[str, float]) -> Table:
         table = Table(title=f"classcast loadtest  {t['elapsed']:.0f}/{self.duration_s:.0f} s")
-        for column in ("viewers", "playing", "stalled", "starting", "req/s", "Mbit/s", "failures",
-                       "TTFB p95", "cache hit", "loop lag p99", "CPU"):  # fmt: skip
+        for column in (
+            "viewers",
+            "playing",
+            "stalled",
+            "starting",
+            "req/s",
+            "Mbit/s",
+            "failures",
+            "TTFB p95",
+            "cache hit",
+            "loop lag p99",
+            "CPU",
+        ):
             table.add_column(column, justify="right")
         hit = t["cache_hits"] / t["cache_known"] if t["cache_known"] else None
         table.add_row(
-            f"{t['viewers']:.0f}/{self.viewers}", f"{t['playing']:.0f}", f"{t['stalled']:.0f}",
-            f"{t['starting']:.0f}", f"{t['requests']:.0f}", f"{t['bytes'] * 8 / 1e6:.1f}",
-            f"{t['failures']:.0f}", f"{t['ttfb_p95'] * 1e3:.1f} ms",
-            "-" if hit is None else f"{hit:.1%}", f"{t['loop_lag_p99'] * 1e3:.1f} ms",
+            f"{t['viewers']:.0f}/{self.viewers}",
+            f"{t['playing']:.0f}",
+            f"{t['stalled']:.0f}",
+            f"{t['starting']:.0f}",
+            f"{t['requests']:.0f}",
+            f"{t['bytes'] * 8 / 1e6:.1f}",
+            f"{t['failures']:.0f}",
+            f"{t['ttfb_p95'] * 1e3:.1f} ms",
+            "-" if hit is None else f"{hit:.1%}",
+            f"{t['loop_lag_p99'] * 1e3:.1f} ms",
             f"{t['cpu']:.2f}",
-        )  # fmt: skip
+        )
         return table
 
 
 # Per-interval figures that add up across workers (requests and bytes are per second when the
 # sample interval is one second, the default).
-_SUMMED = ("viewers", "playing", "stalled", "starting", "requests", "bytes", "failures", "cpu",
-           "cache_hits", "cache_known")  # fmt: skip
+_SUMMED = (
+    "viewers",
+    "playing",
+    "stalled",
+    "starting",
+    "requests",
+    "bytes",
+    "failures",
+    "cpu",
+    "cache_hits",
+    "cache_known",
+)

@@ -14,33 +14,63 @@ def _ms(summary: dict[str, float], key: str) -> str:
 
 def print_summary(summary: dict[str, Any], console: Console) -> None:
     cohorts = Table(title="Viewers by cohort")
-    for column in ("cohort", "sessions", "start fail", "startup p50/p95 ms", "rebuffers",
-                   "rebuffer ratio", "bitrate kbit/s", "switches", "seg dl/dur p95",
-                   "live lag mean s", "stale pl.", "404s"):  # fmt: skip
+    for column in (
+        "cohort",
+        "sessions",
+        "start fail",
+        "startup p50/p95 ms",
+        "rebuffers",
+        "rebuffer ratio",
+        "bitrate kbit/s",
+        "switches",
+        "seg dl/dur p95",
+        "live lag mean s",
+        "stale pl.",
+        "404s",
+    ):
         cohorts.add_column(column, justify="right")
     for name, c in sorted(summary["cohorts"].items()):
         startup = c["startup_time"]
         lag = c["live_lag"]
         cohorts.add_row(
-            name, str(c["sessions"]), f"{c['start_failures']} ({c['start_failure_ratio']:.1%})",
-            f"{_ms(startup, 'p50')}/{_ms(startup, 'p95')}", str(c["rebuffers"]),
-            f"{c['rebuffer_ratio']:.4f}", f"{c['bitrate'] / 1e3:.0f}", str(c["switches"]),
-            f"{c['segment_ratio']['p95']:.3f}", f"{lag['mean']:.1f}" if lag["count"] else "-",
-            str(c["stale_playlists"]), str(c["not_found"]),
-        )  # fmt: skip
+            name,
+            str(c["sessions"]),
+            f"{c['start_failures']} ({c['start_failure_ratio']:.1%})",
+            f"{_ms(startup, 'p50')}/{_ms(startup, 'p95')}",
+            str(c["rebuffers"]),
+            f"{c['rebuffer_ratio']:.4f}",
+            f"{c['bitrate'] / 1e3:.0f}",
+            str(c["switches"]),
+            f"{c['segment_ratio']['p95']:.3f}",
+            f"{lag['mean']:.1f}" if lag["count"] else "-",
+            str(c["stale_playlists"]),
+            str(c["not_found"]),
+        )
     console.print(cohorts)
     requests = Table(title="Requests by kind")
-    for column in ("kind", "count", "MB", "failures", "TTFB p50/p95/p99 ms", "total p95 ms",
-                   "X-Cache", "statuses"):  # fmt: skip
+    for column in (
+        "kind",
+        "count",
+        "MB",
+        "failures",
+        "TTFB p50/p95/p99 ms",
+        "total p95 ms",
+        "X-Cache",
+        "statuses",
+    ):
         requests.add_column(column, justify="right")
     for kind, r in sorted(summary["requests"].items()):
         ttfb = r["ttfb"]
         requests.add_row(
-            kind, str(r["count"]), f"{r['bytes'] / 1e6:.1f}", str(r["failures"]),
-            f"{_ms(ttfb, 'p50')}/{_ms(ttfb, 'p95')}/{_ms(ttfb, 'p99')}", _ms(r["total"], "p95"),
+            kind,
+            str(r["count"]),
+            f"{r['bytes'] / 1e6:.1f}",
+            str(r["failures"]),
+            f"{_ms(ttfb, 'p50')}/{_ms(ttfb, 'p95')}/{_ms(ttfb, 'p99')}",
+            _ms(r["total"], "p95"),
             " ".join(f"{k}:{v}" for k, v in sorted(r["x_cache"].items())) or "-",
             " ".join(f"{k}:{v}" for k, v in sorted(r["statuses"].items())),
-        )  # fmt: skip
+        )
     console.print(requests)
     generator = summary["generator"]
     lag = max((w["loop_lag"]["p99"] for w in generator["workers"]), default=0.0)

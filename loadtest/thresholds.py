@@ -17,21 +17,50 @@ from loadtest.errors import ThresholdError
 from loadtest.histogram import Histogram
 
 DISTRIBUTIONS = frozenset(
-    {"startup_time", "viewer_rebuffer_ratio", "viewer_bitrate", "segment_ratio", "live_lag",
-     "loop_lag", "ttfb", "total"}
-)  # fmt: skip
+    {
+        "startup_time",
+        "viewer_rebuffer_ratio",
+        "viewer_bitrate",
+        "segment_ratio",
+        "live_lag",
+        "loop_lag",
+        "ttfb",
+        "total",
+    }
+)
 NUMBERS = frozenset(
-    {"sessions", "start_failures", "start_failure_ratio", "rebuffers", "rebuffer_s",
-     "rebuffer_ratio", "bitrate", "switches", "stale_playlists", "not_found", "errors", "resyncs",
-     "requests", "bytes", "failures", "error_ratio", "cache_hit_ratio", "generator_cpu",
-     "generator_bound"}
-)  # fmt: skip
+    {
+        "sessions",
+        "start_failures",
+        "start_failure_ratio",
+        "rebuffers",
+        "rebuffer_s",
+        "rebuffer_ratio",
+        "bitrate",
+        "switches",
+        "stale_playlists",
+        "not_found",
+        "errors",
+        "resyncs",
+        "requests",
+        "bytes",
+        "failures",
+        "error_ratio",
+        "cache_hit_ratio",
+        "generator_cpu",
+        "generator_bound",
+    }
+)
 ALIASES = {"startup": "startup_time", "ttfb": "ttfb", "lag": "live_lag"}
 COHORT_PREFIXES = ("stb.", "phone.")
 KIND_SUFFIXES = (".master", ".playlist", ".segment")
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    "<=": operator.le, ">=": operator.ge, "==": operator.eq, "<": operator.lt, ">": operator.gt,
-}  # fmt: skip
+    "<=": operator.le,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "<": operator.lt,
+    ">": operator.gt,
+}
 UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "%": 1e-2, "kbps": 1e3, "mbps": 1e6}
 RULE = re.compile(
     r"^\s*(?:(?P<agg>p\d+(?:\.\d+)?|mean|min|max|count)\s*(?:\(\s*(?P<inner>[\w.]+)\s*\)|\s(?P<bare>[\w.]+))"

@@ -59,8 +59,16 @@ def run(args: argparse.Namespace) -> None:
         from origin.packager import package
 
         ladder = parse_ladder(args.ladder) if args.ladder else DEFAULT_LADDER
-        folder = package(args.video, args.lesson, args.content, args.title, ladder, args.force,
-                         grade=args.grade, subject=args.subject)  # fmt: skip
+        folder = package(
+            args.video,
+            args.lesson,
+            args.content,
+            args.title,
+            ladder,
+            args.force,
+            grade=args.grade,
+            subject=args.subject,
+        )
         print(folder)
     else:
         from origin.sample import make_sample

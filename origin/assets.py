@@ -72,8 +72,11 @@ class Assets:
 
 def load_assets(hls_js: Path) -> Assets:
     """The files of origin/static/ plus hls.js if installed (a warning, not a failure, if not)."""
-    items = [read_asset(path.name, path) for path in sorted(STATIC.iterdir())
-             if path.suffix in ASSET_TYPES]  # fmt: skip
+    items = [
+        read_asset(path.name, path)
+        for path in sorted(STATIC.iterdir())
+        if path.suffix in ASSET_TYPES
+    ]
     try:
         items.append(read_asset(HLS_JS, hls_js))
     except OSError as error:

@@ -12,9 +12,15 @@ MEDIA_PLAYLIST = "index.m3u8"
 
 def probe_command(source: Path) -> list[str]:
     return [
-        "ffprobe", "-v", "error", "-print_format", "json",
-        "-show_streams", "-show_format", str(source),
-    ]  # fmt: skip
+        "ffprobe",
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_streams",
+        "-show_format",
+        str(source),
+    ]
 
 
 def keyframe_args(fps: float, segment_seconds: int) -> list[str]:
@@ -26,9 +32,15 @@ def keyframe_args(fps: float, segment_seconds: int) -> list[str]:
     """
     gop = max(1, round(fps * segment_seconds))
     return [
-        "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-        "-force_key_frames", f"expr:gte(t,n_forced*{segment_seconds})",
-    ]  # fmt: skip
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{segment_seconds})",
+    ]
 
 
 def encode_command(
@@ -36,17 +48,43 @@ def encode_command(
 ) -> list[str]:
     """One rendition as VOD HLS with MPEG-TS segments: out_dir/index.m3u8 + seg_NNNNN.ts."""
     video = [
-        "-map", "0:v:0", "-vf", f"scale=-2:{rung.height},format=yuv420p",
-        "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-crf", "23",
-        "-maxrate", f"{rung.video_kbps}k", "-bufsize", f"{rung.video_kbps * 2}k",
+        "-map",
+        "0:v:0",
+        "-vf",
+        f"scale=-2:{rung.height},format=yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-profile:v",
+        "main",
+        "-crf",
+        "23",
+        "-maxrate",
+        f"{rung.video_kbps}k",
+        "-bufsize",
+        f"{rung.video_kbps * 2}k",
         *keyframe_args(fps, segment_seconds),
-    ]  # fmt: skip
-    audio = ["-map", "0:a:0", "-c:a", "aac", "-b:a", f"{rung.audio_kbps}k", "-ac", "2",
-             "-ar", "48000"] if has_audio else []  # fmt: skip
+    ]
+    audio = (
+        ["-map", "0:a:0", "-c:a", "aac", "-b:a", f"{rung.audio_kbps}k", "-ac", "2", "-ar", "48000"]
+        if has_audio
+        else []
+    )
     hls = [
-        "-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod",
-        "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
-        "-hls_segment_filename", str(out_dir / SEGMENT_PATTERN), str(out_dir / MEDIA_PLAYLIST),
-    ]  # fmt: skip
+        "-f",
+        "hls",
+        "-hls_time",
+        str(segment_seconds),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_segment_type",
+        "mpegts",
+        "-hls_segment_filename",
+        str(out_dir / SEGMENT_PATTERN),
+        str(out_dir / MEDIA_PLAYLIST),
+    ]
     head = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-i", str(source)]
     return [*head, *video, *audio, *hls]

@@ -156,8 +156,11 @@ def _read_toml(path: Path) -> dict[str, object]:
 
 
 def _env_values(env: Mapping[str, str]) -> dict[str, str]:
-    return {key.removeprefix(ENV_PREFIX): value for key, value in env.items()
-            if key.startswith(ENV_PREFIX)}  # fmt: skip
+    return {
+        key.removeprefix(ENV_PREFIX): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX)
+    }
 
 
 def environment() -> Mapping[str, str]:

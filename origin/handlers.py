@@ -134,8 +134,9 @@ async def api_lesson(request: web.Request) -> web.StreamResponse:
 async def api_channels(request: web.Request) -> web.StreamResponse:
     titles = {lesson.id: lesson.title for lesson in request.app[LIBRARY].lessons.values()}
     now = request.app[CLOCK]()
-    channels = [channel_document(channel, now, titles)
-                for channel in request.app[CHANNELS].values()]  # fmt: skip
+    channels = [
+        channel_document(channel, now, titles) for channel in request.app[CHANNELS].values()
+    ]
     return await respond_json(request, {"channels": channels})
 
 

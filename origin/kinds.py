@@ -8,9 +8,17 @@ from typing import Literal
 from origin.config import OriginConfig
 
 Kind = Literal[
-    "live_master", "live_media", "vod_playlist", "segment", "error", "api", "control",
-    "page", "asset", "asset_alias",
-]  # fmt: skip
+    "live_master",
+    "live_media",
+    "vod_playlist",
+    "segment",
+    "error",
+    "api",
+    "control",
+    "page",
+    "asset",
+    "asset_alias",
+]
 
 # RFC 8216 section 4: playlists are application/vnd.apple.mpegurl; segment types per 3.2-3.4.
 CONTENT_TYPES = {

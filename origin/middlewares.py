@@ -20,8 +20,10 @@ ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 # Headers a web player (hls.js) may read or send across origins (Fetch standard, CORS).
 EXPOSED_HEADERS = "Content-Length, Content-Range, Content-Type, ETag, Last-Modified, Age, Date"
 ALLOWED_REQUEST_HEADERS = "Range, If-None-Match, If-Modified-Since, If-Range, Content-Type"
-CORS_HEADERS = {"Access-Control-Allow-Origin": "*",
-                "Access-Control-Expose-Headers": EXPOSED_HEADERS}  # fmt: skip
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": EXPOSED_HEADERS,
+}
 
 
 @web.middleware

@@ -107,8 +107,9 @@ def measure_bandwidth(sizes: Sequence[int], durations: Sequence[float]) -> tuple
     RFC 8216 4.3.4.2: BANDWIDTH is the peak segment bit rate, AVERAGE-BANDWIDTH the average
     segment bit rate of the variant stream.
     """
-    rates = [size * 8 / duration for size, duration in zip(sizes, durations, strict=True)
-             if duration > 0]  # fmt: skip
+    rates = [
+        size * 8 / duration for size, duration in zip(sizes, durations, strict=True) if duration > 0
+    ]
     total_time = sum(durations)
     if not rates or total_time <= 0:
         raise PackagerError("cannot measure bandwidth of an empty rendition")

@@ -86,8 +86,10 @@ async def watch_vod(request: web.Request) -> web.StreamResponse:
 
 
 async def watch_unknown(request: web.Request) -> web.Response:
-    return not_found_page(request, "There is no such page. Players live at /watch/live/<channel>"
-                          " and /watch/vod/<lesson>.")  # fmt: skip
+    return not_found_page(
+        request,
+        "There is no such page. Players live at /watch/live/<channel> and /watch/vod/<lesson>.",
+    )
 
 
 async def asset(request: web.Request) -> web.StreamResponse:

@@ -12,8 +12,12 @@ from origin.commands import probe_command
 from origin.errors import PackagerError
 
 # RFC 6381 section 3.3: avc1.PPCCLL = profile_idc, constraint flags, level_idc in hex.
-AVC_PROFILE_PREFIX = {"Baseline": "42E0", "Constrained Baseline": "42E0", "Main": "4D40",
-                      "High": "6400"}  # fmt: skip
+AVC_PROFILE_PREFIX = {
+    "Baseline": "42E0",
+    "Constrained Baseline": "42E0",
+    "Main": "4D40",
+    "High": "6400",
+}
 AAC_LC = "mp4a.40.2"
 PROBE_TIMEOUT_S = 30
 

@@ -49,8 +49,16 @@ def _make_lesson(lesson: SampleLesson, scratch: Path, content: Path, force: bool
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:]
         raise PackagerError(f"cannot render sample {lesson.id}: {' '.join(reason)}")
-    return package(source, lesson.id, content, lesson.title, SAMPLE_LADDER, force=force,
-                   grade=lesson.grade, subject=lesson.subject)  # fmt: skip
+    return package(
+        source,
+        lesson.id,
+        content,
+        lesson.title,
+        SAMPLE_LADDER,
+        force=force,
+        grade=lesson.grade,
+        subject=lesson.subject,
+    )
 
 
 def source_command(lesson: SampleLesson, title_file: Path, out: Path) -> list[str]:
@@ -62,9 +70,33 @@ def source_command(lesson: SampleLesson, title_file: Path, out: Path) -> list[st
         "boxcolor=black@0.6:x=20:y=20"
     )
     return [
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-        "-f", "lavfi", "-i", f"{lesson.pattern}=size=640x360:rate=25:duration={DURATION_S}",
-        "-f", "lavfi", "-i", f"sine=frequency={lesson.tone_hz}:r=48000:d={DURATION_S}",
-        "-vf", text, "-c:v", "libx264", "-preset", "veryfast", "-crf", "18",
-        "-c:a", "aac", "-b:a", "128k", "-t", str(DURATION_S), str(out),
-    ]  # fmt: skip
+        "ffmpeg",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"{lesson.pattern}=size=640x360:rate=25:duration={DURATION_S}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=frequency={lesson.tone_hz}:r=48000:d={DURATION_S}",
+        "-vf",
+        text,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-t",
+        str(DURATION_S),
+        str(out),
+    ]

@@ -25,8 +25,13 @@ def config_from_args(args: argparse.Namespace) -> OriginConfig:
     path = Path(args.config) if args.config else None
     if path is None and DEFAULT_CONFIG_FILE.is_file():
         path = DEFAULT_CONFIG_FILE
-    flags = {"host": args.host, "port": args.port, "content": args.content,
-             "schedule": args.schedule, "faults": args.faults}  # fmt: skip
+    flags = {
+        "host": args.host,
+        "port": args.port,
+        "content": args.content,
+        "schedule": args.schedule,
+        "faults": args.faults,
+    }
     return load_config(path, environment(), flags)
 
 
@@ -55,8 +60,9 @@ async def serve(app: web.Application, config: OriginConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    runner = web.AppRunner(app, access_log_class=JsonAccessLogger,
-                           shutdown_timeout=config.shutdown_timeout)  # fmt: skip
+    runner = web.AppRunner(
+        app, access_log_class=JsonAccessLogger, shutdown_timeout=config.shutdown_timeout
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, config.host, config.port).start()

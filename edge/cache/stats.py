@@ -31,9 +31,12 @@ COUNTERS = (  # (name, help, Stats field or "bytes_sent")
     ("upstream_errors", "Fills that failed upstream", "upstream_errors"),
     ("disk_errors", "Disk tier write or read errors", "disk_errors"),
     ("fill_seconds", "Total fill time", "fill_seconds_total"),
-    ("fill_first_byte_seconds", "Total upstream time to first byte",
-     "fill_first_byte_seconds_total"),
-)  # fmt: skip
+    (
+        "fill_first_byte_seconds",
+        "Total upstream time to first byte",
+        "fill_first_byte_seconds_total",
+    ),
+)
 
 
 @dataclass(slots=True)

@@ -29,8 +29,13 @@ def plain_refusal(status: int, reason: str) -> Answer:
 class ServerStats:
     """What the protocol counts for /metrics and for the tests that prove zero-copy."""
 
-    __slots__ = ("bytes_sent", "connections", "copied_bytes", "refused_connections",
-                 "zero_copy_bytes")  # fmt: skip
+    __slots__ = (
+        "bytes_sent",
+        "connections",
+        "copied_bytes",
+        "refused_connections",
+        "zero_copy_bytes",
+    )
 
     def __init__(self) -> None:
         self.bytes_sent = 0

@@ -86,9 +86,11 @@ class ContentHandler:
                 return self._guarded(self._miss(request, key, None))
             age = stored.meta.age(self.clock())
             decision = decide(
-                age, stored.meta.freshness, is_live=stored.meta.is_live,
+                age,
+                stored.meta.freshness,
+                is_live=stored.meta.is_live,
                 refresh_ahead_s=self.refresh_ahead_s,
-            )  # fmt: skip
+            )
             if decision == "miss":
                 return self._guarded(self._miss(request, key, stored))
             if decision != "serve":
@@ -212,8 +214,14 @@ class ContentHandler:
         if classify(key.path) != "playlist":
             return self._answer(request, key)
         headers = {k: v for k, v in request.headers.items() if k not in SIGNED_PLAYLIST_IGNORED}
-        plain = Request(request.method, request.target, headers, request.version,
-                        request.keep_alive, request.peer)  # fmt: skip
+        plain = Request(
+            request.method,
+            request.target,
+            headers,
+            request.version,
+            request.keep_alive,
+            request.peer,
+        )
         answer = self._answer(plain, key)
         token = carried_query(raw_query)
         if isinstance(answer, Answer | FileAnswer | StreamAnswer):
@@ -267,10 +275,13 @@ def _with_token(answer: AnyAnswer, token_query: str) -> AnyAnswer:
         for line in answer.headers.split(b"\r\n")
         if line and not line.lower().startswith((b"etag:", b"accept-ranges:"))
     ]
-    if not any(line.lower().startswith(b"content-type:") and b"mpegurl" in line.lower()
-               for line in kept):  # fmt: skip
+    if not any(
+        line.lower().startswith(b"content-type:") and b"mpegurl" in line.lower() for line in kept
+    ):
         return answer
-    kept = [line.replace(b"public", b"private") if line.lower().startswith(b"cache-control:")
-            else line for line in kept]  # fmt: skip
+    kept = [
+        line.replace(b"public", b"private") if line.lower().startswith(b"cache-control:") else line
+        for line in kept
+    ]
     headers = b"\r\n".join([*kept, b"Accept-Ranges: none", b""])
     return Answer(200, headers, add_token(answer.body, token_query), x_cache=answer.x_cache)

@@ -119,8 +119,15 @@ def merge_cohorts(summaries: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
     for summary in summaries:
         for name, cohort in summary.get("cohorts", {}).items():
             into = merged.setdefault(name, {})
-            for key in ("sessions", "start_failures", "rebuffers", "rebuffer_s",
-                        "stale_playlists", "not_found", "errors"):  # fmt: skip
+            for key in (
+                "sessions",
+                "start_failures",
+                "rebuffers",
+                "rebuffer_s",
+                "stale_playlists",
+                "not_found",
+                "errors",
+            ):
                 into[key] = into.get(key, 0.0) + cohort.get(key, 0)
             for key in ("startup_time", "live_lag"):
                 for q in ("p50", "p95"):

@@ -36,13 +36,24 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def settings_from(args: argparse.Namespace) -> CitySettings:
-    return validate(CitySettings(
-        shields=args.shields, edges=args.edges, viewer_hosts=args.viewer_hosts,
-        viewers=args.viewers, duration_s=args.duration, ramp_s=args.ramp,
-        kill_shield_at=args.kill_shield_at, report_dir=Path(args.report), access=args.access,
-        channel=args.channel, mix=args.mix, prometheus=args.prometheus,
-        shield_config=Path(args.shield_config), edge_config=Path(args.edge_config),
-    ))  # fmt: skip
+    return validate(
+        CitySettings(
+            shields=args.shields,
+            edges=args.edges,
+            viewer_hosts=args.viewer_hosts,
+            viewers=args.viewers,
+            duration_s=args.duration,
+            ramp_s=args.ramp,
+            kill_shield_at=args.kill_shield_at,
+            report_dir=Path(args.report),
+            access=args.access,
+            channel=args.channel,
+            mix=args.mix,
+            prometheus=args.prometheus,
+            shield_config=Path(args.shield_config),
+            edge_config=Path(args.edge_config),
+        )
+    )
 
 
 def run_city(args: argparse.Namespace) -> int:

@@ -74,8 +74,20 @@ def create(city: City, access: Access) -> bool:
 
 def _link(city: City, host: Host, access: Access, netem: bool) -> None:
     ns = host.namespace
-    ip("-n", city.switch, "link", "add", host.port_name, "type", "veth",
-       "peer", "name", HOST_DEVICE, "netns", ns)  # fmt: skip
+    ip(
+        "-n",
+        city.switch,
+        "link",
+        "add",
+        host.port_name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        HOST_DEVICE,
+        "netns",
+        ns,
+    )
     ip("-n", city.switch, "link", "set", host.port_name, "master", "br0", "up")
     ip("-n", ns, "addr", "add", f"{host.address}/{SUBNET_PREFIX}", "dev", HOST_DEVICE)
     ip("-n", ns, "link", "set", HOST_DEVICE, "up")

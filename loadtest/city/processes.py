@@ -62,16 +62,21 @@ class Process:
             return ""
 
 
-def start(name: str, namespace: str, command: list[str], logs: Path,
-          env: dict[str, str] | None = None) -> Process:  # fmt: skip
+def start(
+    name: str, namespace: str, command: list[str], logs: Path, env: dict[str, str] | None = None
+) -> Process:
     log = logs / f"{name}.log"
     environment = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     with log.open("wb") as out:
         popen = subprocess.Popen(
             ["ip", "netns", "exec", namespace, *command],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
-            env=environment, start_new_session=True,  # a Ctrl-C reaches us, not them
-        )  # fmt: skip
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=environment,
+            start_new_session=True,  # a Ctrl-C reaches us, not them
+        )
     return Process(name, popen, log)
 
 

@@ -58,17 +58,21 @@ def write_config(city: City, path: Path) -> None:
 
 def command(config_path: Path, data: Path, city: City) -> list[str]:
     return [
-        "prometheus", f"--config.file={config_path}", f"--storage.tsdb.path={data}",
-        f"--web.listen-address={city.ops.address}:{PROMETHEUS_PORT}", "--log.level=warn",
-    ]  # fmt: skip
+        "prometheus",
+        f"--config.file={config_path}",
+        f"--storage.tsdb.path={data}",
+        f"--web.listen-address={city.ops.address}:{PROMETHEUS_PORT}",
+        "--log.level=warn",
+    ]
 
 
 def base_url(city: City) -> str:
     return f"http://{city.ops.address}:{PROMETHEUS_PORT}"
 
 
-def query_range(http: NamespaceHttp, city: City, expr: str, start: float, end: float
-                ) -> dict[str, list[tuple[float, float]]]:  # fmt: skip
+def query_range(
+    http: NamespaceHttp, city: City, expr: str, start: float, end: float
+) -> dict[str, list[tuple[float, float]]]:
     """{tier: [(seconds since start, value)]} for one expression."""
     params = urllib.parse.urlencode(
         {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": SCRAPE_INTERVAL_S}

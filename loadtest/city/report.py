@@ -43,17 +43,35 @@ def charts(summary: dict[str, Any]) -> str:
     timeline = summary["timeline"]
     xs = [row["t"] for row in timeline]
     parts = [
-        line_chart("Egress by tier, on the wire (Mbit/s)", xs, {
-            tier: _rate_series(timeline, f"{tier}.tx_bytes", 8 / 1e6)
-            for tier in ("edge", "shield", "origin")}, " Mbit/s"),
-        line_chart("Requests by tier (req/s)", xs, {
-            "edge": _rate_series(timeline, "edge.requests", 1.0),
-            "shield": _rate_series(timeline, "shield.requests", 1.0),
-            "origin": _rate_series(timeline, "origin.requests", 1.0)}, " req/s"),
-        line_chart("CPU by tier (cores)", xs, {
-            tier: _rate_series(timeline, f"{tier}.cpu_s", 1.0)
-            for tier in ("edge", "shield", "origin")}, ""),
-    ]  # fmt: skip
+        line_chart(
+            "Egress by tier, on the wire (Mbit/s)",
+            xs,
+            {
+                tier: _rate_series(timeline, f"{tier}.tx_bytes", 8 / 1e6)
+                for tier in ("edge", "shield", "origin")
+            },
+            " Mbit/s",
+        ),
+        line_chart(
+            "Requests by tier (req/s)",
+            xs,
+            {
+                "edge": _rate_series(timeline, "edge.requests", 1.0),
+                "shield": _rate_series(timeline, "shield.requests", 1.0),
+                "origin": _rate_series(timeline, "origin.requests", 1.0),
+            },
+            " req/s",
+        ),
+        line_chart(
+            "CPU by tier (cores)",
+            xs,
+            {
+                tier: _rate_series(timeline, f"{tier}.cpu_s", 1.0)
+                for tier in ("edge", "shield", "origin")
+            },
+            "",
+        ),
+    ]
     prometheus = summary.get("prometheus")
     if prometheus:
         for name, title, unit in (
@@ -77,9 +95,19 @@ def render(summary: dict[str, Any]) -> str:
         for c in summary["checks"]
     )
     qoe = [{"cohort": name, **values} for name, values in summary["qoe"].items()]
-    qoe_columns = ["cohort", "sessions", "start_failures", "rebuffers", "rebuffer_s",
-                   "startup_time_p50", "startup_time_p95", "live_lag_p95", "bitrate",
-                   "stale_playlists", "errors"]  # fmt: skip
+    qoe_columns = [
+        "cohort",
+        "sessions",
+        "start_failures",
+        "rebuffers",
+        "rebuffer_s",
+        "startup_time_p50",
+        "startup_time_p95",
+        "live_lag_p95",
+        "bitrate",
+        "stale_playlists",
+        "errors",
+    ]
     tiers = [{"tier": name, **values} for name, values in summary["tiers"].items()]
     links = summary["links"]
     shapes = [
@@ -97,21 +125,31 @@ def render(summary: dict[str, Any]) -> str:
         f"<p>{html.escape(links['note'])}</p>",
         table(shapes, ["link", "down_mbit", "up_mbit", "delay_ms", "why"]),
         "<h2>Viewers' QoE by cohort</h2>" + table(qoe, qoe_columns),
-        "<h2>Requests per tier</h2>" + table([summary["requests_by_tier"]],
-                                             list(summary["requests_by_tier"])),
+        "<h2>Requests per tier</h2>"
+        + table([summary["requests_by_tier"]], list(summary["requests_by_tier"])),
         "<h2>Origin fetches per distinct segment</h2>"
         + f"<pre>{_json(origin)}</pre>"
         + "<p>Which hosts fetched each segment from the origin (its access log):</p>"
         + f"<pre>{_json(summary['origin_fetchers'])}</pre>",
-        "<h2>Tiers: CPU and egress</h2>" + table(tiers, ["tier", "cpu_s", "cpu_cores",
-                                                          "egress_bytes", "egress_mbit_per_s",
-                                                          "hit_ratio", "prefetches"]),
+        "<h2>Tiers: CPU and egress</h2>"
+        + table(
+            tiers,
+            [
+                "tier",
+                "cpu_s",
+                "cpu_cores",
+                "egress_bytes",
+                "egress_mbit_per_s",
+                "hit_ratio",
+                "prefetches",
+            ],
+        ),
         f"<h2>Planner against measured</h2><pre>{html.escape(plan['command'])}</pre>"
         + table(plan_rows, ["figure", "predicted", "measured"])
         + f"<p>measured between {plan['window_s'][0]:g} s and {plan['window_s'][1]:g} s</p>"
         + f"<pre>{html.escape(chr(10).join(plan['lines']))}</pre>",
         "<h2>Charts</h2>" + charts(summary),
-    ]  # fmt: skip
+    ]
     return "\n".join(body)
 
 

@@ -17,8 +17,12 @@ SEGMENT_S = 4.0
 CONTENT = ROOT / "content"  # the sample channels' target duration (content/, 4 s segments)
 
 
-def summarise(run: CityRun, master: str, fetches: list[tuple[float, str, str]],
-              prometheus: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+def summarise(
+    run: CityRun,
+    master: str,
+    fetches: list[tuple[float, str, str]],
+    prometheus: dict[str, Any] | None,
+) -> dict[str, Any]:
     s, city = run.settings, run.city
     harness = run.harness_summaries()
     final = run.timeline[-1]
@@ -124,8 +128,12 @@ def served_ladder_kbps(segments: list[str]) -> tuple[float, ...]:
 
 
 def _shape(shape: Any) -> dict[str, Any]:
-    return {"down_mbit": shape.down_mbit, "up_mbit": shape.up_mbit,
-            "delay_ms": shape.delay_ms, "why": shape.why}  # fmt: skip
+    return {
+        "down_mbit": shape.down_mbit,
+        "up_mbit": shape.up_mbit,
+        "delay_ms": shape.delay_ms,
+        "why": shape.why,
+    }
 
 
 def _origin_fetches(run: CityRun, segments: dict[str, int]) -> dict[str, Any]:
@@ -156,11 +164,24 @@ def _origin_fetches(run: CityRun, segments: dict[str, int]) -> dict[str, Any]:
 def _plan(run: CityRun, ladder: tuple[float, ...]) -> dict[str, Any]:
     s = run.settings
     given = PlanInput(
-        viewers=s.viewers, ladder_kbps=ladder, mix=parse_mix(s.mix), stb_kbps=ladder[-1],
-        segment_s=SEGMENT_S, channels=1, window_segments=6, vod_hours=0.0, edge_gbps=10.0,
-        edge_cores=8, core_gbps=5.0, edge_connections=50_000, headroom=0.7,
-        edges_per_shield=20, spare_edges=1, edges=s.edges, shields=s.shields,
-    )  # fmt: skip
+        viewers=s.viewers,
+        ladder_kbps=ladder,
+        mix=parse_mix(s.mix),
+        stb_kbps=ladder[-1],
+        segment_s=SEGMENT_S,
+        channels=1,
+        window_segments=6,
+        vod_hours=0.0,
+        edge_gbps=10.0,
+        edge_cores=8,
+        core_gbps=5.0,
+        edge_connections=50_000,
+        headroom=0.7,
+        edges_per_shield=20,
+        spare_edges=1,
+        edges=s.edges,
+        shields=s.shields,
+    )
     predicted = compute(given)
     start, end = s.warmup_s, s.duration_s
     egress = analysis.rate(run.timeline, "edge.bytes_sent", start, end) * 8 / 1e9
@@ -203,22 +224,31 @@ def checks(summary: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     killed = origin.get("shield_killed")
     if killed:
-        found.append(_check(
-            "after the kill, no segment fetched more than once per surviving shield",
-            killed["max_fetches_after"] <= killed["surviving_shields"],
-            f"max {killed['max_fetches_after']} with {killed['surviving_shields']} surviving",
-        ))  # fmt: skip
+        found.append(
+            _check(
+                "after the kill, no segment fetched more than once per surviving shield",
+                killed["max_fetches_after"] <= killed["surviving_shields"],
+                f"max {killed['max_fetches_after']} with {killed['surviving_shields']} surviving",
+            )
+        )
     stalls = sum(cohort["rebuffers"] for cohort in qoe.values())
     failures = sum(cohort["start_failures"] for cohort in qoe.values())
-    found.append(_check("no viewer stalled, none failed to start", stalls == 0 and failures == 0,
-                        f"{stalls:g} stalls, {failures:g} start failures"))  # fmt: skip
+    found.append(
+        _check(
+            "no viewer stalled, none failed to start",
+            stalls == 0 and failures == 0,
+            f"{stalls:g} stalls, {failures:g} start failures",
+        )
+    )
     for key, label in (("edge_egress_gbps", "edge egress"), ("origin_rps", "origin request rate")):
         figures = plan[key]
-        found.append(_check(
-            f"planner's {label} within {PLAN_TOLERANCE:.0%} of measured",
-            analysis.within(figures["predicted"], figures["measured"], PLAN_TOLERANCE),
-            f"predicted {figures['predicted']}, measured {figures['measured']}",
-        ))  # fmt: skip
+        found.append(
+            _check(
+                f"planner's {label} within {PLAN_TOLERANCE:.0%} of measured",
+                analysis.within(figures["predicted"], figures["measured"], PLAN_TOLERANCE),
+                f"predicted {figures['predicted']}, measured {figures['measured']}",
+            )
+        )
     return found
 
 

@@ -85,35 +85,69 @@ class CityRun:
     def start_services(self) -> None:
         city, work = self.city, self.work
         origin = city.origin
-        self._service(origin, python(
-            "origin", "serve", "--host", origin.address, "--port", str(origin.port),
-            "--content", str(ROOT / "content"), "--schedule", str(ROOT / "config/schedule.toml"),
-        ))  # fmt: skip
+        self._service(
+            origin,
+            python(
+                "origin",
+                "serve",
+                "--host",
+                origin.address,
+                "--port",
+                str(origin.port),
+                "--content",
+                str(ROOT / "content"),
+                "--schedule",
+                str(ROOT / "config/schedule.toml"),
+            ),
+        )
         for shield in city.shields:
-            self._service(shield, self._edge_command(
-                shield, self.settings.shield_config, [origin.url], work / shield.name
-            ))  # fmt: skip
+            self._service(
+                shield,
+                self._edge_command(
+                    shield, self.settings.shield_config, [origin.url], work / shield.name
+                ),
+            )
         for edge in city.edges:
-            self._service(edge, self._edge_command(
-                edge, self.settings.edge_config, [s.url for s in city.shields], work / edge.name
-            ))  # fmt: skip
+            self._service(
+                edge,
+                self._edge_command(
+                    edge, self.settings.edge_config, [s.url for s in city.shields], work / edge.name
+                ),
+            )
         for host in (origin, *city.shields, *city.edges):
             wait_ready(self.services[host.name], self._http(), host.url + "/healthz")
         if self.settings.prometheus:
             config_path = work / "prometheus.yml"
             prom.write_config(city, config_path)
-            process = start("prometheus", city.ops.namespace,
-                            prom.command(config_path, work / "tsdb", city), self.logs)  # fmt: skip
+            process = start(
+                "prometheus",
+                city.ops.namespace,
+                prom.command(config_path, work / "tsdb", city),
+                self.logs,
+            )
             self.services["prometheus"] = process
             wait_ready(process, self._http(), prom.base_url(city) + "/-/ready")
 
-    def _edge_command(self, host: Host, config: Path, upstreams: list[str], cache: Path
-                      ) -> list[str]:  # fmt: skip
+    def _edge_command(
+        self, host: Host, config: Path, upstreams: list[str], cache: Path
+    ) -> list[str]:
         command = python(
-            "edge", "serve", "--config", str(config), "--host", host.address,
-            "--port", str(host.port), "--node-id", host.node_id, "--cache-dir", str(cache),
-            "--no-access-log", "--workers", "1",  # one process a node: the city shares 2 cores
-        )  # fmt: skip
+            "edge",
+            "serve",
+            "--config",
+            str(config),
+            "--host",
+            host.address,
+            "--port",
+            str(host.port),
+            "--node-id",
+            host.node_id,
+            "--cache-dir",
+            str(cache),
+            "--no-access-log",
+            "--workers",
+            "1",  # one process a node: the city shares 2 cores
+        )
         for url in upstreams:
             command += ["--upstream", url]
         return command
@@ -135,11 +169,28 @@ class CityRun:
         for group in viewer_groups(self.city, s.viewers):
             name = f"{group.host.name}-via-{group.edge.name}"
             target = f"{group.edge.url}/live/{s.channel}/master.m3u8"
-            self.viewers[name] = start(name, group.host.namespace, python(
-                "loadtest", "run", "--target", target, "--viewers", str(group.viewers),
-                "--duration", f"{s.duration_s:g}", "--ramp", f"{s.ramp_s:g}", "--mix", s.mix,
-                "--report", str(s.report_dir / "viewers" / name), "--no-progress",
-            ), self.logs)  # fmt: skip
+            self.viewers[name] = start(
+                name,
+                group.host.namespace,
+                python(
+                    "loadtest",
+                    "run",
+                    "--target",
+                    target,
+                    "--viewers",
+                    str(group.viewers),
+                    "--duration",
+                    f"{s.duration_s:g}",
+                    "--ramp",
+                    f"{s.ramp_s:g}",
+                    "--mix",
+                    s.mix,
+                    "--report",
+                    str(s.report_dir / "viewers" / name),
+                    "--no-progress",
+                ),
+                self.logs,
+            )
         self.started = time.monotonic()
         self.started_wall = time.time()
 
@@ -191,8 +242,12 @@ class CityRun:
         origin = self.origin_requests()
         row["origin.requests"] = sum(origin.values())
         row["origin.segment_fetches"] = sum(analysis.segment_counts(origin).values())
-        tiers = (("origin", (city.origin,)), ("shield", city.shields), ("edge", city.edges),
-                 ("viewers", city.viewer_hosts))  # fmt: skip
+        tiers = (
+            ("origin", (city.origin,)),
+            ("shield", city.shields),
+            ("edge", city.edges),
+            ("viewers", city.viewer_hosts),
+        )
         for tier, hosts in tiers:
             row[f"{tier}.tx_bytes"] = sum(self._sent(h) for h in hosts)
             row[f"{tier}.cpu_s"] = sum(self._cpu(h.name) for h in hosts)

@@ -34,16 +34,20 @@ CORE: dict[Role, Shape] = {
 # A viewer host stands for one access aggregation point and all the viewers behind it.
 ACCESS: dict[Access, Shape] = {
     "iptv": Shape(
-        2488, 1244, 2.0,
+        2488,
+        1244,
+        2.0,
         "one GPON port (ITU-T G.984: 2.488 Gbit/s down, 1.244 up) shared by up to 64 homes "
         "with set-top boxes; managed access, a few ms to the edge",
     ),
     "5g": Shape(
-        1000, 100, 10.0,
+        1000,
+        100,
+        10.0,
         "one 5G NR mid-band cell sector (100 MHz at 3.5 GHz: about 1 Gbit/s down and 100 Mbit/s "
         "up shared by its phones); about 10 ms over the air and the mobile core",
     ),
-}  # fmt: skip
+}
 
 
 def shape_for(role: Role, access: Access) -> Shape:
@@ -64,8 +68,18 @@ def qdisc_commands(device: str, mbit: float, delay_ms: float, netem: bool) -> li
     """`tc` arguments (after `tc -n NS`) that shape one direction of one link."""
     if netem and delay_ms > 0:
         return [
-            ["qdisc", "add", "dev", device, "root", "handle", "1:", "netem",
-             "delay", f"{delay_ms:g}ms"],
+            [
+                "qdisc",
+                "add",
+                "dev",
+                device,
+                "root",
+                "handle",
+                "1:",
+                "netem",
+                "delay",
+                f"{delay_ms:g}ms",
+            ],
             ["qdisc", "add", "dev", device, "parent", "1:1", "handle", "10:", *tbf_args(mbit)],
-        ]  # fmt: skip
+        ]
     return [["qdisc", "add", "dev", device, "root", *tbf_args(mbit)]]

@@ -52,9 +52,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument(
-        "--live-seconds", type=int, default=60,
+        "--live-seconds",
+        type=int,
+        default=60,
         help="workers: seconds of live viewers per edge (0: skip the live playlist rate)",
-    )  # fmt: skip
+    )
     parser.add_argument(
         "--scenarios",
         type=lambda v: set(v.split(",")),
@@ -81,8 +83,10 @@ def main() -> None:
 def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
     nginx = [n for n in (NGINX, NGINX_LOGGING) if n in s.pid]
     results: dict[str, object] = {
-        "seconds": args.seconds, "rounds": args.rounds, "connections": args.connections
-    }  # fmt: skip
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+        "connections": args.connections,
+    }
     seg: dict[str, Rounds] = {}
     pl: dict[str, Rounds] = {}
     cold: dict[str, float] = {}

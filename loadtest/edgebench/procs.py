@@ -128,8 +128,11 @@ def wrk(url: str, connections: int, seconds: int, script: Path) -> Load:
     before = _children_cpu()
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
-        capture_output=True, text=True, check=True, timeout=seconds + 60,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT"))
     requests, size, micros, errors = (int(v) for v in line.split()[1:])
     return Load(requests, size, micros / 1e6, errors, _children_cpu() - before)

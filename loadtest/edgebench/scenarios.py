@@ -49,8 +49,13 @@ class Rounds:
         return statistics.median(getattr(self, figure))
 
     def summary(self) -> dict[str, object]:
-        figures = ("requests_per_s", "gbytes_per_s", "cpu_s_per_gb", "cpu_ms_per_1000_requests",
-                   "system_cpu_s_per_gb")  # fmt: skip
+        figures = (
+            "requests_per_s",
+            "gbytes_per_s",
+            "cpu_s_per_gb",
+            "cpu_ms_per_1000_requests",
+            "system_cpu_s_per_gb",
+        )
         medians: dict[str, object] = {f: self.median(f) for f in figures}
         return {"server": self.name, "errors": self.errors, **medians}
 

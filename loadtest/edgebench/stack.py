@@ -47,8 +47,15 @@ def make_library(root: Path) -> Path:
 
 
 def set_faults(origin: str, **faults: object) -> None:
-    body = {"latency_ms": 0, "error_rate": 0.0, "error_status": 503, "truncate_rate": 0.0,
-            "bytes_per_second": 0, "path_prefix": "", **faults}  # fmt: skip
+    body = {
+        "latency_ms": 0,
+        "error_rate": 0.0,
+        "error_status": 503,
+        "truncate_rate": 0.0,
+        "bytes_per_second": 0,
+        "path_prefix": "",
+        **faults,
+    }
     request = urllib.request.Request(origin + "/_faults", json.dumps(body).encode(), method="POST")
     urllib.request.urlopen(request).read()
 
@@ -65,8 +72,19 @@ class Stack:
         self.skipped: dict[str, str] = {}  # name: why it did not start
         content = make_library(root)
         port = free_port()
-        origin = [sys.executable, "-m", "origin", "serve", "--port", str(port), "--faults",
-                  "--content", str(content), "--schedule", "config/schedule.toml"]  # fmt: skip
+        origin = [
+            sys.executable,
+            "-m",
+            "origin",
+            "serve",
+            "--port",
+            str(port),
+            "--faults",
+            "--content",
+            str(content),
+            "--schedule",
+            "config/schedule.toml",
+        ]
         self.start("origin", origin, port)
         self.playlist_size = len(urllib.request.urlopen(self.url["origin"] + PLAYLIST_PATH).read())
         if scenarios & COMPARISON_SCENARIOS:
@@ -89,9 +107,23 @@ class Stack:
             self.skipped[name] = f"exit status {exited.status}: {lines[-1] if lines else ''}"
 
     def edge_command(self, port: int, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "edge", "serve", "--port", str(port),
-                "--upstream", self.url["origin"], "--cache-dir", str(self.root / f"cache-{port}"),
-                "--log-level", "warning", "--rate-per-client", "0", *extra]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "edge",
+            "serve",
+            "--port",
+            str(port),
+            "--upstream",
+            self.url["origin"],
+            "--cache-dir",
+            str(self.root / f"cache-{port}"),
+            "--log-level",
+            "warning",
+            "--rate-per-client",
+            "0",
+            *extra,
+        ]
 
     def target(self, label: str, server_name: str, path: str) -> Target:
         return Target(label, self.pid[server_name], self.url[server_name] + path)
@@ -101,10 +133,21 @@ class Stack:
             port = free_port()
             self.start(name, self.edge_command(port, *extra), port)
         port = free_port()
-        self.start("baseline", [sys.executable, "-m", "loadtest.baseline_server",
-                                "--port", str(port),
-                                "--file", str(content / LESSON / "360p" / "hot_2mb.ts"),
-                                "--const-size", str(self.playlist_size)], port)  # fmt: skip
+        self.start(
+            "baseline",
+            [
+                sys.executable,
+                "-m",
+                "loadtest.baseline_server",
+                "--port",
+                str(port),
+                "--file",
+                str(content / LESSON / "360p" / "hot_2mb.ts"),
+                "--const-size",
+                str(self.playlist_size),
+            ],
+            port,
+        )
         for name, logging in ((NGINX, False), (NGINX_LOGGING, True)):
             port = free_port()
             nginx = nginx_command(self.root, port, self.url["origin"], access_log=logging)

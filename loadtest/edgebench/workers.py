@@ -37,10 +37,12 @@ def workers_hot(
     s: Stack, rounds: int, seconds: int, connections: int, script: Path
 ) -> tuple[dict[str, Rounds], dict[str, Rounds]]:
     """Hot segments, then hot playlists, against those of the four servers that started."""
-    print(f"workers: 1 and 2 worker processes, access logs on, {connections} connections,"
-          f" {rounds} x {seconds} s\n  wrk has one thread on {os.cpu_count()} cores: 2 workers"
-          " share them with wrk, so per-request CPU (cpu-s/GB, cpu-ms/1k req; summed over the"
-          " process tree) is the figure that matters, not throughput")  # fmt: skip
+    print(
+        f"workers: 1 and 2 worker processes, access logs on, {connections} connections,"
+        f" {rounds} x {seconds} s\n  wrk has one thread on {os.cpu_count()} cores: 2 workers"
+        " share them with wrk, so per-request CPU (cpu-s/GB, cpu-ms/1k req; summed over the"
+        " process tree) is the figure that matters, not throughput"
+    )
     for name, why in s.skipped.items():
         print(f"  skipped {name}, no figures: {why}")
     names = [n for n in SERVERS if n in s.pid]
@@ -101,19 +103,38 @@ def live_playlist_rates(s: Stack, seconds: int) -> dict[str, float]:
         urllib.request.urlopen(origin + "/_stats/reset", data=b"").read()
         before = worker_requests(s.url[name])
         subprocess.run(
-            [sys.executable, "-m", "loadtest", "run", "--target",
-             f"{s.url[name]}{LIVE_CHANNEL}master.m3u8", "--viewers", str(LIVE_VIEWERS),
-             "--duration", str(seconds), "--ramp", "5", "--no-progress"],
-            check=True, capture_output=True, timeout=seconds + 120,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "loadtest",
+                "run",
+                "--target",
+                f"{s.url[name]}{LIVE_CHANNEL}master.m3u8",
+                "--viewers",
+                str(LIVE_VIEWERS),
+                "--duration",
+                str(seconds),
+                "--ramp",
+                "5",
+                "--no-progress",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=seconds + 120,
+        )
         counts = json.loads(urllib.request.urlopen(origin + "/_stats").read())["requests"]
-        playlists = sum(n for path, n in counts.items()
-                        if path.startswith(LIVE_CHANNEL) and path.endswith(".m3u8"))  # fmt: skip
+        playlists = sum(
+            n
+            for path, n in counts.items()
+            if path.startswith(LIVE_CHANNEL) and path.endswith(".m3u8")
+        )
         rates[name] = playlists * 60 / seconds
         answered = {i: n - before.get(i, 0) for i, n in worker_requests(s.url[name]).items()}
         spread = ", ".join(f"{i}: {n:.0f}" for i, n in sorted(answered.items())) or "one process"
-        print(f"  {name:<34} {rates[name]:6.1f} upstream playlist requests per minute;"
-              f" requests answered by each worker: {spread}")  # fmt: skip
+        print(
+            f"  {name:<34} {rates[name]:6.1f} upstream playlist requests per minute;"
+            f" requests answered by each worker: {spread}"
+        )
     return rates
 
 

@@ -56,10 +56,19 @@ def test_checkov_passes_on_the_rendered_manifests(overlay: str, tmp_path: Path) 
     rendered.write_text(render(overlay))
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}  # offline: no call to an outside service
     result = run(
-        tool("checkov"), "--config-file", str(CONFIG / "kubernetes" / ".checkov.yaml"),
-        "-f", str(rendered), "--skip-download", "--compact", "--quiet", "-o", "json",
-        env=env, cwd=tmp_path,
-    )  # fmt: skip
+        tool("checkov"),
+        "--config-file",
+        str(CONFIG / "kubernetes" / ".checkov.yaml"),
+        "-f",
+        str(rendered),
+        "--skip-download",
+        "--compact",
+        "--quiet",
+        "-o",
+        "json",
+        env=env,
+        cwd=tmp_path,
+    )
     summary = json.loads(result.stdout)["summary"]
     assert summary["failed"] == 0
     assert summary["passed"] > 100  # it really checked the workloads
@@ -130,8 +139,14 @@ def test_promtool_accepts_the_config_and_rules() -> None:
 def test_alerts_cover_what_matters_to_a_video_edge() -> None:
     alerts = yaml.safe_load((CONFIG / "prometheus" / "alerts.yml").read_text())
     names = {rule["alert"] for group in alerts["groups"] for rule in group["rules"]}
-    assert {"EdgeDown", "EdgeHitRatioLow", "StaleLivePlaylistsServed", "Edge5xxRate",
-            "UpstreamErrors", "DiskTierFull"} <= names  # fmt: skip
+    assert {
+        "EdgeDown",
+        "EdgeHitRatioLow",
+        "StaleLivePlaylistsServed",
+        "Edge5xxRate",
+        "UpstreamErrors",
+        "DiskTierFull",
+    } <= names
 
 
 def dashboard_exprs() -> list[str]:
@@ -142,8 +157,16 @@ def dashboard_exprs() -> list[str]:
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     exprs = dashboard_exprs()
     assert any("hit_ratio" in e for e in exprs) and any("egress" in e for e in exprs)
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:panel_{i}", "expr": e} for i, e in enumerate(exprs)]}]}  # fmt: skip
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:panel_{i}", "expr": e} for i, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
     (tmp_path / "dashboard.yml").write_text(yaml.safe_dump(rules))
     run(tool("promtool"), "check", "rules", str(tmp_path / "dashboard.yml"))
 

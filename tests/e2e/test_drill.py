@@ -37,9 +37,20 @@ class Origin:
     def start(self) -> None:
         self.starts += 1
         log_path = self.log_dir / f"origin-{self.starts}.log"
-        command = [sys.executable, "-m", "origin", "serve", "--host", "127.0.0.1",
-                   "--port", str(self.port), "--content", str(CONTENT),
-                   "--schedule", str(ROOT / "config/schedule.toml")]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "origin",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--content",
+            str(CONTENT),
+            "--schedule",
+            str(ROOT / "config/schedule.toml"),
+        ]
         with log_path.open("wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         wait_ready(self.url, self.process, log_path)
@@ -81,11 +92,27 @@ def test_the_drill_command_with_a_hung_origin(origin_and_edge: tuple[Origin, Ser
     assert origin.process is not None
     pid = origin.process.pid
     run = subprocess.run(
-        [sys.executable, "-m", "loadtest", "drill", "--target", f"{edge.url}{CHANNEL}/master.m3u8",
-         "--origin", origin.url, "--viewers", "4",
-         "--origin-stop", f"kill -STOP {pid}", "--origin-start", f"kill -CONT {pid}"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "loadtest",
+            "drill",
+            "--target",
+            f"{edge.url}{CHANNEL}/master.m3u8",
+            "--origin",
+            origin.url,
+            "--viewers",
+            "4",
+            "--origin-stop",
+            f"kill -STOP {pid}",
+            "--origin-start",
+            f"kill -CONT {pid}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     print(f"\ndrill (origin hung with SIGSTOP): {run.stdout}")
     summary = orjson.loads(run.stdout)
     assert (run.returncode, summary["passed"]) == (0, True), run.stdout + run.stderr
@@ -113,8 +140,10 @@ def test_a_live_playlist_turns_503_with_retry_after_past_its_cap(
         time.sleep(0.25)
     served = [(t, h) for t, status, h in seen if status == 200]
     failed_at, status, headers = seen[-1]
-    print(f"\nlast 200 at {served[-1][0]:.1f} s (Age {served[-1][1]['Age']}), {status} at "
-          f"{failed_at:.1f} s after the origin stopped")  # fmt: skip
+    print(
+        f"\nlast 200 at {served[-1][0]:.1f} s (Age {served[-1][1]['Age']}), {status} at "
+        f"{failed_at:.1f} s after the origin stopped"
+    )
     assert status == 503, seen[-1]
     assert headers["Retry-After"] == str(int(TD))
     assert failed_at <= 2 * TD + 1  # stale for at most two target durations

@@ -49,8 +49,9 @@ class Tab:
     x_cache: dict[str, str] = field(default_factory=dict)  # URL -> the edge's X-Cache
 
     def video(self, expression: str) -> Any:
-        return self.page.evaluate(f"() => {{ const video = document.querySelector('video'); "
-                                  f"return {expression}; }}")  # fmt: skip
+        return self.page.evaluate(
+            f"() => {{ const video = document.querySelector('video'); return {expression}; }}"
+        )
 
     def wait_video(self, condition: str, timeout: float = TIMEOUT_MS) -> None:
         self.page.wait_for_function(
@@ -113,17 +114,20 @@ def _note_cache(tab: Tab, url: str, headers: dict[str, str]) -> None:
 
 
 def ids(tab: Tab, attribute: str) -> list[str]:
-    return list(tab.page.eval_on_selector_all(
-        f"a[{attribute}]", f"nodes => nodes.map(node => node.getAttribute('{attribute}'))"
-    ))  # fmt: skip
+    return list(
+        tab.page.eval_on_selector_all(
+            f"a[{attribute}]", f"nodes => nodes.map(node => node.getAttribute('{attribute}'))"
+        )
+    )
 
 
 OPENING_TAG = "node.outerHTML.split('>')[0] + '>'"
 
 
 def focused(tab: Tab) -> str:
-    return str(tab.page.evaluate(f"() => {{ const node = document.activeElement; "
-                                 f"return {OPENING_TAG}; }}"))  # fmt: skip
+    return str(
+        tab.page.evaluate(f"() => {{ const node = document.activeElement; return {OPENING_TAG}; }}")
+    )
 
 
 def test_the_portal_lists_every_channel_and_lesson(open_tab: OpenTab, stack: Stack) -> None:
@@ -143,8 +147,10 @@ def test_the_timetable_refreshes_itself_from_the_catalog(open_tab: OpenTab, stac
     tab.page.eval_on_selector_all("[data-now]", "nodes => nodes.forEach(n => n.textContent = '?')")
     # within seconds of loading, then whenever a lesson ends, the page asks the catalog
     answer = tab.page.wait_for_event("response", lambda r: r.url.endswith("/api/channels"))
-    shown = {item["id"]: (item["now_playing"] or {}).get("title", "Not started")
-             for item in answer.json()["channels"]}  # fmt: skip
+    shown = {
+        item["id"]: (item["now_playing"] or {}).get("title", "Not started")
+        for item in answer.json()["channels"]
+    }
     tab.page.wait_for_function(
         """shown => Object.entries(shown).every(([id, title]) =>
             document.querySelector(`[data-channel="${id}"] [data-now]`).textContent === title)""",
@@ -188,9 +194,11 @@ def test_every_control_is_reachable_with_arrow_keys(
     if path != "/":
         tab.wait_video("video.currentTime > 0")  # focus: Play, or Sound if it started muted
     tab.page.wait_for_function("() => document.activeElement !== document.body")
-    controls = set(tab.page.eval_on_selector_all(
-        "a[href]:not(.skip), button:not([hidden])", f"nodes => nodes.map(node => {OPENING_TAG})"
-    ))  # fmt: skip
+    controls = set(
+        tab.page.eval_on_selector_all(
+            "a[href]:not(.skip), button:not([hidden])", f"nodes => nodes.map(node => {OPENING_TAG})"
+        )
+    )
     reached, frontier = {focused(tab)}, [focused(tab)]
     while frontier:  # breadth-first over "press an arrow from this control"
         here = frontier.pop()
@@ -260,8 +268,11 @@ def test_the_quality_selector_switches_renditions(
 
 def test_a_phone_screen_has_no_horizontal_scroll(open_tab: OpenTab, stack: Stack) -> None:
     tab = open_tab(PHONE)
-    for path, name in (("/", None), ("/watch/live/grade-5", "phone-live"),
-                       ("/watch/vod/science-water-cycle", None)):  # fmt: skip
+    for path, name in (
+        ("/", None),
+        ("/watch/live/grade-5", "phone-live"),
+        ("/watch/vod/science-water-cycle", None),
+    ):
         tab.page.goto(stack.edge.url + path)
         widths = tab.page.evaluate(
             "() => [document.documentElement.scrollWidth, document.body.scrollWidth,"
@@ -288,8 +299,11 @@ def test_repeat_page_loads_through_the_edge_are_cache_hits(open_tab: OpenTab, st
         first, second = open_tab(PHONE), open_tab(PHONE)  # two browsers: nothing cached locally
         first.page.goto(stack.edge.url + path, wait_until="load")
         second.page.goto(stack.edge.url + path, wait_until="load")
-        page_and_assets = {url: status for url, status in second.x_cache.items()
-                           if "/assets/" in url or url == stack.edge.url + path}  # fmt: skip
+        page_and_assets = {
+            url: status
+            for url, status in second.x_cache.items()
+            if "/assets/" in url or url == stack.edge.url + path
+        }
         assert len(page_and_assets) >= 3, page_and_assets  # the page, its style, its script
         assert set(page_and_assets.values()) == {"HIT"}, page_and_assets
     for path in ("/api/channels", "/api/lessons"):  # the catalog the pages refresh from

@@ -56,8 +56,12 @@ def token(scope: str, ttl: int = 300, key: str = NEW_KEY, client: str = "") -> s
 def cli_sign(path: str, *args: str) -> str:
     return subprocess.run(
         [sys.executable, "-m", "edge", "sign", path, "--key", NEW_KEY, *args],
-        capture_output=True, text=True, check=True, cwd=ROOT, timeout=30,
-    ).stdout.strip()  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        timeout=30,
+    ).stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +82,14 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
     ("query", "status", "reason"),
     [
         ("", 403, "missing token"),
-        ("cc_exp=9999999999&cc_sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 403,
-         "bad token signature"),
+        (
+            "cc_exp=9999999999&cc_sig=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            403,
+            "bad token signature",
+        ),
         ("cc_exp=soon&cc_sig=x", 403, "bad token expiry"),
     ],
-)  # fmt: skip
+)
 def test_missing_and_bad_tokens_are_403_with_a_one_line_reason(
     signed: Signed, query: str, status: int, reason: str
 ) -> None:
@@ -169,15 +176,18 @@ def test_a_signed_master_plays_to_the_end_in_ffmpeg(signed: Signed, tmp_path: Pa
     url = signed.edge.url + cli_sign(LESSON + "master.m3u8", "--prefix", LESSON, "--ttl", "120")
     result = subprocess.run(
         ["ffmpeg", "-v", "error", "-nostats", "-progress", "pipe:1", "-i", url, "-f", "null", "-"],
-        capture_output=True, text=True, timeout=90,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip() == ""
     playlist = (CONTENT / "math-fractions/360p/index.m3u8").read_text()
     duration = sum(
-        float(line.split(":")[1].rstrip(",")) for line in playlist.splitlines()
+        float(line.split(":")[1].rstrip(","))
+        for line in playlist.splitlines()
         if line.startswith("#EXTINF")
-    )  # fmt: skip
+    )
     out_times = [line for line in result.stdout.splitlines() if line.startswith("out_time_us=")]
     played = int(out_times[-1].split("=")[1]) / 1e6
     assert played >= duration - 0.5, (played, duration)

@@ -77,10 +77,25 @@ async def test_live_playlist_through_the_edge_advances_and_age_stays_under_cap(
 def test_ffmpeg_plays_a_live_channel_through_the_edge(stack: Stack) -> None:
     # 14 s of media: more than the three segments ffmpeg starts with, so it must reload live
     result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostats", "-progress", "pipe:1",
-         "-i", stack.edge.url + "/live/grade-10/master.m3u8", "-t", "14", "-f", "null", "-"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-nostats",
+            "-progress",
+            "pipe:1",
+            "-i",
+            stack.edge.url + "/live/grade-10/master.m3u8",
+            "-t",
+            "14",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     # At a lesson boundary (EXT-X-DISCONTINUITY, RFC 8216 4.3.2.3) timestamps restart; ffmpeg's
     # HLS demuxer passes them on and its null muxer remarks on it. That is not a decode error.
@@ -145,8 +160,10 @@ def aiohttp_free_get(url: str) -> dict[str, str]:
 def test_edge_rejects_a_bad_flag_with_one_line() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "edge", "serve", "--upstream", "http://127.0.0.1:1", "--port", "x"],
-        capture_output=True, text=True, timeout=30,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "--port" in result.stderr

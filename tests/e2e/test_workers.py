@@ -635,9 +635,23 @@ async def test_sighup_in_the_middle_of_start_up_never_makes_two_sets_of_workers(
     tmp_path: Path,
 ) -> None:
     log_path = tmp_path / "edge.log"
-    command = [sys.executable, "-m", "edge", "serve", "--host", "127.0.0.1", "--port", "0",
-               "--upstream", "http://127.0.0.1:9", "--cache-dir", str(tmp_path / "cache"),
-               "--workers", "2", "--no-access-log"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "edge",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--workers",
+        "2",
+        "--no-access-log",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: ASYNC220 (a test starting the node)

@@ -35,11 +35,28 @@ def test_disk_hits_are_sent_with_sendfile_and_the_fallback_copies(
     trace = tmp_path / "trace"
     port = free_port()
     command = [
-        "strace", "-f", "-qq", "-y", "--seccomp-bpf", "-e", "trace=sendfile,pread64",
-        "-o", str(trace),
-        sys.executable, "-m", "edge", "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--upstream", stack.origin.url, "--cache-dir", str(tmp_path / "cache"),
-    ]  # fmt: skip
+        "strace",
+        "-f",
+        "-qq",
+        "-y",
+        "--seccomp-bpf",
+        "-e",
+        "trace=sendfile,pread64",
+        "-o",
+        str(trace),
+        sys.executable,
+        "-m",
+        "edge",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--upstream",
+        stack.origin.url,
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    ]
     if not sendfile:
         command.append("--no-sendfile")
     log = tmp_path / "edge.log"

@@ -115,10 +115,18 @@ async def test_the_node_recovers_a_file_a_dead_worker_placed_but_never_reported(
     await owner.load()
     worker = DiskTier(root, 10_000_000, owns_files=False)  # a worker's view of the same files
     meta = ObjectMeta(
-        key="/v/orphan.ts", kind="segment", status=200, content_type="video/mp2t",
-        length=1000, etag='"o"', last_modified="", last_modified_ts=None,
-        stored_at=1.0, initial_age=0.0, freshness=Freshness(60.0),
-    )  # fmt: skip
+        key="/v/orphan.ts",
+        kind="segment",
+        status=200,
+        content_type="video/mp2t",
+        length=1000,
+        etag='"o"',
+        last_modified="",
+        last_modified_ts=None,
+        stored_at=1.0,
+        initial_age=0.0,
+        freshness=Freshness(60.0),
+    )
     temp = worker.temp_path(meta.key)
     temp.write_bytes(os.urandom(1000))
     placed = await worker.commit(meta, temp)  # ...and the worker dies before it tells the node

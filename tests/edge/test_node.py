@@ -59,10 +59,18 @@ async def node(
         await link.open(theirs)
         links.append(link)
         config = build(
-            {"upstreams": [upstream[1]], "cache_dir": str(root), "retries": 0,
-             "prefetch_segments": 0, "node_id": "classcast-edge", "port": 0,
-             "access_log": False, "disk_bytes": 3_500_000, "admin_token": ADMIN},
-        )  # fmt: skip
+            {
+                "upstreams": [upstream[1]],
+                "cache_dir": str(root),
+                "retries": 0,
+                "prefetch_segments": 0,
+                "node_id": "classcast-edge",
+                "port": 0,
+                "access_log": False,
+                "disk_bytes": 3_500_000,
+                "admin_token": ADMIN,
+            },
+        )
         await clients.start(config, clock=clock, node=link)
     yield Node(hub, clients.clients, links, root)
     await clients.close()
@@ -211,8 +219,9 @@ async def test_followers_claim_again_when_the_filler_dies_before_the_head(
     first = asyncio.ensure_future(a.get("/v/slow.ts"))
     assert await _until(lambda: a.cache.fetcher.fetching == 1)
     second = asyncio.ensure_future(b.get("/v/slow.ts"))
-    assert await _until(lambda: bool(node.hub.claims) and bool(
-        next(iter(node.hub.claims.values())).followers))  # fmt: skip
+    assert await _until(
+        lambda: bool(node.hub.claims) and bool(next(iter(node.hub.claims.values())).followers)
+    )
     node.hub.workers[1].channel.close()  # worker a, as far as the node knows, is gone
     answer = await second
     assert (answer.status, await answer.read()) == (200, SEGMENT)

@@ -63,9 +63,12 @@ def test_one_uri(uri: bytes, expected: bytes) -> None:
 
 @pytest.mark.parametrize(
     "playlist",
-    ["math-fractions/master.m3u8", "math-fractions/360p/index.m3u8",
-     "reading-stories/180p/index.m3u8"],
-)  # fmt: skip
+    [
+        "math-fractions/master.m3u8",
+        "math-fractions/360p/index.m3u8",
+        "reading-stories/180p/index.m3u8",
+    ],
+)
 def test_real_content_playlists_carry_the_token_on_every_child_and_nowhere_else(
     playlist: str,
 ) -> None:
@@ -84,8 +87,13 @@ def test_real_content_playlists_carry_the_token_on_every_child_and_nowhere_else(
 
 def test_an_ll_hls_playlist_gets_the_token_on_every_uri_attribute() -> None:
     out = add_token(LL_HLS, TOKEN).decode()
-    for uri in ("keys/k1.key", "init.mp4", "seg11.part0.m4s", "seg11.part2.m4s",
-                "../720p/index.m3u8"):  # fmt: skip
+    for uri in (
+        "keys/k1.key",
+        "init.mp4",
+        "seg11.part0.m4s",
+        "seg11.part2.m4s",
+        "../720p/index.m3u8",
+    ):
         assert f'URI="{uri}?{TOKEN}"' in out
     assert f'URI="/vod/x/seg11.part1.m4s?v=2&{TOKEN}"' in out
     assert f"\nseg10.m4s?{TOKEN}\n" in out

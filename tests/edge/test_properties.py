@@ -89,8 +89,11 @@ def test_any_range_header_gives_a_range_inside_the_body_or_a_4xx(header: str, si
         assert window.length == window.end - window.start + 1
 
 
-@given(first=st.integers(0, 10**30), last=st.one_of(st.none(), st.integers(0, 10**30)),
-       size=st.integers(1, 10**9))  # fmt: skip
+@given(
+    first=st.integers(0, 10**30),
+    last=st.one_of(st.none(), st.integers(0, 10**30)),
+    size=st.integers(1, 10**9),
+)
 def test_well_formed_ranges_follow_rfc_9110(first: int, last: int | None, size: int) -> None:
     header = f"bytes={first}-{'' if last is None else last}"
     try:
@@ -109,17 +112,24 @@ dates = st.one_of(
     st.text(max_size=40),
     st.builds(
         "{} {:02d} {} {} {:02d}:{:02d}:{:02d} {}".format,
-        st.sampled_from(["Mon,", "Sun,", ""]), st.integers(0, 10**20),
-        st.sampled_from(["Jan", "Feb", "Foo"]), st.integers(-(10**20), 10**20),
-        st.integers(0, 10**20), st.integers(0, 99), st.integers(0, 99),
+        st.sampled_from(["Mon,", "Sun,", ""]),
+        st.integers(0, 10**20),
+        st.sampled_from(["Jan", "Feb", "Foo"]),
+        st.integers(-(10**20), 10**20),
+        st.integers(0, 10**20),
+        st.integers(0, 99),
+        st.integers(0, 99),
         st.sampled_from(["GMT", "+0000", "+99999999999999999999", "-9999"]),
     ),
-)  # fmt: skip
+)
 
 
 @settings(max_examples=300)
-@given(inm=st.one_of(st.none(), st.text(max_size=30)), ims=st.one_of(st.none(), dates),
-       if_range=st.one_of(st.none(), dates, st.text(max_size=20)))  # fmt: skip
+@given(
+    inm=st.one_of(st.none(), st.text(max_size=30)),
+    ims=st.one_of(st.none(), dates),
+    if_range=st.one_of(st.none(), dates, st.text(max_size=20)),
+)
 @example(None, "Mon, 01 Jan 99999999999999 00:00:00 GMT", None)
 @example(None, "Mon, 01 Jan 2020 00:00:00 +99999999999999999", None)
 def test_preconditions_never_raise(inm: str | None, ims: str | None, if_range: str | None) -> None:

@@ -43,10 +43,22 @@ def test_sign_keys_from_repeated_flags_and_from_the_environment() -> None:
 
 def test_limit_flags_reach_the_config() -> None:
     args = parse_args(
-        ["serve", "--upstream", "http://o:1", "--max-conns-per-client", "0",
-         "--rate-per-client", "5", "--rate-burst-per-client", "10",
-         "--header-timeout", "2.5", "--idle-timeout", "0"]
-    )  # fmt: skip
+        [
+            "serve",
+            "--upstream",
+            "http://o:1",
+            "--max-conns-per-client",
+            "0",
+            "--rate-per-client",
+            "5",
+            "--rate-burst-per-client",
+            "10",
+            "--header-timeout",
+            "2.5",
+            "--idle-timeout",
+            "0",
+        ]
+    )
     config = load(None, flags(args), {})
     assert (config.max_conns_per_client, config.rate_per_client) == (0, 5.0)
     assert (config.rate_burst_per_client, config.header_timeout, config.idle_timeout) == (
@@ -84,11 +96,27 @@ def test_a_short_key_is_refused_without_echoing_it(capsys: pytest.CaptureFixture
 
 def test_edge_sign_prints_a_url_the_edge_accepts() -> None:
     run = subprocess.run(
-        [sys.executable, "-m", "edge", "sign", "/vod/math-fractions/master.m3u8?x=1",
-         "--key", KEY_A, "--ttl", "60", "--prefix", "/vod/math-fractions/",
-         "--client-ip", "192.0.2.1"],
-        capture_output=True, text=True, cwd=ROOT, check=True, timeout=30,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "sign",
+            "/vod/math-fractions/master.m3u8?x=1",
+            "--key",
+            KEY_A,
+            "--ttl",
+            "60",
+            "--prefix",
+            "/vod/math-fractions/",
+            "--client-ip",
+            "192.0.2.1",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=30,
+    )
     url = run.stdout.strip()
     path, _, query = url.partition("?")
     assert path == "/vod/math-fractions/master.m3u8" and query.startswith("x=1&")

@@ -47,10 +47,23 @@ def test_a_worker_started_wrongly_says_why_in_one_line(
     stdin: bytes, status: int, message: str
 ) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "edge", "worker", "--index", "0", "--listen-fd", "97",
-         "--hub-fd", "98"],
-        input=stdin, capture_output=True, timeout=30, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "worker",
+            "--index",
+            "0",
+            "--listen-fd",
+            "97",
+            "--hub-fd",
+            "98",
+        ],
+        input=stdin,
+        capture_output=True,
+        timeout=30,
+        cwd=ROOT,
+    )
     lines = done.stderr.decode().splitlines()
     assert (done.returncode, len(lines)) == (status, 1), done.stderr
     assert lines[0].startswith(message)

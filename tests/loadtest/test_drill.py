@@ -9,8 +9,17 @@ import pytest
 from loadtest.__main__ import main
 from loadtest.drill import DrillReport
 
-GOOD = DrillReport(4.0, 6.1, 0.5, sessions=8, start_failures=0, rebuffers=0, rebuffer_s=0.0,
-                   played_s=190.0, errors=0)  # fmt: skip
+GOOD = DrillReport(
+    4.0,
+    6.1,
+    0.5,
+    sessions=8,
+    start_failures=0,
+    rebuffers=0,
+    rebuffer_s=0.0,
+    played_s=190.0,
+    errors=0,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,9 +49,19 @@ def test_missing_flags_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str
 
 
 def test_an_unreachable_target_is_one_line_and_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["drill", "--target", "http://127.0.0.1:1/live/x/master.m3u8",
-                 "--origin", "http://127.0.0.1:1", "--origin-stop", "true",
-                 "--origin-start", "true"])  # fmt: skip
+    code = main(
+        [
+            "drill",
+            "--target",
+            "http://127.0.0.1:1/live/x/master.m3u8",
+            "--origin",
+            "http://127.0.0.1:1",
+            "--origin-stop",
+            "true",
+            "--origin-start",
+            "true",
+        ]
+    )
     assert code == 3
     err = capsys.readouterr().err
     assert "no master playlist (status 0)" in err and err.count("\n") == 1

@@ -40,12 +40,38 @@ def distributed_run(base: str, report: Path, seconds: int, *rules: str) -> tuple
     port = free_port()
     thresholds = [arg for rule in rules for arg in ("--threshold", rule)]
     master = subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--master", "--headless",
-         "--expect-workers", "2", "-u", "6", "-r", "6", "-t", f"{seconds}s", "--host", base,
-         "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-         "--report", str(report), *thresholds],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=locust_env(), cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            LOCUSTFILE,
+            "--master",
+            "--headless",
+            "--expect-workers",
+            "2",
+            "-u",
+            "6",
+            "-r",
+            "6",
+            "-t",
+            f"{seconds}s",
+            "--host",
+            base,
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--report",
+            str(report),
+            *thresholds,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=locust_env(),
+        cwd=ROOT,
+    )
     logs = [(report.parent / f"{report.name}-worker{n}.log").open("w") for n in range(2)]
     workers = [
         subprocess.Popen(
@@ -113,10 +139,30 @@ def test_a_local_locust_run_writes_the_report(tmp_path: Path) -> None:
     fake = FakeHls()
     with serve_in_thread(fake.app()) as base:
         done = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "4", "-r",
-             "4", "-t", "4s", "--host", base, "--report", str(tmp_path / "r")],
-            capture_output=True, text=True, env=locust_env(), timeout=60, cwd=ROOT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                LOCUSTFILE,
+                "--headless",
+                "-u",
+                "4",
+                "-r",
+                "4",
+                "-t",
+                "4s",
+                "--host",
+                base,
+                "--report",
+                str(tmp_path / "r"),
+            ],
+            capture_output=True,
+            text=True,
+            env=locust_env(),
+            timeout=60,
+            cwd=ROOT,
+        )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     summary = read(tmp_path / "r")
     assert summary["requests"]["segment"]["count"] > 0
@@ -126,10 +172,28 @@ def test_a_local_locust_run_writes_the_report(tmp_path: Path) -> None:
 @needs_locust
 def test_a_bad_threshold_stops_locust_with_one_line_and_status_2() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "-u", "1", "-t", "1s",
-         "--host", "http://127.0.0.1:9", "--threshold", "p95(bogus)<1"],
-        capture_output=True, text=True, env=locust_env(), timeout=60, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            LOCUSTFILE,
+            "--headless",
+            "-u",
+            "1",
+            "-t",
+            "1s",
+            "--host",
+            "http://127.0.0.1:9",
+            "--threshold",
+            "p95(bogus)<1",
+        ],
+        capture_output=True,
+        text=True,
+        env=locust_env(),
+        timeout=60,
+        cwd=ROOT,
+    )
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if "classcast" in line]
     assert errors == ["classcast: error: threshold 'p95(bogus)<1': unknown metric 'bogus'"]

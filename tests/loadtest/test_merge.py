@@ -24,8 +24,9 @@ RULES = ("p95(ttfb.segment)<0.05s", "p99(startup_time)<2s")
 
 def samples(seed: int, count: int) -> list[tuple[float, float, int]]:
     rng = random.Random(seed)
-    return [(rng.lognormvariate(-5, 1), rng.expovariate(3), rng.randint(1, 10**6))
-            for _ in range(count)]  # fmt: skip
+    return [
+        (rng.lognormvariate(-5, 1), rng.expovariate(3), rng.randint(1, 10**6)) for _ in range(count)
+    ]
 
 
 def write_run(directory: Path, rows: list[tuple[float, float, int]]) -> None:
@@ -40,8 +41,13 @@ def write_run(directory: Path, rows: list[tuple[float, float, int]]) -> None:
             recorder.close_interval()
     recorder.close_interval()
     worker = WorkerResult(recorder.stats, recorder_lag(), 0.2, False)
-    config = RunConfig(target="http://127.0.0.1:1/m.m3u8", viewers=len(rows), duration_s=10,
-                       report_dir=directory, thresholds=RULES)  # fmt: skip
+    config = RunConfig(
+        target="http://127.0.0.1:1/m.m3u8",
+        viewers=len(rows),
+        duration_s=10,
+        report_dir=directory,
+        thresholds=RULES,
+    )
     assert report(
         config, RunResult(recorder.stats, [worker]), [parse_threshold(r) for r in RULES]
     ) in (0, 1)
@@ -138,9 +144,24 @@ def test_two_real_runs_merge_into_counts_that_add_up(tmp_path: Path) -> None:
     fake = FakeHls()
     with serve_in_thread(fake.app()) as base:
         for name in ("a", "b"):
-            code = main(["run", "--target", base + "/live/grade-5/master.m3u8", "--viewers", "5",
-                         "--duration", "2.5", "--ramp", "0.2", "--mix", "stb=0.6,phone=0.4",
-                         "--report", str(tmp_path / name), "--no-progress"])  # fmt: skip
+            code = main(
+                [
+                    "run",
+                    "--target",
+                    base + "/live/grade-5/master.m3u8",
+                    "--viewers",
+                    "5",
+                    "--duration",
+                    "2.5",
+                    "--ramp",
+                    "0.2",
+                    "--mix",
+                    "stb=0.6,phone=0.4",
+                    "--report",
+                    str(tmp_path / name),
+                    "--no-progress",
+                ]
+            )
             assert code == 0
     assert (
         main(["merge", str(tmp_path / "a"), str(tmp_path / "b"), "--report", str(tmp_path / "m")])

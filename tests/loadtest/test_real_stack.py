@@ -47,12 +47,29 @@ def test_live_run_through_the_real_edge(tmp_path: Path) -> None:
     ):
         before = edge_requests(edge.url)
         code = main(
-            ["run", "--target", edge.url + "/live/grade-5/master.m3u8", "--viewers", "8",
-             "--duration", "10", "--ramp", "1", "--mix", "stb=0.75,phone=0.25",
-             "--rendition", "lowest",
-             "--report", str(tmp_path / "report"), "--no-progress",
-             "--threshold", "start_failure_ratio==0", "--threshold", "p95(startup_time)<5s"]
-        )  # fmt: skip
+            [
+                "run",
+                "--target",
+                edge.url + "/live/grade-5/master.m3u8",
+                "--viewers",
+                "8",
+                "--duration",
+                "10",
+                "--ramp",
+                "1",
+                "--mix",
+                "stb=0.75,phone=0.25",
+                "--rendition",
+                "lowest",
+                "--report",
+                str(tmp_path / "report"),
+                "--no-progress",
+                "--threshold",
+                "start_failure_ratio==0",
+                "--threshold",
+                "p95(startup_time)<5s",
+            ]
+        )
         after = edge_requests(edge.url)
         at_origin = origin_stats(origin.url)
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())

@@ -23,9 +23,22 @@ def server() -> Iterator[tuple[FakeHls, str]]:
 def run(url: str, tmp_path: Path, *extra: str) -> tuple[int, dict]:  # type: ignore[type-arg]
     report = tmp_path / "report"
     code = main(
-        ["run", "--target", url, "--viewers", "12", "--duration", "4", "--ramp", "0.5",
-         "--report", str(report), "--no-progress", *extra]
-    )  # fmt: skip
+        [
+            "run",
+            "--target",
+            url,
+            "--viewers",
+            "12",
+            "--duration",
+            "4",
+            "--ramp",
+            "0.5",
+            "--report",
+            str(report),
+            "--no-progress",
+            *extra,
+        ]
+    )
     summary = json.loads((report / "summary.json").read_text()) if report.exists() else {}
     return code, summary
 
@@ -34,10 +47,17 @@ def test_live_run_counts_agree_with_the_server(server: tuple[FakeHls, str], tmp_
     fake, base = server
     log = tmp_path / "requests.ndjson"
     code, summary = run(
-        base + "/live/grade-5/master.m3u8", tmp_path, "--mix", "stb=0.5,phone=0.5",
-        "--ndjson", str(log), "--threshold", "rebuffer_ratio<0.05",
-        "--threshold", "p95(startup_time)<2s",
-    )  # fmt: skip
+        base + "/live/grade-5/master.m3u8",
+        tmp_path,
+        "--mix",
+        "stb=0.5,phone=0.5",
+        "--ndjson",
+        str(log),
+        "--threshold",
+        "rebuffer_ratio<0.05",
+        "--threshold",
+        "p95(startup_time)<2s",
+    )
     assert code == 0, summary["thresholds"]
     counted = {kind: values["count"] for kind, values in summary["requests"].items()}
     assert counted == dict(fake.by_kind())
@@ -108,10 +128,23 @@ def test_unreachable_target_is_start_failures_not_a_crash(tmp_path: Path) -> Non
     config = tmp_path / "loadtest.toml"
     config.write_text("[session]\nstart_timeout_s = 0.5\nretry_delay_s = 0.1\n")
     code = main(
-        ["run", "--target", "http://127.0.0.1:9/live/x/master.m3u8", "--viewers", "2",
-         "--duration", "1.5", "--no-progress", "--threshold", "start_failure_ratio<0.5",
-         "--report", str(tmp_path), "--config", str(config)]
-    )  # fmt: skip
+        [
+            "run",
+            "--target",
+            "http://127.0.0.1:9/live/x/master.m3u8",
+            "--viewers",
+            "2",
+            "--duration",
+            "1.5",
+            "--no-progress",
+            "--threshold",
+            "start_failure_ratio<0.5",
+            "--report",
+            str(tmp_path),
+            "--config",
+            str(config),
+        ]
+    )
     assert code == 1
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["overall"]["start_failures"] >= 2

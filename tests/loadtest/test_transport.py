@@ -297,11 +297,15 @@ def test_redirects_are_followed_as_players_do_and_the_final_url_reported() -> No
         while True:
             path = await read_request(reader)
             if path == "/moved/master.m3u8":
-                writer.write(b"HTTP/1.1 302 Found\r\nLocation: /live/master.m3u8\r\n"
-                             b"Content-Length: 5\r\n\r\nmoved")  # fmt: skip
+                writer.write(
+                    b"HTTP/1.1 302 Found\r\nLocation: /live/master.m3u8\r\n"
+                    b"Content-Length: 5\r\n\r\nmoved"
+                )
             elif path == "/loop":
-                writer.write(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /loop\r\n"
-                             b"Content-Length: 0\r\n\r\n")  # fmt: skip
+                writer.write(
+                    b"HTTP/1.1 307 Temporary Redirect\r\nLocation: /loop\r\n"
+                    b"Content-Length: 0\r\n\r\n"
+                )
             else:
                 writer.write(answer(b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nlow/index.m3u8\n"))
 
@@ -398,10 +402,11 @@ def test_against_the_edge_process(tmp_path: Path) -> None:
     with (
         run_service("origin", origin_args, tmp_path / "origin.log") as origin,
         run_service(
-            "edge", ["--upstream", origin.url, "--cache-dir", str(tmp_path / "cache")],
+            "edge",
+            ["--upstream", origin.url, "--cache-dir", str(tmp_path / "cache")],
             tmp_path / "edge.log",
         ) as edge,
-    ):  # fmt: skip
+    ):
         run(scenario(edge.url))
 
 

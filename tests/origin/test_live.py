@@ -11,7 +11,7 @@ from origin.live import (
     discontinuities_before,
     live_window,
     now_playing,
-)  # fmt: skip
+)
 from origin.models import Segment
 from origin.playlists import format_program_date_time, render_live_media
 

@@ -23,12 +23,34 @@ SMALL_LADDER = (Rung(240, 300, 64), Rung(180, 150, 48), Rung(144, 100, 32))
 def tiny_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """5 s, 256x180, 25 fps, with a tone."""
     path = tmp_path_factory.mktemp("src") / "tiny.mp4"
-    subprocess.run([
-        "ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-        "-f", "lavfi", "-i", "testsrc2=size=256x180:rate=25:duration=5",
-        "-f", "lavfi", "-i", "sine=frequency=500:duration=5",
-        "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(path),
-    ], check=True, timeout=60)  # fmt: skip
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=256x180:rate=25:duration=5",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=500:duration=5",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
     return path
 
 
@@ -64,9 +86,13 @@ def test_existing_lesson_needs_force(tiny_video: Path, tmp_path: Path) -> None:
     ],
 )
 def test_cli_bad_input_is_one_line(args: list[str], message: str, tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "origin", "package", *args,
-                           "--content", str(tmp_path)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "origin", "package", *args, "--content", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode != 0
     assert len(done.stderr.strip().splitlines()) == 1
     assert done.stderr.startswith(message)

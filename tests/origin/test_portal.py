@@ -70,8 +70,11 @@ async def test_home_shows_now_and_next_from_the_timetable(
     card = html[html.index('data-channel="grade-5"') : html.index('data-channel="grade-8"')]
     assert re.search(r"Now</span> <span data-now>Science: The Water Cycle</span>", card)
     assert '<time datetime="2025-09-01T08:00:40Z">08:00:40 UTC</time>' in card
-    assert re.search(r"<span data-next>Reading: Stories</span> at <span data-next-time>"
-                     r'<time datetime="2025-09-01T08:01:20Z">', card)  # fmt: skip
+    assert re.search(
+        r"<span data-next>Reading: Stories</span> at <span data-next-time>"
+        r'<time datetime="2025-09-01T08:01:20Z">',
+        card,
+    )
 
 
 async def test_library_is_grouped_by_grade_then_subject(client: TestClient) -> None:

@@ -53,16 +53,36 @@ def duplicated_headers(rng: random.Random) -> bytes:
 
 
 def bad_method(rng: random.Random) -> bytes:
-    method = rng.choice((
-        "get", "G ET", "GET\tX", "\x00GET", "GËT", "GET" * 300, "", "-", "(){}", "GET\x7f",
-        *METHODS, "".join(rng.choice("ABCDEFGHIJ!#$%&'*+-.^_`|~") for _ in range(8)),
-    ))  # fmt: skip
+    method = rng.choice(
+        (
+            "get",
+            "G ET",
+            "GET\tX",
+            "\x00GET",
+            "GËT",
+            "GET" * 300,
+            "",
+            "-",
+            "(){}",
+            "GET\x7f",
+            *METHODS,
+            "".join(rng.choice("ABCDEFGHIJ!#$%&'*+-.^_`|~") for _ in range(8)),
+        )
+    )
     return f"{method} {rng.choice(PATHS)} HTTP/1.1\r\nHost: e\r\n\r\n".encode()
 
 
 def crlf_injection(rng: random.Random) -> bytes:
-    inject = rng.choice(("\r\nX-Injected: 1", "%0d%0aX-Injected:%201", "\nSet-Cookie: a=b",
-                         "\rX: y", "%0aHost:%20evil", "\r\n\r\nGET /healthz HTTP/1.1"))  # fmt: skip
+    inject = rng.choice(
+        (
+            "\r\nX-Injected: 1",
+            "%0d%0aX-Injected:%201",
+            "\nSet-Cookie: a=b",
+            "\rX: y",
+            "%0aHost:%20evil",
+            "\r\n\r\nGET /healthz HTTP/1.1",
+        )
+    )
     where = rng.randint(0, 2)
     path = rng.choice(PATHS)
     if where == 0:
@@ -73,26 +93,45 @@ def crlf_injection(rng: random.Random) -> bytes:
 
 
 def odd_target(rng: random.Random) -> bytes:
-    target = rng.choice((
-        "*", "http://evil.example/vod/math-fractions/master.m3u8", "https://edge/healthz",
-        "edge:443", "//vod/x", "vod/math-fractions/master.m3u8", "", "http://", "?a=b",
-        "http://[::1/vod", "/\u00e9t\u00e9", "/vod/../../etc/passwd", "/vod/./a/./b.ts",
-    ))  # fmt: skip
+    target = rng.choice(
+        (
+            "*",
+            "http://evil.example/vod/math-fractions/master.m3u8",
+            "https://edge/healthz",
+            "edge:443",
+            "//vod/x",
+            "vod/math-fractions/master.m3u8",
+            "",
+            "http://",
+            "?a=b",
+            "http://[::1/vod",
+            "/\u00e9t\u00e9",
+            "/vod/../../etc/passwd",
+            "/vod/./a/./b.ts",
+        )
+    )
     method = rng.choice(("GET", "OPTIONS", "CONNECT", "HEAD"))
     return f"{method} {target} HTTP/1.1\r\nHost: e\r\n\r\n".encode()
 
 
 def conflicting_framing(rng: random.Random) -> bytes:
-    framing = rng.choice((
-        "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
-        "Content-Length: 5\r\nContent-Length: 6\r\n",
-        "Content-Length: -1\r\n", "Content-Length: 99999999999999999999999\r\n",
-        "Content-Length: 0x10\r\n", "Content-Length: 1 1\r\n",
-        "Transfer-Encoding: chunked, identity\r\n", "Transfer-Encoding: xchunked\r\n",
-        "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
-        "Transfer-Encoding: gzip\r\n", "Transfer-Encoding:\tchunked\r\n",
-        " Transfer-Encoding: chunked\r\n", "Content-Length : 3\r\n",
-    ))  # fmt: skip
+    framing = rng.choice(
+        (
+            "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+            "Content-Length: 5\r\nContent-Length: 6\r\n",
+            "Content-Length: -1\r\n",
+            "Content-Length: 99999999999999999999999\r\n",
+            "Content-Length: 0x10\r\n",
+            "Content-Length: 1 1\r\n",
+            "Transfer-Encoding: chunked, identity\r\n",
+            "Transfer-Encoding: xchunked\r\n",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: gzip\r\n",
+            "Transfer-Encoding:\tchunked\r\n",
+            " Transfer-Encoding: chunked\r\n",
+            "Content-Length : 3\r\n",
+        )
+    )
     body = rng.choice((b"", b"0\r\n\r\n", b"hello", b"ffffffffffffffff\r\nx", b"5\r\nab"))
     method = rng.choice(("GET", "POST"))
     head = f"{method} {rng.choice(PATHS)} HTTP/1.1\r\nHost: e\r\n{framing}\r\n"
@@ -100,10 +139,24 @@ def conflicting_framing(rng: random.Random) -> bytes:
 
 
 def bad_percent(rng: random.Random) -> bytes:
-    bad = rng.choice((
-        "%", "%z", "%zz", "%ff%fe", "%c0%ae%c0%ae/", "%2e%2e/%2e%2e/", "%00",
-        "%2F", "%5c", "%E2%82", "%ed%a0%80", "%25%32%65", "%%%", "%u002e",
-    ))  # fmt: skip
+    bad = rng.choice(
+        (
+            "%",
+            "%z",
+            "%zz",
+            "%ff%fe",
+            "%c0%ae%c0%ae/",
+            "%2e%2e/%2e%2e/",
+            "%00",
+            "%2F",
+            "%5c",
+            "%E2%82",
+            "%ed%a0%80",
+            "%25%32%65",
+            "%%%",
+            "%u002e",
+        )
+    )
     path = rng.choice(PATHS)
     cut = rng.randint(1, len(path))
     target = path[:cut] + bad + path[cut:] if rng.random() < 0.7 else f"{path}?{bad}={bad}"
@@ -117,20 +170,46 @@ def overlong_path(rng: random.Random) -> bytes:
 
 
 def bad_version(rng: random.Random) -> bytes:
-    version = rng.choice(("HTTP/9.9", "HTTP/1.1x", "HTTP/1", "HTTP/01.1", "http/1.1", "HTTP/2.0",
-                          "HTTP/1.1 extra", "", "HTTP/1.\u0661", "HTTP/" + "1" * 1000))  # fmt: skip
+    version = rng.choice(
+        (
+            "HTTP/9.9",
+            "HTTP/1.1x",
+            "HTTP/1",
+            "HTTP/01.1",
+            "http/1.1",
+            "HTTP/2.0",
+            "HTTP/1.1 extra",
+            "",
+            "HTTP/1.\u0661",
+            "HTTP/" + "1" * 1000,
+        )
+    )
     return f"GET {rng.choice(PATHS)} {version}\r\nHost: e\r\n\r\n".encode()
 
 
 def bad_header_values(rng: random.Random) -> bytes:
-    line = rng.choice((
-        "Range: bytes=" + "9" * rng.randint(1, 6000) + "-", "Range: bytes=-0", "Range: bytes=5-1",
-        "Range: bytes=0-1,2-3,4-5", "Range: lines=1-2", "Range: bytes=\u0661-",
-        "If-Modified-Since: Mon, 01 Jan 99999999999 00:00:00 GMT", "If-None-Match: " + '"a",' * 900,
-        "If-Range: W/\"x\"", "Via: " + "1.1 a, " * 200, "Accept-Encoding: \x00",
-        "No-Colon-Here", ": empty-name", "X: \x7f\x00", "Host:", "Expect: 100-continue",
-        "Connection: upgrade\r\nUpgrade: websocket", "X\x00Y: z",
-    ))  # fmt: skip
+    line = rng.choice(
+        (
+            "Range: bytes=" + "9" * rng.randint(1, 6000) + "-",
+            "Range: bytes=-0",
+            "Range: bytes=5-1",
+            "Range: bytes=0-1,2-3,4-5",
+            "Range: lines=1-2",
+            "Range: bytes=\u0661-",
+            "If-Modified-Since: Mon, 01 Jan 99999999999 00:00:00 GMT",
+            "If-None-Match: " + '"a",' * 900,
+            'If-Range: W/"x"',
+            "Via: " + "1.1 a, " * 200,
+            "Accept-Encoding: \x00",
+            "No-Colon-Here",
+            ": empty-name",
+            "X: \x7f\x00",
+            "Host:",
+            "Expect: 100-continue",
+            "Connection: upgrade\r\nUpgrade: websocket",
+            "X\x00Y: z",
+        )
+    )
     return f"GET {rng.choice(PATHS)} HTTP/1.1\r\nHost: e\r\n{line}\r\n\r\n".encode()
 
 
@@ -150,8 +229,21 @@ def mutated(rng: random.Random) -> bytes:
 
 def token_garbage(rng: random.Random) -> bytes:
     """Signed-URL parameters gone wrong: for an edge that verifies tokens."""
-    values = ("", "9" * rng.randint(1, 40), "-1", "%ff", "%00", "\u0661", "a" * 3000, "%2Fvod%2F",
-              "::ffff:1.2.3.4", "999.1.1.1", "A" * 43, "=" * 5, "%zz")  # fmt: skip
+    values = (
+        "",
+        "9" * rng.randint(1, 40),
+        "-1",
+        "%ff",
+        "%00",
+        "\u0661",
+        "a" * 3000,
+        "%2Fvod%2F",
+        "::ffff:1.2.3.4",
+        "999.1.1.1",
+        "A" * 43,
+        "=" * 5,
+        "%zz",
+    )
     names = ("cc_exp", "cc_sig", "cc_prefix", "cc_ip")
     pairs = [f"{rng.choice(names)}={rng.choice(values)}" for _ in range(rng.randint(0, 6))]
     target = f"{rng.choice(PATHS)}?{'&'.join(pairs)}"
@@ -165,12 +257,24 @@ def pipelined_garbage(rng: random.Random) -> bytes:
 KINDS: dict[str, Callable[[random.Random], bytes]] = {
     f.__name__: f
     for f in (
-        random_bytes, random_bytes_after_a_request_line, huge_header, many_headers,
-        duplicated_headers, bad_method, crlf_injection, odd_target, conflicting_framing,
-        bad_percent, overlong_path, bad_version, bad_header_values, mutated, pipelined_garbage,
+        random_bytes,
+        random_bytes_after_a_request_line,
+        huge_header,
+        many_headers,
+        duplicated_headers,
+        bad_method,
+        crlf_injection,
+        odd_target,
+        conflicting_framing,
+        bad_percent,
+        overlong_path,
+        bad_version,
+        bad_header_values,
+        mutated,
+        pipelined_garbage,
         token_garbage,
     )
-}  # fmt: skip
+}
 
 
 def requests(seed: int, count: int) -> list[tuple[str, bytes]]:

@@ -33,13 +33,25 @@ def test_hosts_have_distinct_addresses_namespaces_and_node_ids() -> None:
 @pytest.mark.parametrize(
     ("viewers", "edges", "hosts", "expected"),
     [
-        (300, 3, 2, [("viewers-0", "edge-0", 100), ("viewers-1", "edge-1", 100),
-                     ("viewers-0", "edge-2", 100)]),
-        (10, 3, 1, [("viewers-0", "edge-0", 4), ("viewers-0", "edge-1", 3),
-                    ("viewers-0", "edge-2", 3)]),
+        (
+            300,
+            3,
+            2,
+            [
+                ("viewers-0", "edge-0", 100),
+                ("viewers-1", "edge-1", 100),
+                ("viewers-0", "edge-2", 100),
+            ],
+        ),
+        (
+            10,
+            3,
+            1,
+            [("viewers-0", "edge-0", 4), ("viewers-0", "edge-1", 3), ("viewers-0", "edge-2", 3)],
+        ),
         (2, 3, 3, [("viewers-0", "edge-0", 1), ("viewers-1", "edge-1", 1)]),
     ],
-)  # fmt: skip
+)
 def test_viewers_spread_over_the_edges_from_their_nearest_host(
     viewers: int, edges: int, hosts: int, expected: list[tuple[str, str, int]]
 ) -> None:
@@ -62,9 +74,21 @@ def test_access_links_differ_and_core_links_do_not() -> None:
 
 def test_tbf_alone_without_netem_and_under_netem_with_it() -> None:
     assert qdisc_commands("eth0", 1000, 2.0, netem=False) == [
-        ["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", "1000mbit", "burst",
-         str(burst_bytes(1000)), "latency", "50ms"],
-    ]  # fmt: skip
+        [
+            "qdisc",
+            "add",
+            "dev",
+            "eth0",
+            "root",
+            "tbf",
+            "rate",
+            "1000mbit",
+            "burst",
+            str(burst_bytes(1000)),
+            "latency",
+            "50ms",
+        ],
+    ]
     delayed = qdisc_commands("eth0", 1000, 2.0, netem=True)
     assert delayed[0][4:] == ["root", "handle", "1:", "netem", "delay", "2ms"]
     assert delayed[1][4:7] == ["parent", "1:1", "handle"]
@@ -87,8 +111,12 @@ def test_metrics_text_is_parsed_into_edge_counters() -> None:
 
 
 def test_origin_fetches_per_segment_count_segments_only() -> None:
-    counts = {"/vod/a/360p/seg_1.ts": 1, "/vod/a/360p/seg_2.ts": 2,
-              "/live/grade-5/360p/index.m3u8": 20, "/vod/a/master.m3u8": 1}  # fmt: skip
+    counts = {
+        "/vod/a/360p/seg_1.ts": 1,
+        "/vod/a/360p/seg_2.ts": 2,
+        "/live/grade-5/360p/index.m3u8": 20,
+        "/vod/a/master.m3u8": 1,
+    }
     segments = analysis.segment_counts(counts)
     assert segments == {"/vod/a/360p/seg_1.ts": 1, "/vod/a/360p/seg_2.ts": 2}
     assert analysis.fetches_per_segment(segments) == 1.5
@@ -97,24 +125,37 @@ def test_origin_fetches_per_segment_count_segments_only() -> None:
 
 def test_the_origin_log_names_who_fetched_each_segment() -> None:
     lines = [
-        orjson.dumps({"ts": 10.0, "msg": "request", "path": "/vod/a/360p/s1.ts",
-                      "remote": "198.18.1.1"}),
-        orjson.dumps({"ts": 11.0, "msg": "request", "path": "/vod/a/360p/s1.ts",
-                      "remote": "198.18.1.2"}),
-        orjson.dumps({"ts": 12.0, "msg": "request", "path": "/vod/a/360p/s2.ts",
-                      "remote": "198.18.1.2"}),
-        orjson.dumps({"ts": 13.0, "msg": "request", "path": "/live/x/360p/index.m3u8",
-                      "remote": "198.18.1.2"}),
+        orjson.dumps(
+            {"ts": 10.0, "msg": "request", "path": "/vod/a/360p/s1.ts", "remote": "198.18.1.1"}
+        ),
+        orjson.dumps(
+            {"ts": 11.0, "msg": "request", "path": "/vod/a/360p/s1.ts", "remote": "198.18.1.2"}
+        ),
+        orjson.dumps(
+            {"ts": 12.0, "msg": "request", "path": "/vod/a/360p/s2.ts", "remote": "198.18.1.2"}
+        ),
+        orjson.dumps(
+            {
+                "ts": 13.0,
+                "msg": "request",
+                "path": "/live/x/360p/index.m3u8",
+                "remote": "198.18.1.2",
+            }
+        ),
         b"not json",
-    ]  # fmt: skip
+    ]
     names = {"198.18.1.1": "shield-0", "198.18.1.2": "shield-1"}
     fetches = analysis.segment_fetch_log(lines, names)
     by_segment = analysis.fetchers_by_segment(fetches)
-    assert by_segment == {"/vod/a/360p/s1.ts": ["shield-0", "shield-1"],
-                          "/vod/a/360p/s2.ts": ["shield-1"]}  # fmt: skip
+    assert by_segment == {
+        "/vod/a/360p/s1.ts": ["shield-0", "shield-1"],
+        "/vod/a/360p/s2.ts": ["shield-1"],
+    }
     assert analysis.duplicate_report(by_segment) == {
-        "segments": 2, "fetched_more_than_once": 1, "by_fetchers": {"shield-0 + shield-1": 1}
-    }  # fmt: skip
+        "segments": 2,
+        "fetched_more_than_once": 1,
+        "by_fetchers": {"shield-0 + shield-1": 1},
+    }
     assert analysis.first_fetched_between(fetches, 10.5, 20) == ["/vod/a/360p/s2.ts"]
     assert analysis.repeated_fetches(fetches, 5.0) == {
         "/vod/a/360p/s1.ts": [(5.0, "shield-0"), (6.0, "shield-1")]
@@ -123,9 +164,16 @@ def test_the_origin_log_names_who_fetched_each_segment() -> None:
 
 def test_cohorts_merge_counts_and_keep_the_worst_percentiles() -> None:
     def summary(sessions: int, rebuffers: int, p95: float) -> dict[str, object]:
-        return {"cohorts": {"stb": {"sessions": sessions, "rebuffers": rebuffers,
-                                    "startup_time": {"p50": p95 / 2, "p95": p95},
-                                    "bitrate": 600_000.0}}}  # fmt: skip
+        return {
+            "cohorts": {
+                "stb": {
+                    "sessions": sessions,
+                    "rebuffers": rebuffers,
+                    "startup_time": {"p50": p95 / 2, "p95": p95},
+                    "bitrate": 600_000.0,
+                }
+            }
+        }
 
     merged = analysis.merge_cohorts([summary(100, 1, 0.2), summary(50, 0, 0.5)])
     stb = merged["stb"]
@@ -143,11 +191,22 @@ def test_rate_is_the_slope_of_a_counter_inside_the_window() -> None:
 
 def plan_input(**changes: object) -> PlanInput:
     values: dict[str, object] = dict(
-        viewers=300, ladder_kbps=(160.0, 320.0), mix=parse_mix("stb=0.8,phone=0.2"),
-        stb_kbps=320.0, segment_s=4.0, channels=1, window_segments=6, vod_hours=0.0,
-        edge_gbps=10.0, edge_cores=8, core_gbps=5.0, edge_connections=50_000, headroom=0.7,
-        edges_per_shield=20, spare_edges=1,
-    )  # fmt: skip
+        viewers=300,
+        ladder_kbps=(160.0, 320.0),
+        mix=parse_mix("stb=0.8,phone=0.2"),
+        stb_kbps=320.0,
+        segment_s=4.0,
+        channels=1,
+        window_segments=6,
+        vod_hours=0.0,
+        edge_gbps=10.0,
+        edge_cores=8,
+        core_gbps=5.0,
+        edge_connections=50_000,
+        headroom=0.7,
+        edges_per_shield=20,
+        spare_edges=1,
+    )
     values.update(changes)
     return PlanInput(**values)  # type: ignore[arg-type]
 

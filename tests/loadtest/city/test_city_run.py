@@ -72,8 +72,9 @@ def load_lock() -> Iterator[None]:
 
 def run_city(report: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], str]:
     command = [sys.executable, "-m", "loadtest", "city", "--report", str(report), *args]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     prefix = netns.run_prefix(process.pid)
     try:
         output, _ = process.communicate(timeout=RUN_TIMEOUT_S)
@@ -97,9 +98,21 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     report = tmp_path_factory.mktemp("city")
     with load_lock():
         result, _ = run_city(
-            report, "--shields", "2", "--edges", "3", "--viewer-hosts", "2", "--viewers", "300",
-            "--duration", "60", "--kill-shield-at", "30", "--prometheus",
-        )  # fmt: skip
+            report,
+            "--shields",
+            "2",
+            "--edges",
+            "3",
+            "--viewer-hosts",
+            "2",
+            "--viewers",
+            "300",
+            "--duration",
+            "60",
+            "--kill-shield-at",
+            "30",
+            "--prometheus",
+        )
     assert (report / "summary.json").is_file(), result.stdout
     summary: dict[str, Any] = orjson.loads((report / "summary.json").read_bytes())
     summary["_stdout"] = result.stdout
@@ -185,18 +198,34 @@ def test_bad_city_flags_get_one_line_and_status_2(tmp_path: Path) -> None:
     ):
         result = subprocess.run(
             [sys.executable, "-m", "loadtest", "city", "--report", str(tmp_path), *flags],
-            cwd=ROOT, capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert result.returncode == 2, (flags, result.stderr)
         assert message in result.stderr and result.stderr.count("\n") == 1, result.stderr
 
 
 def test_an_interrupted_run_tears_everything_down(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "loadtest", "city", "--report", str(tmp_path),
-               "--viewers", "30", "--duration", "30", "--ramp", "0"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "loadtest",
+        "city",
+        "--report",
+        str(tmp_path),
+        "--viewers",
+        "30",
+        "--duration",
+        "30",
+        "--ramp",
+        "0",
+    ]
     with load_lock():
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         prefix = netns.run_prefix(process.pid)
         try:
             assert process.stdout is not None
