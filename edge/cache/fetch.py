@@ -22,9 +22,7 @@ from edge.cache.freshness import (
     FreshnessDefaults,
     delta_seconds,
     freshness,
-    is_m3u8,
     parse_cache_control,
-    playlist_kind,
 )
 from edge.cache.keys import CacheKey, ObjectKind, classify
 from edge.cache.memory import MemoryObject, MemoryTier
@@ -33,6 +31,7 @@ from edge.cache.sink import TempFileSink
 from edge.cache.stats import Stats
 from edge.cache.upstream import Upstream
 from edge.errors import UpstreamError
+from edge.hls import is_m3u8, playlist_kind
 
 log = logging.getLogger("edge.fetch")
 

@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.cache.keys import ObjectKind
+from edge.hls import PlaylistKind
 
-PlaylistKind = Literal["master", "live", "vod"]
 Verdict = Literal["fresh", "stale", "expired"]
 # what to do with a stored copy: serve it; serve it and refresh it behind the viewer (a live
 # playlist about to expire); serve it stale and refresh it; or fetch before answering
 Decision = Literal["serve", "serve_and_refresh", "serve_stale", "miss"]
 
 MAX_DELTA_SECONDS = 2**31
-MAX_TARGET_DURATION = 3600.0
 HOUR = 3600.0
 DAY = 86400.0
 
@@ -72,15 +71,6 @@ def delta_seconds(value: str) -> float | None:
     if len(digits.lstrip("0")) > 10:  # larger than 2^31, and int() refuses > 4,300 digits
         return float(MAX_DELTA_SECONDS)
     return float(min(int(digits), MAX_DELTA_SECONDS))
-
-
-def _target_duration(value: str) -> float | None:
-    """EXT-X-TARGETDURATION is a decimal-integer (RFC 8216 4.3.3.1); be lenient with "4.0"."""
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        return None
-    return seconds if 0 < seconds <= MAX_TARGET_DURATION else None
 
 
 def parse_cache_control(header: str) -> CacheControl:
@@ -184,24 +174,3 @@ def may_serve_on_error(age: float, fresh: Freshness) -> bool:
 def should_refresh_ahead(age: float, fresh: Freshness, margin: float) -> bool:
     """Refresh a playlist that has viewers before it expires, so they keep hitting."""
     return fresh.ttl > 0 and age >= fresh.ttl - margin
-
-
-def is_m3u8(body: bytes) -> bool:
-    """RFC 8216 4.3.1.1: a playlist's first line is #EXTM3U. An HTML error page sent with a
-    200 is not a playlist, and must never be cached as one."""
-    return body.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"#EXTM3U")
-
-
-def playlist_kind(body: bytes) -> tuple[PlaylistKind, float | None]:
-    """Master or media; live or ended; and the target duration (RFC 8216 4.3.3.1, 4.3.4.2)."""
-    if b"#EXT-X-STREAM-INF" in body:
-        return "master", None
-    target: float | None = None
-    start = body.find(b"#EXT-X-TARGETDURATION:")
-    if start >= 0:
-        end = body.find(b"\n", start)
-        target = _target_duration(
-            body[start + 22 : end if end >= 0 else None].decode("ascii", "replace")
-        )
-    ended = b"#EXT-X-ENDLIST" in body or b"#EXT-X-PLAYLIST-TYPE:VOD" in body
-    return ("vod" if ended else "live"), target

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-from edge.cache.freshness import Freshness, PlaylistKind
+from edge.cache.freshness import Freshness
 from edge.cache.keys import ObjectKind
+from edge.hls import PlaylistKind
 
 
 @dataclass(frozen=True, slots=True)

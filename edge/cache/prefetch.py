@@ -7,10 +7,9 @@ import logging
 from posixpath import dirname
 from urllib.parse import urljoin, urlsplit
 
-import m3u8
-
 from edge.cache.keys import CacheKey, cache_key
 from edge.errors import RequestError
+from edge.hls import PlaylistError, segment_uris
 
 log = logging.getLogger("edge.prefetch")
 
@@ -18,14 +17,13 @@ log = logging.getLogger("edge.prefetch")
 def newest_segments(
     playlist_key: CacheKey, body: bytes, count: int, keep_query: frozenset[str]
 ) -> list[CacheKey]:
-    """Keys of the newest `count` segments the playlist names on this host (m3u8.loads, never
-    m3u8.load, which does blocking I/O)."""
+    """Keys of the newest `count` segments the playlist names on this host."""
     if count <= 0:
         return []
     try:
-        uris = [s.uri for s in m3u8.loads(body.decode("utf-8", "replace")).segments if s.uri]
-    except Exception as exc:  # m3u8 raises plain exceptions on bad playlists
-        log.warning("prefetch parse failed", extra={"key": str(playlist_key), "error": repr(exc)})
+        uris = segment_uris(body)
+    except PlaylistError as exc:
+        log.warning("prefetch parse failed", extra={"key": str(playlist_key), "error": str(exc)})
         return []
     base = dirname(playlist_key.path) + "/"
     keys = []

@@ -5,13 +5,12 @@ from edge.cache.freshness import (
     NO_STORE,
     Freshness,
     freshness,
-    is_m3u8,
     judge,
     may_serve_on_error,
     parse_cache_control,
-    playlist_kind,
     should_refresh_ahead,
 )
+from edge.hls import is_m3u8, playlist_kind
 
 LIVE = b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:10\n#EXTINF:4.0,\nseg.ts\n"
 VOD = LIVE + b"#EXT-X-ENDLIST\n"

@@ -1,0 +1,55 @@
+"""Reading HLS playlists (RFC 8216): what kind a playlist is, its target duration, the URIs
+of its segments. Pure functions of the bytes; a leaf module that imports nothing of the edge."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import m3u8
+
+PlaylistKind = Literal["master", "live", "vod"]
+MAX_TARGET_DURATION = 3600.0
+
+
+class PlaylistError(ValueError):
+    """A body the m3u8 parser refuses."""
+
+
+def is_m3u8(body: bytes) -> bool:
+    """RFC 8216 4.3.1.1: a playlist's first line is #EXTM3U. An HTML error page sent with a
+    200 is not a playlist, and must never be cached as one."""
+    return body.removeprefix(b"\xef\xbb\xbf").lstrip(b" \t\r\n").startswith(b"#EXTM3U")
+
+
+def playlist_kind(body: bytes) -> tuple[PlaylistKind, float | None]:
+    """Master or media; live or ended; and the target duration (RFC 8216 4.3.3.1, 4.3.4.2)."""
+    if b"#EXT-X-STREAM-INF" in body:
+        return "master", None
+    target: float | None = None
+    start = body.find(b"#EXT-X-TARGETDURATION:")
+    if start >= 0:
+        end = body.find(b"\n", start)
+        target = _target_duration(
+            body[start + 22 : end if end >= 0 else None].decode("ascii", "replace")
+        )
+    ended = b"#EXT-X-ENDLIST" in body or b"#EXT-X-PLAYLIST-TYPE:VOD" in body
+    return ("vod" if ended else "live"), target
+
+
+def _target_duration(value: str) -> float | None:
+    """EXT-X-TARGETDURATION is a decimal-integer (RFC 8216 4.3.3.1); be lenient with "4.0"."""
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if 0 < seconds <= MAX_TARGET_DURATION else None
+
+
+def segment_uris(body: bytes) -> list[str]:
+    """The media segments' URIs in playlist order (m3u8.loads, never m3u8.load, which does
+    blocking I/O)."""
+    try:
+        playlist = m3u8.loads(body.decode("utf-8", "replace"))
+    except Exception as exc:  # m3u8 raises plain exceptions on bad playlists
+        raise PlaylistError(repr(exc)) from exc
+    return [segment.uri for segment in playlist.segments if segment.uri]
