@@ -118,6 +118,7 @@ async def running_edge(
             ),
             keep_query=keep_query,
             prefetch_segments=config.prefetch_segments,
+            refresh_ahead_s=config.refresh_ahead_s,
             playlist_deadline_s=config.playlist_fill_timeout,
             clock=clock,
             monotonic=monotonic,
@@ -133,7 +134,6 @@ async def running_edge(
             stats,
             keep_query=keep_query,
             node_id=config.node_id,
-            refresh_ahead_s=config.refresh_ahead_s,
             clock=clock,
             sign_keys=config.sign_keys,
         )

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from edge.cache.disk import DiskEntry, DiskTier
 from edge.cache.fetch import Fetcher
-from edge.cache.flight import Fill, FillRegistry, Head
-from edge.cache.freshness import Freshness, FreshnessDefaults, judge
+from edge.cache.flight import Fill, FillRegistry
+from edge.cache.freshness import Decision, FreshnessDefaults, decide, judge
 from edge.cache.keys import CacheKey, classify
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.prefetch import newest_segments
@@ -26,6 +26,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("edge.cache")
 
 Stored = MemoryObject | DiskEntry
+
+
+class Found(NamedTuple):
+    """A lookup's answer: the stored copy (if any), its age and what to do with it."""
+
+    stored: Stored | None
+    age: float
+    decision: Decision
+
+    @property
+    def label(self) -> str:
+        return "STALE" if self.decision == "serve_stale" else "HIT"
+
+
+class Joined(NamedTuple):
+    """A miss's fill, and how the request that joined it is labelled."""
+
+    fill: Fill
+    x_cache: str  # MISS for the request that started the fill, else COALESCED
+
+
 MAX_CLAIMS = 3  # a node that keeps answering "newer" with nothing usable: fetch anyway
 
 
@@ -41,6 +62,7 @@ class EdgeCache:
         keep_query: frozenset[str],
         prefetch_segments: int,
         playlist_deadline_s: float,
+        refresh_ahead_s: float,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
         node: NodeLink | None = None,
@@ -54,6 +76,7 @@ class EdgeCache:
         self.fills = FillRegistry()
         self.keep_query = keep_query
         self.prefetch_segments = prefetch_segments
+        self.refresh_ahead_s = refresh_ahead_s
         self.fetcher = Fetcher(
             memory,
             disk,
@@ -71,6 +94,35 @@ class EdgeCache:
     def lookup(self, key: CacheKey) -> Stored | None:
         name = str(key)
         return self.memory.get(name) or self.disk.get(name)
+
+    def find(self, key: CacheKey) -> Found:
+        """What the cache holds for `key` and what to do with it; a copy to refresh behind
+        the viewer (stale-while-revalidate, refresh-ahead) is being refreshed on return."""
+        stored = self.memory.get(str(key)) or self.disk.get(str(key))
+        if stored is None:
+            return Found(None, 0.0, "miss")
+        meta = stored.meta
+        age = meta.age(self.clock())
+        decision = decide(
+            age, meta.freshness, is_live=meta.is_live, refresh_ahead_s=self.refresh_ahead_s
+        )
+        if decision == "serve_stale" or decision == "serve_and_refresh":
+            self.refresh(key, stored)
+        return Found(stored, age, decision)
+
+    def join(self, key: CacheKey, stale: Stored | None, via: str | None) -> Joined | Stored:
+        """The fill that answers a miss: the running one for `key`, or a new one (revalidating
+        `stale` if given). A request that found nothing may run a loop turn after its lookup:
+        if a fill stored the object meanwhile, that copy is the answer (a second fill would
+        replace the file under its readers)."""
+        if stale is None and (stored := self.lookup(key)) is not None:
+            return stored
+        fill, started = self.fill(key, stale, via)
+        return Joined(fill, "MISS" if started else "COALESCED")
+
+    def settled(self, fill: Fill) -> Stored | None:
+        """Where a finished fill left its object: the tier, or the copy a 304 confirmed."""
+        return self.lookup(fill.key) or fill.revalidated
 
     def purged(self, name: str, prefix: bool) -> list[str]:
         """Forget the object named `name`, or every one whose key starts with it (walks both
@@ -145,9 +197,6 @@ class EdgeCache:
             self.stats.refreshes += 1
             fill, _ = self.fill(key, stale)
             fill.leave()  # nobody waits on it
-
-    def head_freshness(self, fill: Fill, head: Head) -> Freshness:
-        return self.fetcher.head_freshness(fill, head)
 
     def prefetch(self, playlist_key: CacheKey, body: bytes) -> None:
         """Start fills for the newest segments of a live playlist, so viewers hit them."""

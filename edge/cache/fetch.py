@@ -1,5 +1,5 @@
 """Fill execution: one upstream fetch, streamed to the fill's waiters (flight.py) while it
-arrives, checked against Content-Length, judged by freshness.py, and only then stored
+arrives, checked against Content-Length, described by describe.py, and only then stored
 in a tier. Nothing here decides whether to fetch: the cache (cache.py) does that."""
 
 from __future__ import annotations
@@ -8,30 +8,22 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import replace
-from email.utils import formatdate, parsedate_to_datetime
 
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from edge.cache.describe import completed_meta, head_meta, is_frozen_live, revalidated_meta
 from edge.cache.disk import DiskEntry, DiskTier, OpenFile, open_for_reading
 from edge.cache.flight import Fill, Head
-from edge.cache.freshness import (
-    CacheControl,
-    Freshness,
-    FreshnessDefaults,
-    delta_seconds,
-    freshness,
-    parse_cache_control,
-)
-from edge.cache.keys import CacheKey, ObjectKind, classify
+from edge.cache.freshness import FreshnessDefaults
+from edge.cache.keys import CacheKey
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.objects import ObjectMeta
 from edge.cache.sink import TempFileSink
 from edge.cache.stats import Stats
 from edge.cache.upstream import Upstream
 from edge.errors import UpstreamError
-from edge.hls import is_m3u8, playlist_kind
+from edge.hls import is_m3u8
 
 log = logging.getLogger("edge.fetch")
 
@@ -40,8 +32,6 @@ Headers = CIMultiDictProxy[str]
 
 READ_CHUNK = 64 * 1024
 MAX_BUFFERED_BYTES = 16 * 1024**2  # a playlist or small object larger than this is refused
-# End-to-end headers kept with the object and sent on (others are rewritten or dropped).
-KEPT_HEADERS = ("Content-Encoding", "Content-Language", "Content-Disposition", "Link", "Location")
 
 
 class Fetcher:
@@ -70,12 +60,6 @@ class Fetcher:
         self.fetching = 0  # fills this process is fetching from upstream now
         self.clock = clock
         self.monotonic = monotonic
-
-    def head_freshness(self, fill: Fill, head: Head) -> Freshness:
-        """Freshness known from the status line and headers alone (not for playlists)."""
-        kind = classify(fill.key.path, head.headers.get("Content-Type", ""))
-        cc = parse_cache_control(head.headers.get("Cache-Control", ""))
-        return self._freshness(kind, head.status, cc, None, head.headers)
 
     async def run(self, fill: Fill, stale: Stored | None, via: str | None) -> None:
         started = self.monotonic()
@@ -109,32 +93,58 @@ class Fetcher:
         self, fill: Fill, response: aiohttp.ClientResponse, stale: Stored | None
     ) -> None:
         now = self.clock()
-        cc = parse_cache_control(response.headers.get("Cache-Control", ""))
-        upstream_age = _age(response.headers.get("Age"))
         if response.status == 304 and stale is not None:
-            meta = stale.meta
-            fresh = self._freshness(meta.kind, meta.status, cc, meta, response.headers)
-            _check_live_age(meta.playlist, fresh, upstream_age)
-            await self._update(stale, meta.revalidated(now, fresh, upstream_age))
-            fill.meta = stale.meta
-            fill.revalidated = stale  # served from here if the tier dropped it meanwhile
-            fill.finish("not_modified")
+            await self._not_modified(fill, stale, response.headers, now)
             return
-        kind = classify(fill.key.path, response.headers.get("Content-Type", ""))
-        length = response.content_length
+        meta = head_meta(
+            fill.key, response.status, response.headers, response.content_length, now, self.defaults
+        )
+        head = Head(response.status, response.headers, response.content_length, meta)
+        _check_takeover(fill, head)
         # segments and large objects go through a temp file (kept only if storable); the rest
         # stays in memory
         to_disk = response.status == 200 and (
-            kind == "segment" or (kind == "other" and not self.memory.fits(length or 0))
+            meta.kind == "segment" or (meta.kind == "other" and not self.memory.fits(meta.length))
         )
-        head = Head(response.status, response.headers, response.content_length)
-        _check_takeover(fill, head)
         sink = await self._open_sink(fill) if to_disk else None
         if fill.file_end and sink is None:  # a takeover must write where its waiters read
             raise UpstreamError("no temp file to take the fill over in")
         # waiters wake on the head: the temp file they may stream from must exist by then
         fill.set_head(head)
-        hasher = hashlib.blake2b(digest_size=12) if "ETag" not in response.headers else None
+        digest = await self._body(fill, response, sink, hashed="ETag" not in response.headers)
+        body = b"" if to_disk else fill.body
+        if meta.kind == "playlist" and response.status == 200 and not is_m3u8(body):
+            raise UpstreamError("upstream playlist is not M3U8")  # never cached, never a HIT
+        meta = completed_meta(meta, response.headers, body, fill.received, digest, self.defaults)
+        _check_live_age(meta)
+        fill.meta = meta
+        storable = not to_disk or (sink is not None and sink.failed is None)
+        if storable:
+            stored = await self._store(meta, body, sink)
+        else:
+            stored = False
+            if sink is not None:
+                await sink.discard()
+        fill.finish("stored" if stored else "passed")
+        if meta.is_live:
+            self.on_live_playlist(fill.key, body)
+
+    async def _not_modified(self, fill: Fill, stale: Stored, headers: Headers, now: float) -> None:
+        """RFC 9111 4.3.4: a 304 freshens the stored copy; its body is not fetched again."""
+        meta = revalidated_meta(stale.meta, headers, now, self.defaults)
+        _check_live_age(meta)
+        await self._update(stale, meta)
+        fill.meta = stale.meta
+        fill.revalidated = stale  # served from here if the tier dropped it meanwhile
+        fill.finish("not_modified")
+
+    async def _body(
+        self, fill: Fill, response: aiohttp.ClientResponse, sink: TempFileSink | None, hashed: bool
+    ) -> str | None:
+        """Read the body into the temp file (or memory, once the disk fails), telling the
+        waiters as it grows; returns a digest of it when the origin sent no ETag."""
+        hasher = hashlib.blake2b(digest_size=12) if hashed else None
+        length = response.content_length
         written = 0
         try:
             async for chunk in response.content.iter_chunked(READ_CHUNK):
@@ -158,60 +168,7 @@ class Fetcher:
             if sink is not None:
                 await sink.discard()
             raise
-        storable = not to_disk or (sink is not None and sink.failed is None)
-        body = b"" if to_disk else fill.body
-        if kind == "playlist" and response.status == 200 and not is_m3u8(body):
-            raise UpstreamError("upstream playlist is not M3U8")  # never cached, never a HIT
-        is_playlist = kind == "playlist" and response.status == 200 and body
-        playlist, target = playlist_kind(body) if is_playlist else (None, None)
-        meta = ObjectMeta(
-            key=str(fill.key),
-            kind=kind,
-            status=response.status,
-            content_type=response.headers.get("Content-Type", "application/octet-stream"),
-            length=fill.received,
-            etag=response.headers.get("ETag") or f'"{hasher.hexdigest() if hasher else ""}"',
-            last_modified=response.headers.get("Last-Modified") or formatdate(now, usegmt=True),
-            last_modified_ts=_http_time(response.headers.get("Last-Modified")) or now,
-            stored_at=now,
-            initial_age=upstream_age,
-            freshness=Freshness(0.0),
-            playlist=playlist,
-            target_duration=target,
-            extra={h: response.headers[h] for h in KEPT_HEADERS if h in response.headers},
-        )
-        meta = replace(
-            meta, freshness=self._freshness(kind, response.status, cc, meta, response.headers)
-        )
-        _check_live_age(playlist, meta.freshness, upstream_age)
-        fill.meta = meta
-        if storable:
-            stored = await self._store(meta, body, sink)
-        else:
-            stored = False
-            if sink is not None:
-                await sink.discard()
-        fill.finish("stored" if stored else "passed")
-        if playlist == "live":
-            self.on_live_playlist(fill.key, body)
-
-    def _freshness(
-        self,
-        kind: ObjectKind,
-        status: int,
-        cc: CacheControl,
-        meta: ObjectMeta | None,
-        headers: Headers,
-    ) -> Freshness:
-        return freshness(
-            kind,
-            status,
-            cc,
-            playlist=meta.playlist if meta else None,
-            target_duration=meta.target_duration if meta else None,
-            sets_cookie="Set-Cookie" in headers,
-            defaults=self.defaults,
-        )
+        return hasher.hexdigest() if hasher is not None else None
 
     async def _open_sink(self, fill: Fill) -> TempFileSink | None:
         """The temp file a segment fill writes, and a descriptor of it for the waiters."""
@@ -271,10 +228,9 @@ def _check_takeover(fill: Fill, head: Head) -> None:
         raise UpstreamError("the object changed while a fill was taken over")
 
 
-def _check_live_age(playlist: str | None, fresh: Freshness, upstream_age: float) -> None:
-    """An upstream cache handing us a frozen live playlist: never pass it on as fresh."""
-    if playlist == "live" and fresh.store and upstream_age >= fresh.ttl + fresh.swr:
-        raise UpstreamError(f"upstream live playlist is {upstream_age:.0f} s old")
+def _check_live_age(meta: ObjectMeta) -> None:
+    if is_frozen_live(meta):
+        raise UpstreamError(f"upstream live playlist is {meta.initial_age:.0f} s old")
 
 
 def _validators(stale: Stored | None) -> dict[str, str]:
@@ -285,16 +241,3 @@ def _validators(stale: Stored | None) -> dict[str, str]:
     if meta.last_modified:
         headers["If-Modified-Since"] = meta.last_modified
     return headers
-
-
-def _age(value: str | None) -> float:
-    return (delta_seconds(value) or 0.0) if value else 0.0
-
-
-def _http_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999999
-        return None

@@ -42,11 +42,13 @@ class FileSpan:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The upstream status line and headers, known before the body."""
+    """The upstream status line and headers, known before the body, and what they say of the
+    object (its freshness computed once, for answers streamed while the body arrives)."""
 
     status: int
     headers: CIMultiDictProxy[str]
     length: int | None
+    meta: ObjectMeta
 
     def same_object(self, other: Head) -> bool:
         """Another fetch of the same bytes: a takeover continues a body others are reading."""

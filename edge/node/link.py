@@ -205,7 +205,9 @@ class NodeLink:
     def _follower_head(self, following: Following, message: Message, payload: bytes) -> None:
         fill = following.fill
         pairs: list[tuple[str, str]] = [(name, value) for name, value in message["headers"]]
-        head = Head(message["status"], CIMultiDictProxy(CIMultiDict(pairs)), message["length"])
+        headers = CIMultiDictProxy(CIMultiDict(pairs))
+        meta = ObjectMeta.from_dict(message["meta"])
+        head = Head(message["status"], headers, message["length"], meta)
         started = fill.head.result() if fill.head.done() else None
         if isinstance(started, Head) and not started.same_object(head):  # a takeover's
             fill.finish("failed", UpstreamError("the object changed while it was being sent"))
@@ -288,6 +290,7 @@ class Publisher:
                 "status": head.status,
                 "headers": list(head.headers.items()),
                 "length": head.length,
+                "meta": head.meta.to_dict(),
                 "temp": temp,
             }
         )

@@ -7,6 +7,7 @@ descriptor open, so most disk hits are answered without awaiting anything.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from classcast.http_rules import ByteRange, RangeError, is_not_modified, parse_range, range_applies
@@ -16,9 +17,10 @@ from edge.cache.memory import MemoryObject
 from edge.cache.objects import ObjectMeta
 from edge.errors import BadRequest, NotAcceptableRange
 from edge.http.heads import HeadBuilder, per_request
-from edge.http.messages import Answer, FileAnswer, Request
+from edge.http.messages import Answer, FileAnswer, FileRange, Request, StreamAnswer
 
 Stored = MemoryObject | DiskEntry
+StreamParts = AsyncGenerator[bytes | FileRange, None]
 
 
 def cache_control_out(fresh: Freshness) -> str:
@@ -60,11 +62,19 @@ class Responder:
         return self.heads.representation(
             content_type=meta.content_type,
             cache_control=cache_control_out(meta.freshness),
-            etag=meta.etag if ok else None,
+            etag=(meta.etag or None) if ok else None,  # none yet while a body streams in
             last_modified=meta.last_modified if ok else None,
             extra=meta.extra,
             ranges=ok,
         )
+
+    def streamed(
+        self, meta: ObjectMeta, length: int, parts: StreamParts, x_cache: str
+    ) -> StreamAnswer:
+        """A 200 sent while its body arrives (MISS, COALESCED), headed as the fetch described
+        the object from its head."""
+        head = self._object_headers(meta) + per_request(meta.initial_age, x_cache)
+        return StreamAnswer(200, head, length, parts, x_cache=x_cache)
 
     def serve_now(
         self, request: Request, stored: Stored, x_cache: str, age: float

@@ -11,17 +11,16 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-from edge.cache.cache import EdgeCache, Stored
-from edge.cache.fetch import KEPT_HEADERS
+from edge.cache.cache import EdgeCache, Found, Joined, Stored
 from edge.cache.flight import Fill, Head
-from edge.cache.freshness import decide, delta_seconds, may_serve_on_error
 from edge.cache.keys import CacheKey, cache_key, classify
 from edge.cache.stats import Stats
 from edge.errors import LoopDetected, RequestError, UpstreamError
-from edge.http.heads import HeadBuilder, per_request
+from edge.http.heads import HeadBuilder
 from edge.http.messages import Answer, AnyAnswer, FileAnswer, FileRange, Request, StreamAnswer
 from edge.http.ratelimit import retry_after
-from edge.serve.answers import EntryGone, Responder, cache_control_out
+from edge.serve.answers import EntryGone, Responder
+from edge.serve.miss import StaleCopy, miss_end
 from edge.serve.playlist_tokens import add_token
 from edge.serve.signing import carried_query, needs_token, verify
 
@@ -48,7 +47,6 @@ class ContentHandler:
         *,
         keep_query: frozenset[str],
         node_id: str,
-        refresh_ahead_s: float,
         clock: Callable[[], float],
         sign_keys: tuple[str, ...] = (),
     ) -> None:
@@ -59,7 +57,6 @@ class ContentHandler:
         self.stats = stats
         self.keep_query = keep_query
         self.node_id = node_id
-        self.refresh_ahead_s = refresh_ahead_s
         self.clock = clock
 
     def handle(self, request: Request) -> AnyAnswer | Awaitable[AnyAnswer]:
@@ -81,24 +78,12 @@ class ContentHandler:
 
     def _answer(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
         try:
-            stored = self.cache.lookup(key)
-            if stored is None:
-                return self._guarded(self._miss(request, key, None))
-            age = stored.meta.age(self.clock())
-            decision = decide(
-                age,
-                stored.meta.freshness,
-                is_live=stored.meta.is_live,
-                refresh_ahead_s=self.refresh_ahead_s,
-            )
-            if decision == "miss":
-                return self._guarded(self._miss(request, key, stored))
-            if decision != "serve":
-                self.cache.refresh(key, stored)
-            label = "STALE" if decision == "serve_stale" else "HIT"
-            answer = self.responder.serve_now(request, stored, label, age)
+            found = self.cache.find(key)
+            if found.stored is None or found.decision == "miss":
+                return self._guarded(self._miss(request, key, found.stored))
+            answer = self.responder.serve_now(request, found.stored, found.label, found.age)
             if answer is None:  # a disk entry whose file is not open yet
-                return self._guarded(self._serve_later(request, key, stored, label, age))
+                return self._guarded(self._serve_later(request, key, found))
             return self._counted(answer)
         except RequestError as exc:
             return self._refusal(exc)
@@ -113,24 +98,23 @@ class ContentHandler:
         self.stats.requests[answer.x_cache if answer.x_cache != "-" else str(answer.status)] += 1
         return answer
 
-    async def _serve_later(
-        self, request: Request, key: CacheKey, stored: Stored, label: str, age: float
-    ) -> AnyAnswer:
+    async def _serve_later(self, request: Request, key: CacheKey, found: Found) -> AnyAnswer:
+        assert found.stored is not None
         try:
-            return await self.responder.serve(request, stored, label, age)
+            return await self.responder.serve(request, found.stored, found.label, found.age)
         except EntryGone:
             return await self._miss(request, key, None)
 
     async def _miss(self, request: Request, key: CacheKey, stale: Stored | None) -> AnyAnswer:
-        if stale is None and (stored := self.cache.lookup(key)) is not None:
-            # this coroutine runs a loop turn after the lookup that found nothing: a fill may
-            # have stored the object since, and a second fill would replace it under readers
+        joined = self.cache.join(key, stale, via_chain(request))
+        if not isinstance(joined, Joined):
             with contextlib.suppress(EntryGone):
-                age = stored.meta.age(self.clock())
-                return await self.responder.serve(request, stored, "HIT", age)
-        fill, started = self.cache.fill(key, stale, via_chain(request))
+                return await self.responder.serve(request, joined, "HIT", self._age(joined))
+            joined = self.cache.join(key, None, via_chain(request))
+            assert isinstance(joined, Joined)  # the copy is gone from the tier now
+        fill = joined.fill
         try:
-            answer = await self._wait(request, key, stale, fill, "MISS" if started else "COALESCED")
+            answer = await self._wait(request, key, stale, fill, joined.x_cache)
         except BaseException:
             fill.leave()
             raise
@@ -147,35 +131,42 @@ class ContentHandler:
         head = await asyncio.shield(fill.head)
         x_cache = fill.label or x_cache  # another worker's fetch or copy (edge/node/)
         if isinstance(head, Head) and self._streams(request, fill, head):
-            return self._stream(fill, head, x_cache)
+            assert head.length is not None
+            return self.responder.streamed(head.meta, head.length, _parts(fill), x_cache)
         outcome = await asyncio.shield(fill.finished)
-        if outcome in ("stored", "not_modified"):
-            stored = self.cache.lookup(key) or fill.revalidated
-            if stored is not None:
-                label = "REVALIDATED" if outcome == "not_modified" else x_cache
-                with contextlib.suppress(EntryGone):  # evicted and deleted already: see below
-                    return await self.responder.serve(
-                        request, stored, label, stored.meta.age(self.clock())
-                    )
-            if outcome == "not_modified":  # the copy it confirmed is gone: fetch it whole
-                return await self._miss(request, key, None)
-        answered = fill.meta  # what the origin said, when it said anything
-        if outcome != "failed" and answered is not None and answered.status < 500:
-            return await self.responder.serve(request, await fill.as_stored(answered), x_cache, 0)
-        if stale is not None and may_serve_on_error(
-            age := stale.meta.age(self.clock()), stale.meta.freshness
-        ):
-            return await self.responder.serve(request, stale, "STALE", age)
-        if outcome != "failed" and answered is not None:  # the origin's 5xx, passed on uncached
-            return await self.responder.serve(request, await fill.as_stored(answered), x_cache, 0)
+        copy = self.cache.settled(fill) if outcome in ("stored", "not_modified") else None
+        held = None
+        if stale is not None:
+            held = StaleCopy(self._age(stale), stale.meta.freshness, stale.meta.is_live)
+        status = fill.meta.status if fill.meta is not None else None
+        end = miss_end(outcome, copy is not None, status, held)
+        if end == "copy":
+            assert copy is not None
+            label = "REVALIDATED" if outcome == "not_modified" else x_cache
+            try:
+                return await self.responder.serve(request, copy, label, self._age(copy))
+            except EntryGone:  # evicted and deleted already: decide without it
+                end = miss_end(outcome, False, status, held)
+        if end == "refetch":  # the copy a 304 confirmed is gone: fetch it whole
+            return await self._miss(request, key, None)
+        if end == "passed":
+            assert fill.meta is not None
+            return await self.responder.serve(request, await fill.as_stored(fill.meta), x_cache, 0)
+        if end == "stale":
+            assert stale is not None and held is not None
+            return await self.responder.serve(request, stale, "STALE", held.age)
         error = fill.error or UpstreamError("upstream failed")
-        if stale is not None and stale.meta.is_live:
-            # a live playlist past its stale cap fails so players switch or retry (DESIGN policy
-            # table), saying when to ask again (RFC 9110 15.6.4, 10.2.3)
+        if end == "unavailable":
+            # a live playlist past its stale cap fails so players switch or retry (DESIGN
+            # freshness table), saying when to ask again (RFC 9110 15.6.4, 10.2.3)
+            assert stale is not None
             wait = retry_after(stale.meta.target_duration or 1.0)
             reason = f"live playlist unavailable: {error.reason}"
             return self.heads.error(503, reason, {"Retry-After": wait})
         return self.heads.error(error.status, error.reason)
+
+    def _age(self, stored: Stored) -> float:
+        return stored.meta.age(self.clock())
 
     def _streams(self, request: Request, fill: Fill, head: Head) -> bool:
         """Stream a body while it arrives only when the plain 200 is what the client wants."""
@@ -186,22 +177,6 @@ class ContentHandler:
             and request.method == "GET"
             and not fill.finished.done()
             and not any(h in request.headers for h in CONDITIONAL_HEADERS)
-        )
-
-    def _stream(self, fill: Fill, head: Head, x_cache: str) -> StreamAnswer:
-        upstream = head.headers
-        assert head.length is not None
-        headers = self.heads.representation(
-            content_type=upstream.get("Content-Type", "application/octet-stream"),
-            cache_control=cache_control_out(self.cache.head_freshness(fill, head)),
-            etag=upstream.get("ETag"),
-            last_modified=upstream.get("Last-Modified"),
-            extra={name: upstream[name] for name in KEPT_HEADERS if name in upstream},
-            ranges=True,
-        )
-        age = delta_seconds(upstream.get("Age", "0")) or 0
-        return StreamAnswer(
-            200, headers + per_request(age, x_cache), head.length, _parts(fill), x_cache=x_cache
         )
 
     def _signed(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
