@@ -25,7 +25,7 @@ def bucket_of(value: float) -> int:
 def value_of(bucket: int) -> float:
     if bucket == 0:
         return 0.0
-    return LOWEST * GROWTH ** (bucket - 0.5)
+    return float(LOWEST * GROWTH ** (bucket - 0.5))
 
 
 class Histogram:

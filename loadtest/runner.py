@@ -19,10 +19,11 @@ from loadtest.client import Fetcher, StopSignal, play
 from loadtest.clock import Clock, MonotonicClock
 from loadtest.config import RunConfig
 from loadtest.errors import LoadtestError
-from loadtest.metrics import Interval, Recorder, RunStats
+from loadtest.metrics import Recorder, RunStats
 from loadtest.models.session import ViewerSession
 from loadtest.population import make_viewer, start_offset, viewer_indices
 from loadtest.selfcheck import CpuMeter, LoopLagProbe, is_generator_bound
+from loadtest.stats import Interval
 from loadtest.transport import HttpClient
 
 Progress = dict[str, Any]

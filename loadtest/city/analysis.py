@@ -146,7 +146,7 @@ def rate(rows: list[dict[str, Any]], key: str, start_s: float, end_s: float) -> 
     inside = [row for row in rows if start_s <= row["t"] <= end_s and key in row]
     if len(inside) < 2 or inside[-1]["t"] <= inside[0]["t"]:
         return 0.0
-    return float(inside[-1][key] - inside[0][key]) / (inside[-1]["t"] - inside[0]["t"])
+    return float((inside[-1][key] - inside[0][key]) / (inside[-1]["t"] - inside[0]["t"]))
 
 
 def within(predicted: float, measured: float, tolerance: float) -> bool:

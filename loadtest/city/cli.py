@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from loadtest.city import report
 from loadtest.city.results import summarise
@@ -15,7 +16,7 @@ from loadtest.errors import ConfigError
 DEFAULTS = CitySettings()
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
+def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     city = commands.add_parser(
         "city", help="a small city in network namespaces: origin, shields, edges, viewers (root)"
     )

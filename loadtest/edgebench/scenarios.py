@@ -46,7 +46,7 @@ class Rounds:
         self.errors += load.errors
 
     def median(self, figure: str) -> float:
-        return statistics.median(getattr(self, figure))
+        return float(statistics.median(getattr(self, figure)))
 
     def summary(self) -> dict[str, object]:
         figures = (
@@ -61,9 +61,8 @@ class Rounds:
 
 
 def ratio(a: Rounds, b: Rounds, figure: str) -> float:
-    return statistics.median(
-        x / y for x, y in zip(getattr(a, figure), getattr(b, figure), strict=True)
-    )
+    pairs = zip(getattr(a, figure), getattr(b, figure), strict=True)
+    return float(statistics.median(x / y for x, y in pairs))
 
 
 def hot(
