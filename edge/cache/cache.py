@@ -28,16 +28,10 @@ log = logging.getLogger("edge.cache")
 Stored = MemoryObject | DiskEntry
 
 
-class Found(NamedTuple):
-    """A lookup's answer: the stored copy (if any), its age and what to do with it."""
-
-    stored: Stored | None
-    age: float
-    decision: Decision
-
-    @property
-    def label(self) -> str:
-        return "STALE" if self.decision == "serve_stale" else "HIT"
+# A lookup's answer: the stored copy, its age and what to do with it. A plain tuple: a
+# NamedTuple (and its label property) cost about 0.3 µs of the handler's 2 µs per playlist hit
+# (scripts/hit_cost.py, against the same code with a tuple)
+Found = tuple[Stored, float, Decision]
 
 
 class Joined(NamedTuple):
@@ -95,12 +89,14 @@ class EdgeCache:
         name = str(key)
         return self.memory.get(name) or self.disk.get(name)
 
-    def find(self, key: CacheKey) -> Found:
-        """What the cache holds for `key` and what to do with it; a copy to refresh behind
-        the viewer (stale-while-revalidate, refresh-ahead) is being refreshed on return."""
-        stored = self.memory.get(str(key)) or self.disk.get(str(key))
+    def find(self, key: CacheKey) -> Found | None:
+        """What the cache holds for `key` and what to do with it (None: nothing); a copy to
+        refresh behind the viewer (stale-while-revalidate, refresh-ahead) is being refreshed
+        on return."""
+        name = str(key)
+        stored = self.memory.get(name) or self.disk.get(name)
         if stored is None:
-            return Found(None, 0.0, "miss")
+            return None
         meta = stored.meta
         age = meta.age(self.clock())
         decision = decide(
@@ -108,7 +104,7 @@ class EdgeCache:
         )
         if decision == "serve_stale" or decision == "serve_and_refresh":
             self.refresh(key, stored)
-        return Found(stored, age, decision)
+        return stored, age, decision
 
     def join(self, key: CacheKey, stale: Stored | None, via: str | None) -> Joined | Stored:
         """The fill that answers a miss: the running one for `key`, or a new one (revalidating

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-from edge.cache.cache import EdgeCache, Found, Joined, Stored
+from edge.cache.cache import EdgeCache, Joined, Stored
 from edge.cache.flight import Fill, Head
 from edge.cache.keys import CacheKey, cache_key, classify
 from edge.cache.stats import Stats
@@ -79,11 +79,15 @@ class ContentHandler:
     def _answer(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
         try:
             found = self.cache.find(key)
-            if found.stored is None or found.decision == "miss":
-                return self._guarded(self._miss(request, key, found.stored))
-            answer = self.responder.serve_now(request, found.stored, found.label, found.age)
+            if found is None:
+                return self._guarded(self._miss(request, key, None))
+            stored, age, decision = found
+            if decision == "miss":
+                return self._guarded(self._miss(request, key, stored))
+            label = "STALE" if decision == "serve_stale" else "HIT"
+            answer = self.responder.serve_now(request, stored, label, age)
             if answer is None:  # a disk entry whose file is not open yet
-                return self._guarded(self._serve_later(request, key, found))
+                return self._guarded(self._serve_later(request, key, stored, label, age))
             return self._counted(answer)
         except RequestError as exc:
             return self._refusal(exc)
@@ -98,10 +102,11 @@ class ContentHandler:
         self.stats.requests[answer.x_cache if answer.x_cache != "-" else str(answer.status)] += 1
         return answer
 
-    async def _serve_later(self, request: Request, key: CacheKey, found: Found) -> AnyAnswer:
-        assert found.stored is not None
+    async def _serve_later(
+        self, request: Request, key: CacheKey, stored: Stored, label: str, age: float
+    ) -> AnyAnswer:
         try:
-            return await self.responder.serve(request, found.stored, found.label, found.age)
+            return await self.responder.serve(request, stored, label, age)
         except EntryGone:
             return await self._miss(request, key, None)
 
