@@ -9,11 +9,11 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
-from email.utils import formatdate, parsedate_to_datetime
 
 import aiohttp
 from multidict import CIMultiDictProxy
 
+from classcast.http_rules import http_date, parse_http_date
 from edge.cache.disk import DiskEntry, DiskTier, OpenFile, open_for_reading
 from edge.cache.flight import Fill, Head
 from edge.cache.freshness import (
@@ -172,8 +172,8 @@ class Fetcher:
             content_type=response.headers.get("Content-Type", "application/octet-stream"),
             length=fill.received,
             etag=response.headers.get("ETag") or f'"{hasher.hexdigest() if hasher else ""}"',
-            last_modified=response.headers.get("Last-Modified") or formatdate(now, usegmt=True),
-            last_modified_ts=_http_time(response.headers.get("Last-Modified")) or now,
+            last_modified=response.headers.get("Last-Modified") or http_date(now),
+            last_modified_ts=parse_http_date(response.headers.get("Last-Modified")) or now,
             stored_at=now,
             initial_age=upstream_age,
             freshness=Freshness(0.0),
@@ -290,12 +290,3 @@ def _validators(stale: Stored | None) -> dict[str, str]:
 
 def _age(value: str | None) -> float:
     return (delta_seconds(value) or 0.0) if value else 0.0
-
-
-def _http_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999999
-        return None
