@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from classcast.errors import ClasscastError
 from loadtest import drill
 from loadtest.city.cli import run_city
 from loadtest.cli import build_parser
 from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
-from loadtest.errors import ConfigError, LoadtestError
+from loadtest.errors import ConfigError
 from loadtest.merge import merge_command
 from loadtest.outcome import report
 from loadtest.planner import plan_from_args
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return run_and_report(config, rules)
-    except (LoadtestError, OSError) as error:
+    except (ClasscastError, OSError) as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -55,7 +56,7 @@ def _city(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (LoadtestError, OSError) as error:
+    except (ClasscastError, OSError) as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: torn down on the way out

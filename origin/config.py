@@ -82,7 +82,7 @@ def validate(config: OriginConfig) -> None:
 
 def _require(ok: bool, key: str, problem: str) -> None:
     if not ok:
-        raise ConfigError(key, problem)
+        raise ConfigError.for_key(key, problem)
 
 
 def load_config(
@@ -102,7 +102,7 @@ def build_config(values: Mapping[str, object]) -> OriginConfig:
     typed: dict[str, Any] = {}
     for key, raw in values.items():
         if key not in fields:
-            raise ConfigError(key, "unknown key")
+            raise ConfigError.for_key(key, "unknown key")
         typed[key] = _coerce(key, raw, dataclasses.asdict(OriginConfig())[key])
     return OriginConfig(**typed)
 
@@ -124,7 +124,7 @@ def _coerce(key: str, raw: object, default: object) -> object:
             return raw
     except (TypeError, ValueError):
         pass
-    raise ConfigError(key, f"expected {_kind_name(kind)}, got {raw!r}")
+    raise ConfigError.for_key(key, f"expected {_kind_name(kind)}, got {raw!r}")
 
 
 def _exact_int(raw: object) -> int:
@@ -150,9 +150,9 @@ def _read_toml(path: Path) -> dict[str, object]:
         with path.open("rb") as file:
             return tomllib.load(file)
     except FileNotFoundError:
-        raise ConfigError("config", f"{path}: no such file") from None
+        raise ConfigError.for_key("config", f"{path}: no such file") from None
     except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError("config", f"{path}: {error}") from None
+        raise ConfigError.for_key("config", f"{path}: {error}") from None
 
 
 def _env_values(env: Mapping[str, str]) -> dict[str, str]:
