@@ -156,6 +156,8 @@ def _convert(kind: object, raw: object) -> object:
         return _optional(kind, raw)
     if origin is tuple:
         return _strings(raw)
+    if dataclasses.is_dataclass(kind):
+        raise ValueError("is a table of its own, not a value")
     convert = _SCALARS.get(kind)
     if convert is None:
         raise TypeError(f"no coercion for {kind!r}")  # a field type this table does not know

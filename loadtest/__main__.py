@@ -65,7 +65,8 @@ def _city(args: argparse.Namespace) -> int:
 
 
 def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
-    file_values = load_file(Path(args.config)) if args.config else _defaults()
+    path = Path(args.config) if args.config else _default_file()
+    file_values = load_file(path) if path is not None else {}
     if args.thresholds_file:
         extra = load_file(Path(args.thresholds_file)).get("thresholds", {}).get("rules", [])
         args.threshold = [*extra, *args.threshold]
@@ -83,13 +84,13 @@ def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
         "phone_bandwidth": args.phone_bandwidth,
         "progress": False if args.no_progress else None,
     }
-    config = from_sources(file_values, overrides)
+    config = from_sources(file_values, overrides, path)
     rules = [parse_threshold(text) for text in config.thresholds]
     return config, rules
 
 
-def _defaults() -> dict[str, Any]:
-    return load_file(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else {}
+def _default_file() -> Path | None:
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
 
 def run_and_report(config: RunConfig, rules: list[Threshold]) -> int:
