@@ -1,4 +1,5 @@
-"""The edge's typed configuration: config/edge.toml, then CLASSCAST_EDGE_* variables, then flags.
+"""The edge's typed configuration: config/edge.toml, then CLASSCAST_EDGE_* variables, then flags,
+read by the loader every service shares (classcast.config).
 
 Every value is checked at start-up; a bad one stops the edge with one line naming its key.
 """
