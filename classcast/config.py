@@ -57,6 +57,13 @@ def parse_size(value: object) -> int:
 Bytes = Annotated[int, parse_size]  # a field of this type takes sizes with units
 
 
+class Secret:
+    """Marks a key or token, `Annotated[str, SECRET]`: a refusal never repeats its value."""
+
+
+SECRET = Secret()
+
+
 @dataclass(frozen=True, slots=True)
 class Layer:
     """One source of settings; a later layer wins, and None means "not given"."""
@@ -148,7 +155,10 @@ def coerce(key: str, kind: object, raw: object, source: str = "") -> object:
 def _convert(kind: object, raw: object) -> object:
     origin = get_origin(kind)
     if origin is Annotated:
-        parser: Parser = kind.__metadata__[0]  # type: ignore[attr-defined]
+        marker = kind.__metadata__[0]  # type: ignore[attr-defined]
+        if marker is SECRET:
+            return _hidden(get_args(kind)[0], raw)
+        parser: Parser = marker
         return parser(raw)
     if origin is Literal:
         return _choice(get_args(kind), raw)
@@ -162,6 +172,13 @@ def _convert(kind: object, raw: object) -> object:
     if convert is None:
         raise TypeError(f"no coercion for {kind!r}")  # a field type this table does not know
     return convert(raw)
+
+
+def _hidden(kind: object, raw: object) -> object:
+    try:
+        return _convert(kind, raw)
+    except ValueError as exc:  # SECURITY.md: an error names a secret's key, never its value
+        raise ValueError(str(exc).replace(repr(raw), "a value not shown")) from None
 
 
 def _choice(choices: tuple[object, ...], raw: object) -> object:

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from classcast.config import Bytes, Layer, env_layer, file_layer, flag_layer, flatten, read_toml
+from classcast.config import (
+    SECRET,
+    Bytes,
+    Layer,
+    env_layer,
+    file_layer,
+    flag_layer,
+    flatten,
+    read_toml,
+)
 from classcast.config import build as build_config
 from classcast.errors import ConfigError
 from classcast.logs import LogLevel
@@ -49,6 +58,8 @@ def parse_workers(value: object) -> int:
 
 
 Workers = Annotated[int, parse_workers]
+Secret = Annotated[str, SECRET]  # SECURITY.md: a config error never repeats its value
+SecretList = Annotated[tuple[str, ...], SECRET]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +87,17 @@ class EdgeConfig:
     node_id: str = ""  # named in Via; "" = classcast-edge-<hostname>-<port>, unique per node
     cors_origin: str = "*"
     access_log: bool = True
-    admin_token: str = ""  # "" = no admin endpoints; set it through CLASSCAST_EDGE_ADMIN_TOKEN
+    admin_token: Annotated[str, SECRET] = (
+        ""  # "" = no admin endpoints; set it through CLASSCAST_EDGE_ADMIN_TOKEN
+    )
     admin_remote: bool = False  # hear admin requests from non-loopback peers too
     log_level: LogLevel = "info"
     shutdown_timeout: float = 5.0
     workers: Workers = 1  # processes serving one port and one cache; "auto": one per usable CPU
     # issue 9: signed URLs and per-client limits (0 turns a limit or a timeout off)
-    sign_keys: tuple[str, ...] = ()  # the first signs, all verify; prefer the environment
+    sign_keys: Annotated[
+        tuple[str, ...], SECRET
+    ] = ()  # the first signs, all verify; prefer the environment
     max_conns_per_client: int = 512
     rate_per_client: float = 1000.0  # requests per second per client address
     rate_burst_per_client: float = 2000.0

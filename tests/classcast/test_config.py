@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
 
 from classcast.config import (
+    SECRET,
     Bytes,
     build,
     coerce,
@@ -170,3 +171,23 @@ def test_sections_that_only_group_keys_flatten() -> None:
 def test_coerce_names_the_key_it_is_given() -> None:
     with pytest.raises(ConfigError, match=r"^session\.count: expected an integer"):
         coerce("session.count", int, "x")
+
+
+@dataclass(frozen=True)
+class Keys:
+    token: Annotated[str, SECRET] = ""
+    keys: Annotated[tuple[str, ...], SECRET] = ()
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "message"),
+    [
+        ("token", 12345678901234567, "token: expected a string, got a value not shown"),
+        ("keys", 12345678901234567, "keys: expected a list of strings, got a value not shown"),
+    ],
+)
+def test_a_secret_is_never_repeated(key: str, raw: object, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(Keys, {key: raw})
+    assert str(caught.value) == message
+    assert build(Keys, {"token": "t" * 16, "keys": "a,b"}) == Keys("t" * 16, ("a", "b"))
