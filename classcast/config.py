@@ -206,8 +206,9 @@ def _strings(raw: object) -> tuple[str, ...]:
 def _bool(raw: object) -> bool:
     if isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.strip().lower() in TRUE | FALSE:
-        return raw.strip().lower() in TRUE
+    word = str(raw).strip().lower() if isinstance(raw, str | int) else ""
+    if word in TRUE | FALSE:  # 1 and 0 as numbers too, as they are words
+        return word in TRUE
     raise ValueError(f"expected a boolean (true/false, yes/no, on/off, 1/0), got {raw!r}")
 
 
