@@ -148,7 +148,7 @@ def coerce(key: str, kind: object, raw: object, source: str = "") -> object:
         return _convert(kind, raw)
     except ConfigError:
         raise
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (ValueError, OverflowError) as exc:  # a TypeError is a bug here, not a bad value
         raise ConfigError.for_key(key, str(exc), source) from None
 
 
