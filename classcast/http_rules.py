@@ -5,10 +5,12 @@ so a given request gets the same answer from either (a malformed Range is 400 at
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 
 MAX_RANGE_DIGITS = 18  # a position past 10**18 bytes is no file; int() of 5,000 digits raises
+SAFE_METHODS = ("GET", "HEAD")
 
 
 class RangeError(Exception):
@@ -62,6 +64,50 @@ def etag_matches(header: str, etag: str, *, weak: bool) -> bool:
     return not etag.startswith("W/") and etag in tags
 
 
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """What a request's preconditions decided: 304, or 412 with the reason a client is told."""
+
+    status: int
+    reason: str = ""
+
+
+def precondition(
+    method: str, headers: Mapping[str, str], etag: str, last_modified: float | None
+) -> Precondition | None:
+    """RFC 9110 13.2.2, steps 1 to 4 in order; None means go on (to Range, step 5).
+
+    `headers` is case-insensitive or has lower-case names.
+    """
+    failed = _state_precondition(headers, etag, last_modified)
+    if failed is not None:
+        return failed
+    if_none_match = headers.get("if-none-match")
+    if method not in SAFE_METHODS:
+        # 13.1.2: a matching If-None-Match on any other method is 412; If-Modified-Since
+        # (13.1.3) applies to GET and HEAD only.
+        matched = if_none_match is not None and etag_matches(if_none_match, etag, weak=True)
+        return Precondition(412, "ETag match") if matched else None
+    if is_not_modified(if_none_match, headers.get("if-modified-since"), etag, last_modified):
+        return Precondition(304)
+    return None
+
+
+def _state_precondition(
+    headers: Mapping[str, str], etag: str, last_modified: float | None
+) -> Precondition | None:
+    """Steps 1 and 2: If-Match (13.1.1, strong comparison), else If-Unmodified-Since (13.1.4)."""
+    if_match = headers.get("if-match")
+    if if_match is not None:
+        if etag_matches(if_match, etag, weak=False):
+            return None
+        return Precondition(412, "If-Match does not match the current ETag")
+    since = parse_http_date(headers.get("if-unmodified-since"))
+    if since is not None and last_modified is not None and math.floor(last_modified) > since:
+        return Precondition(412, "modified since If-Unmodified-Since")
+    return None
+
+
 def is_not_modified(
     if_none_match: str | None, if_modified_since: str | None, etag: str, last_modified: float | None
 ) -> bool:
@@ -74,7 +120,7 @@ def is_not_modified(
     return since is not None and math.floor(last_modified) <= since
 
 
-def range_applies(if_range: str | None, etag: str, last_modified_http: str) -> bool:
+def range_applies(if_range: str | None, etag: str, last_modified_http: str | None) -> bool:
     """RFC 9110 13.1.5: a Range is honoured only if If-Range (when sent) still matches.
 
     An entity tag must match strongly; a date must equal Last-Modified exactly.
@@ -83,7 +129,7 @@ def range_applies(if_range: str | None, etag: str, last_modified_http: str) -> b
         return True
     if if_range.startswith(('"', "W/")):
         return not if_range.startswith("W/") and if_range == etag and not etag.startswith("W/")
-    return if_range == last_modified_http
+    return bool(last_modified_http) and if_range == last_modified_http
 
 
 def _number(text: str) -> int | None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+
+LogLevel = Literal["debug", "info", "warning", "error"]  # every service's log_level
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged too.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}

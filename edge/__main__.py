@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import orjson
 import uvloop
 
+from classcast.config import env_values
 from classcast.logs import setup
 from edge import config as edge_config
 from edge.app import running_edge
@@ -85,7 +86,8 @@ def _security_flags(serve: argparse.ArgumentParser) -> None:
 
 
 def sign_command(args: argparse.Namespace) -> int:
-    key = args.key or edge_config.from_env(os.environ).get("sign_keys", "").split(",")[0].strip()
+    keys = env_values(os.environ, edge_config.ENV_PREFIX).get("sign_keys", "")
+    key = args.key or keys.split(",")[0].strip()
     if not key:
         print("edge sign: a key is needed (--key KEY or CLASSCAST_EDGE_SIGN_KEYS)", file=sys.stderr)
         return 2

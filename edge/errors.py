@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
+from classcast.errors import ClasscastError, HttpError
+from classcast.errors import ConfigError as ConfigError  # one for every service
 
-class EdgeError(Exception):
+
+class EdgeError(ClasscastError):
     """Base of every error the edge raises on purpose."""
 
 
-class ConfigError(EdgeError):
-    """A bad configuration value; the message names the key."""
-
-
-class RequestError(EdgeError):
+class RequestError(EdgeError, HttpError):
     """Bad client input, answered with a 4xx and a short reason, never a 500."""
 
     status = 400
-
-    def __init__(self, reason: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.headers = headers or {}
 
 
 class BadRequest(RequestError):
@@ -42,13 +36,12 @@ class UriTooLong(RequestError):
     status = 414
 
 
-class UpstreamError(EdgeError):
+class UpstreamError(EdgeError, HttpError):
     """Upstream could not give a usable answer (connect failure, timeout, broken body)."""
 
     status = 502
 
     def __init__(self, reason: str, *, timeout: bool = False) -> None:
         super().__init__(reason)
-        self.reason = reason
         if timeout:
             self.status = 504

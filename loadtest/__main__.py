@@ -7,11 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from classcast.errors import ClasscastError
 from loadtest import drill
 from loadtest.city.cli import run_city
 from loadtest.cli import build_parser
 from loadtest.config import DEFAULT_CONFIG, RunConfig, from_sources, load_file
-from loadtest.errors import ConfigError, LoadtestError
+from loadtest.errors import ConfigError
 from loadtest.merge import merge_command
 from loadtest.outcome import report
 from loadtest.planner import plan_from_args
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         return run_and_report(config, rules)
-    except (LoadtestError, OSError) as error:
+    except (ClasscastError, OSError) as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -55,7 +56,7 @@ def _city(args: argparse.Namespace) -> int:
     except ConfigError as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (LoadtestError, OSError) as error:
+    except (ClasscastError, OSError) as error:
         print(f"loadtest: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP: torn down on the way out
@@ -64,7 +65,8 @@ def _city(args: argparse.Namespace) -> int:
 
 
 def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
-    file_values = load_file(Path(args.config)) if args.config else _defaults()
+    path = Path(args.config) if args.config else _default_file()
+    file_values = load_file(path) if path is not None else {}
     if args.thresholds_file:
         extra = load_file(Path(args.thresholds_file)).get("thresholds", {}).get("rules", [])
         args.threshold = [*extra, *args.threshold]
@@ -82,13 +84,13 @@ def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
         "phone_bandwidth": args.phone_bandwidth,
         "progress": False if args.no_progress else None,
     }
-    config = from_sources(file_values, overrides)
+    config = from_sources(file_values, overrides, path)
     rules = [parse_threshold(text) for text in config.thresholds]
     return config, rules
 
 
-def _defaults() -> dict[str, Any]:
-    return load_file(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else {}
+def _default_file() -> Path | None:
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
 
 
 def run_and_report(config: RunConfig, rules: list[Threshold]) -> int:

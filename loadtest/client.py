@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from loadtest.clock import Clock
+from classcast.clock import Clock
 from loadtest.errors import TransportError
 from loadtest.metrics import Recorder, RequestRecord
 from loadtest.models.actions import Fetch, Lane, Response, Stop, Wait
@@ -73,7 +73,7 @@ class Fetcher:
     async def fetch(
         self, fetch: Fetch, viewer: ViewerSession, connections: ViewerConnections
     ) -> Response:
-        started = self.clock.now()
+        started = self.clock()
         keep_body = fetch.kind != "segment"
         # Only throttled viewers (phones) pay for a clock reading per received chunk.
         rate_of = viewer.read_rate if viewer.read_rate(started) is not None else None
@@ -81,7 +81,7 @@ class Fetcher:
             answer = await connections.get(fetch.url, keep_body, rate_of)
         except TransportError:
             answer = None
-        finished = self.clock.now()
+        finished = self.clock()
         if answer is None:
             status, ttfb, size, cache, body, url = 0, 0.0, 0, "", None, None
         else:
@@ -134,7 +134,7 @@ async def _run_lane(
 ) -> None:
     other = wakers["segment" if lane == "playlist" else "playlist"]
     while not stop.is_set:
-        now = clock.now()
+        now = clock()
         action = viewer.next_action(lane, now)
         if isinstance(action, Stop):
             other.poke()
@@ -144,5 +144,5 @@ async def _run_lane(
             await wakers[lane].sleep(delay)
             continue
         response = await fetcher.fetch(action, viewer, connections)
-        viewer.on_response(action, response, clock.now())
+        viewer.on_response(action, response, clock())
         other.poke()

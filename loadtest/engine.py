@@ -19,8 +19,8 @@ from typing import Any
 
 import uvloop
 
+from classcast.clock import Clock
 from loadtest.client import Fetcher, StopSignal, play
-from loadtest.clock import Clock, MonotonicClock
 from loadtest.config import RunConfig
 from loadtest.metrics import Recorder, RunStats
 from loadtest.models.session import ViewerSession
@@ -53,7 +53,7 @@ class Engine:
         self.sleep = sleep
         self._start_thread = start_thread
         self._done = False
-        self.clock: Clock = MonotonicClock()
+        self.clock: Clock = time.monotonic
         self.deltas: collections.deque[dict[str, Any]] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = False
@@ -117,14 +117,14 @@ class Engine:
         self.recorder = Recorder()
         self.stop_signal = StopSignal()
         probe, cpu = LoopLagProbe(self.clock), CpuMeter(self.clock)
-        self.fetcher = Fetcher(self.http, self.recorder, self.clock, self.clock.now())
+        self.fetcher = Fetcher(self.http, self.recorder, self.clock, self.clock())
         background = [
             asyncio.create_task(probe.run()),
             asyncio.create_task(self._sample(cpu, probe)),
         ]
         self._ready = True
         await self._stopped.wait()
-        ended = self.clock.now()
+        ended = self.clock()
         self.stop_signal.set()
         tasks = [task for task, _ in self._viewers.values()]
         if tasks:
@@ -157,29 +157,29 @@ class Engine:
         task, holder = entry
         task.cancel()
         if holder[0] is not None:  # a viewer who leaves ends the session they were watching
-            self.recorder.record_session(holder[0].finish(self.clock.now()))
+            self.recorder.record_session(holder[0].finish(self.clock()))
 
     async def _hold(self, viewer_id: int, cohort: str, holder: list[ViewerSession | None]) -> None:
         number = 0
         while True:
-            session = make_viewer(self.config, viewer_id, number, self.clock.now(), cohort)
+            session = make_viewer(self.config, viewer_id, number, self.clock(), cohort)
             holder[0] = session
             await play(session, self.fetcher, self.clock, self.stop_signal)
             if self.stop_signal.is_set:
                 return
             holder[0] = None
-            self.recorder.record_session(session.finish(self.clock.now()))
+            self.recorder.record_session(session.finish(self.clock()))
             number += 1
             if session.report.start_failed:
                 await asyncio.sleep(FAILED_START_PAUSE_S)
 
     async def _sample(self, cpu: CpuMeter, probe: LoopLagProbe) -> None:
         interval = self.config.sample_interval_s
-        tick = self.clock.now()
+        tick = self.clock()
         while True:
             tick += interval
-            await asyncio.sleep(max(0.0, tick - self.clock.now()))
-            now = self.clock.now()
+            await asyncio.sleep(max(0.0, tick - self.clock()))
+            now = self.clock()
             current = self.recorder.current
             tally_viewers(current, (holder[0] for _, holder in self._viewers.values()), now)
             if len(self._viewers) > self._frozen_at:  # new viewers since the last freeze

@@ -1,12 +1,11 @@
 """The harness's exceptions: one small hierarchy, translated at the I/O boundary."""
 
+from classcast.errors import ClasscastError
+from classcast.errors import ConfigError as ConfigError  # one for every service
 
-class LoadtestError(Exception):
+
+class LoadtestError(ClasscastError):
     """Base of every error the harness raises on purpose."""
-
-
-class ConfigError(LoadtestError):
-    """Bad configuration or command-line input; the message names the offending key."""
 
 
 class PlaylistError(LoadtestError):

@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,6 @@ from typing import Any
 
 import uvloop
 
-from loadtest.clock import MonotonicClock
 from loadtest.edgebench.procs import ROOT, WRK_REPORT, free_port, server
 from loadtest.errors import TransportError
 from loadtest.metrics import Recorder, RequestRecord
@@ -65,24 +65,24 @@ class Cost:
 async def closed_loop(url: str, connections: int, seconds: float, keep_body: bool) -> Cost:
     """`connections` lanes, each on its own keep-alive connection, GET `url` back to back and
     record every answer as the runner does."""
-    clock = MonotonicClock()
+    clock = time.monotonic
     client = HttpClient(clock, read_timeout_s=10.0)
     recorder = Recorder()
-    deadline = clock.now() + seconds
+    deadline = clock() + seconds
 
     kind: RequestKind = "playlist" if keep_body else "segment"
 
     async def lane() -> None:
         viewer = client.connections()
         try:
-            while clock.now() < deadline:
-                started = clock.now()
+            while clock() < deadline:
+                started = clock()
                 try:
                     got = await viewer.get(url, keep_body)
                 except TransportError:
                     recorder.record_request(RequestRecord(kind, "bench", url, 0, 0, 0, 0, 0, ""))
                     continue
-                finished = clock.now()
+                finished = clock()
                 recorder.record_request(
                     RequestRecord(
                         kind,

@@ -98,7 +98,8 @@ class Phone(ViewerUser):
 def run_config(environment: Environment) -> RunConfig:
     options = environment.parsed_options
     target = TARGET if TARGET.startswith("http") else (environment.host or "") + TARGET
-    file_values = load_file(DEFAULT_CONFIG) if DEFAULT_CONFIG.exists() else {}
+    path = DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None
+    file_values = load_file(path) if path is not None else {}
     report_dir = getattr(options, "report", None)
     return from_sources(
         file_values,
@@ -113,6 +114,7 @@ def run_config(environment: Environment) -> RunConfig:
             "thresholds": list(getattr(options, "threshold", None) or []),
             "mix": "stb=0.8,phone=0.2",
         },
+        path,
     )
 
 

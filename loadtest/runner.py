@@ -8,6 +8,7 @@ import gc
 import multiprocessing
 import queue
 import shutil
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,8 @@ from typing import IO, Any
 
 import uvloop
 
+from classcast.clock import Clock
 from loadtest.client import Fetcher, StopSignal, play
-from loadtest.clock import Clock, MonotonicClock
 from loadtest.config import RunConfig
 from loadtest.errors import LoadtestError
 from loadtest.metrics import Recorder, RunStats
@@ -71,7 +72,7 @@ class Worker:
         self.worker = worker
         self.indices = viewer_indices(worker, workers, config.viewers)
         self.publish = publish
-        self.clock: Clock = MonotonicClock()
+        self.clock: Clock = time.monotonic
         self.slots: list[Slot] = []
         self.stop = StopSignal()
 
@@ -80,7 +81,7 @@ class Worker:
         probe, cpu = LoopLagProbe(self.clock), CpuMeter(self.clock)
         http = HttpClient(self.clock, self.config.request_timeout_s)
         try:
-            started = self.clock.now()
+            started = self.clock()
             fetcher = Fetcher(http, recorder, self.clock, started)
             background = [
                 asyncio.create_task(probe.run()),
@@ -89,7 +90,7 @@ class Worker:
             viewers: set[asyncio.Task[None]] = set()
             spawner = asyncio.create_task(self._spawn(viewers, fetcher, recorder, started))
             await asyncio.sleep(self.config.duration_s)
-            ended = self.clock.now()
+            ended = self.clock()
             spawner.cancel()
             self.stop.set()
             # Drain: let requests in flight finish so every request the server saw is counted.
@@ -113,7 +114,7 @@ class Worker:
     ) -> None:
         for index in self.indices:
             due = started + start_offset(index, self.config.viewers, self.config.ramp_s)
-            delay = due - self.clock.now()
+            delay = due - self.clock()
             if delay > 0:
                 await asyncio.sleep(delay)
             slot = Slot(index)
@@ -126,13 +127,13 @@ class Worker:
     async def _hold(self, slot: Slot, fetcher: Fetcher, recorder: Recorder) -> None:
         number = 0
         while True:
-            session = make_viewer(self.config, slot.index, number, self.clock.now())
+            session = make_viewer(self.config, slot.index, number, self.clock())
             slot.session = session
             await play(session, fetcher, self.clock, self.stop)
             if self.stop.is_set:
                 return  # the run is over; the session is closed at the run's end time
             slot.session = None
-            recorder.record_session(session.finish(self.clock.now()))
+            recorder.record_session(session.finish(self.clock()))
             number += 1
             if session.report.start_failed:
                 await asyncio.sleep(FAILED_START_PAUSE_S)
@@ -144,8 +145,8 @@ class Worker:
         tick = started
         while True:
             tick += interval
-            await asyncio.sleep(max(0.0, tick - self.clock.now()))
-            now = self.clock.now()
+            await asyncio.sleep(max(0.0, tick - self.clock()))
+            now = self.clock()
             current = recorder.current
             tally_viewers(current, (slot.session for slot in self.slots), now)
             current.cpu = cpu.interval()

@@ -10,7 +10,7 @@ import asyncio
 import os
 from dataclasses import dataclass
 
-from loadtest.clock import Clock
+from classcast.clock import Clock
 from loadtest.histogram import Histogram
 
 PROBE_INTERVAL_S = 0.05
@@ -36,17 +36,17 @@ class CpuMeter:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.started_wall = self._last_wall = clock.now()
+        self.started_wall = self._last_wall = clock()
         self.started_cpu = self._last_cpu = cpu_seconds()
 
     def interval(self) -> float:
-        wall, cpu = self.clock.now(), cpu_seconds()
+        wall, cpu = self.clock(), cpu_seconds()
         busy = (cpu - self._last_cpu) / max(wall - self._last_wall, 1e-9)
         self._last_wall, self._last_cpu = wall, cpu
         return busy
 
     def overall(self) -> float:
-        return (cpu_seconds() - self.started_cpu) / max(self.clock.now() - self.started_wall, 1e-9)
+        return (cpu_seconds() - self.started_cpu) / max(self.clock() - self.started_wall, 1e-9)
 
 
 class LoopLagProbe:
@@ -59,9 +59,9 @@ class LoopLagProbe:
 
     async def run(self) -> None:
         while True:
-            before = self.clock.now()
+            before = self.clock()
             await asyncio.sleep(PROBE_INTERVAL_S)
-            late = max(0.0, self.clock.now() - before - PROBE_INTERVAL_S)
+            late = max(0.0, self.clock() - before - PROBE_INTERVAL_S)
             self.lag.record(late)
             self.recent.record(late)
 

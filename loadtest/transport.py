@@ -32,8 +32,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httptools
 
+from classcast.clock import Clock
 from loadtest.bandwidth import throttle_delay
-from loadtest.clock import Clock
 from loadtest.errors import TransportError
 
 BUFFER_BYTES = 256 * 1024
@@ -159,7 +159,7 @@ class Connection(asyncio.BufferedProtocol):
             self._count_rest(exchange, nbytes)
             return
         if exchange.first_byte < 0:
-            exchange.first_byte = self._clock.now()
+            exchange.first_byte = self._clock()
         if exchange.headers_done:  # a chunked, kept or until-close body: the parser reads it
             self._parse_rest(exchange, 0, nbytes)
             return
@@ -259,7 +259,7 @@ class Connection(asyncio.BufferedProtocol):
         assert exchange is not None and self._parser is not None
         exchange.status = self._parser.get_status_code()
         exchange.headers_done = True
-        exchange.body_started = self._clock.now()
+        exchange.body_started = self._clock()
 
     def on_body(self, body: bytes) -> None:
         exchange = self._exchange
@@ -322,7 +322,7 @@ class Connection(asyncio.BufferedProtocol):
         """Stay within the viewer's bandwidth: stop reading, and TCP flow control slows the
         sender, as a slow network would."""
         assert exchange.rate_of is not None and self._transport is not None
-        now = self._clock.now()
+        now = self._clock()
         rate = exchange.rate_of(now)
         if rate is None:
             return
@@ -403,7 +403,7 @@ class HttpClient:
         interval = self.read_timeout_s / SWEEPS_PER_TIMEOUT
         while True:
             await asyncio.sleep(interval)
-            now = self.clock.now()
+            now = self.clock()
             for connection, (seen, since) in list(self.in_flight.items()):
                 if not connection.is_stallable or connection.received != seen:
                     self.in_flight[connection] = (connection.received, now)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from origin.errors import OriginError
+from classcast.errors import ClasscastError
 from origin.ladder import DEFAULT_LADDER, parse_ladder
 from origin.logs import configure_logging
 
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     configure_logging()
     try:
         run(args)
-    except OriginError as error:
+    except ClasscastError as error:  # a bad setting too
         print(f"origin: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

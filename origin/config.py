@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
 
-from origin.errors import ConfigError
+from classcast.config import build, env_layer, file_layer, flag_layer, read_toml
+from classcast.errors import ConfigError
+from classcast.logs import LogLevel
 
 ENV_PREFIX = "CLASSCAST_ORIGIN_"
 DEFAULT_CONFIG_FILE = Path("config/origin.toml")
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off"})
-LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 @dataclass(frozen=True)
@@ -73,94 +69,19 @@ def validate(config: OriginConfig) -> None:
     )
     _require(config.rescan_interval >= 0, "rescan_interval", "must be >= 0")
     _require(config.shutdown_timeout > 0, "shutdown_timeout", "must be > 0")
-    _require(
-        config.log_level in get_args(LogLevel),
-        "log_level",
-        f"must be one of {', '.join(get_args(LogLevel))} (got {config.log_level!r})",
-    )
 
 
 def _require(ok: bool, key: str, problem: str) -> None:
     if not ok:
-        raise ConfigError(key, problem)
+        raise ConfigError.for_key(key, problem)
 
 
 def load_config(
     path: Path | None, env: Mapping[str, str], overrides: Mapping[str, object]
 ) -> OriginConfig:
     """File values, then environment, then flags (None means 'flag not given')."""
-    values: dict[str, object] = {}
-    if path is not None:
-        values.update(_read_toml(path))
-    values.update({key.lower(): value for key, value in _env_values(env).items()})
-    values.update({key: value for key, value in overrides.items() if value is not None})
-    return build_config(values)
-
-
-def build_config(values: Mapping[str, object]) -> OriginConfig:
-    fields = {field.name: field for field in dataclasses.fields(OriginConfig)}
-    typed: dict[str, Any] = {}
-    for key, raw in values.items():
-        if key not in fields:
-            raise ConfigError(key, "unknown key")
-        typed[key] = _coerce(key, raw, dataclasses.asdict(OriginConfig())[key])
-    return OriginConfig(**typed)
-
-
-def _coerce(key: str, raw: object, default: object) -> object:
-    if raw is None or (isinstance(raw, str) and raw.lower() == "none" and key == "fault_seed"):
-        return None
-    kind = type(default) if default is not None else int
-    try:
-        if kind is bool:
-            return _to_bool(raw)
-        if kind is int and not isinstance(raw, bool):
-            return int(str(raw), 10) if isinstance(raw, str) else _exact_int(raw)
-        if kind is float and not isinstance(raw, bool):
-            return float(raw)  # type: ignore[arg-type]
-        if issubclass(kind, Path) and isinstance(raw, str | Path):
-            return Path(raw)
-        if kind is str and isinstance(raw, str):
-            return raw
-    except (TypeError, ValueError):
-        pass
-    raise ConfigError(key, f"expected {_kind_name(kind)}, got {raw!r}")
-
-
-def _exact_int(raw: object) -> int:
-    if isinstance(raw, int):
-        return raw
-    raise TypeError(raw)
-
-
-def _to_bool(raw: object) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.lower() in TRUE | FALSE:
-        return raw.lower() in TRUE
-    raise ValueError(raw)
-
-
-def _kind_name(kind: type) -> str:
-    return {bool: "a boolean", int: "an integer", float: "a number"}.get(kind, "a string")
-
-
-def _read_toml(path: Path) -> dict[str, object]:
-    try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
-    except FileNotFoundError:
-        raise ConfigError("config", f"{path}: no such file") from None
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError("config", f"{path}: {error}") from None
-
-
-def _env_values(env: Mapping[str, str]) -> dict[str, str]:
-    return {
-        key.removeprefix(ENV_PREFIX): value
-        for key, value in env.items()
-        if key.startswith(ENV_PREFIX)
-    }
+    files = [file_layer(path, read_toml(path))] if path is not None else []
+    return build(OriginConfig, *files, env_layer(env, ENV_PREFIX), flag_layer(overrides))
 
 
 def environment() -> Mapping[str, str]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
+from classcast.errors import ClasscastError, HttpError
+from classcast.errors import ConfigError as ConfigError  # one for every service
 
-class OriginError(Exception):
+
+class OriginError(ClasscastError):
     """Base of every error the origin raises on purpose."""
-
-
-class ConfigError(OriginError):
-    def __init__(self, key: str, problem: str) -> None:
-        super().__init__(f"{key}: {problem}")
-        self.key = key
 
 
 class ScheduleError(OriginError):
@@ -25,17 +22,10 @@ class PackagerError(OriginError):
     """ffmpeg/ffprobe failed or the input cannot be packaged."""
 
 
-class RequestError(OriginError):
+class RequestError(OriginError, HttpError):
     """A client error answered with `status` and a short reason in the body."""
 
     status = 400
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.status}, {self.reason!r})"
 
 
 class BadRequest(RequestError):

@@ -12,10 +12,10 @@ from pathlib import Path
 import uvloop
 from aiohttp import web
 
+from classcast.errors import ClasscastError
 from origin.app import load_state, make_app
 from origin.appkeys import LIBRARY
 from origin.config import DEFAULT_CONFIG_FILE, OriginConfig, environment, load_config
-from origin.errors import OriginError
 from origin.logs import JsonAccessLogger, configure_logging
 
 log = logging.getLogger("origin")
@@ -40,7 +40,7 @@ def serve_from_args(args: argparse.Namespace) -> None:
         config = config_from_args(args)
         configure_logging(config.log_level)
         library, channels = load_state(config)
-    except OriginError as error:
+    except ClasscastError as error:  # a bad setting too
         print(f"origin: {error}", file=sys.stderr)
         sys.exit(2)
     app = make_app(config, library, channels)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from classcast.config import parse_size
 from edge.__main__ import main
-from edge.config import ConfigError, build, load, parse_size, usable_cpus
+from edge.config import ConfigError, build, load, usable_cpus
 from tests.support.process import ROOT
 
 UP = {"upstreams": ["http://127.0.0.1:8080"]}
@@ -63,9 +64,9 @@ def test_workers_are_a_count_or_auto_one_per_usable_cpu() -> None:
 
 
 def test_sizes() -> None:
-    assert parse_size("k", "1.5GiB") == int(1.5 * 1024**3)
-    assert parse_size("k", 4096) == 4096
-    assert parse_size("k", "10GB") == 10**10
+    assert parse_size("1.5GiB") == int(1.5 * 1024**3)
+    assert parse_size(4096) == 4096
+    assert parse_size("10GB") == 10**10
 
 
 @pytest.mark.parametrize(

@@ -6,20 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from classcast.clock import FakeClock
 from edge.http.connlimit import ConnectionCounter
 from edge.http.ratelimit import ClientRates, TokenBucket, retry_after
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_burst_passes_then_the_rate_holds_and_the_wait_is_told() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     rates = ClientRates(rate=2.0, burst=3, clock=clock)
     assert [rates.take("a") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert rates.take("a") == pytest.approx(0.5)
@@ -38,7 +31,7 @@ def test_a_clock_going_backwards_gives_no_tokens() -> None:
 
 
 def test_tracked_clients_are_bounded_and_forgetting_one_only_refills_it() -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     rates = ClientRates(rate=1.0, burst=1, clock=clock, max_clients=2)
     for client in ("a", "b", "c"):
         rates.take(client)
@@ -50,7 +43,7 @@ def test_tracked_clients_are_bounded_and_forgetting_one_only_refills_it() -> Non
 @pytest.mark.parametrize(("rate", "burst"), [(0.0, 5), (-1.0, 5), (1.0, 0.5)])
 def test_nonsense_settings_are_refused(rate: float, burst: float) -> None:
     with pytest.raises(ValueError):
-        ClientRates(rate, burst, FakeClock())
+        ClientRates(rate, burst, FakeClock(1000.0))
 
 
 @pytest.mark.parametrize(("wait", "header"), [(0.01, "1"), (1.0, "1"), (1.2, "2"), (30, "30")])
@@ -66,7 +59,7 @@ def test_retry_after_is_whole_seconds_and_never_zero(wait: float, header: str) -
 def test_property_no_more_than_burst_plus_rate_times_elapsed(
     rate: float, burst: int, steps: list[float]
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     rates = ClientRates(rate, burst, clock)
     start, allowed = clock.now, 0
     for step in steps:

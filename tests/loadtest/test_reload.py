@@ -1,6 +1,6 @@
 import pytest
 
-from loadtest.clock import FakeClock
+from classcast.clock import FakeClock
 from loadtest.models.actions import Fetch, Response, Wait
 from loadtest.models.session import SessionSettings
 from loadtest.models.stb import make_set_top_box
@@ -60,28 +60,26 @@ CADENCE = [
 
 def test_set_top_box_reload_cadence_with_a_fake_clock() -> None:
     clock = FakeClock(1000.0)
-    viewer = make_set_top_box(MASTER, clock.now(), "lowest", SessionSettings(start_timeout_s=1e9))
-    fetch = viewer.next_action("playlist", clock.now())
+    viewer = make_set_top_box(MASTER, clock(), "lowest", SessionSettings(start_timeout_s=1e9))
+    fetch = viewer.next_action("playlist", clock())
     assert fetch == Fetch("master", MASTER)
-    viewer.on_response(
-        fetch, ok(clock.now(), clock.now(), master_playlist([("180p", 300_000)])), clock.now()
-    )
+    viewer.on_response(fetch, ok(clock(), clock(), master_playlist([("180p", 300_000)])), clock())
     sequence = 50
     body = media_playlist(sequence, 6)
-    fetch = viewer.next_action("playlist", clock.now())
+    fetch = viewer.next_action("playlist", clock())
     assert isinstance(fetch, Fetch) and fetch.kind == "playlist"
     assert fetch.url == "http://edge.test/live/grade-5/180p/index.m3u8"
-    viewer.on_response(fetch, ok(clock.now(), clock.now(), body), clock.now())
-    due = clock.now() + 4.0
+    viewer.on_response(fetch, ok(clock(), clock(), body), clock())
+    due = clock() + 4.0
     for took, changed, wait in CADENCE:
-        assert viewer.next_action("playlist", clock.now()) == Wait(due)
-        clock.advance(due - clock.now())
-        fetch = viewer.next_action("playlist", clock.now())
+        assert viewer.next_action("playlist", clock()) == Wait(due)
+        clock.advance(due - clock())
+        fetch = viewer.next_action("playlist", clock())
         assert isinstance(fetch, Fetch) and fetch.kind == "playlist"
-        started = clock.now()
+        started = clock()
         if changed:
             sequence += 1
             body = media_playlist(sequence, 6)
         clock.advance(took)
-        viewer.on_response(fetch, ok(started, clock.now(), body), clock.now())
+        viewer.on_response(fetch, ok(started, clock(), body), clock())
         due = started + wait

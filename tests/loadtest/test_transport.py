@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import pytest
 import uvloop
 
-from loadtest.clock import MonotonicClock
 from loadtest.edgebench.nginx import nginx_command
 from loadtest.errors import TransportError
 from loadtest.playlist import parse_master
@@ -40,7 +39,7 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
 @contextlib.asynccontextmanager
 async def using(timeout_s: float = 5.0) -> AsyncIterator[tuple[HttpClient, ViewerConnections]]:
     """A client and one viewer's connections, closed at the end (servers wait for them)."""
-    client = HttpClient(MonotonicClock(), read_timeout_s=timeout_s)
+    client = HttpClient(time.monotonic, read_timeout_s=timeout_s)
     viewer = client.connections()
     try:
         yield client, viewer
