@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from edge.cache.disk import DiskTier
+from edge.cache.disk import DiskOwner
 from edge.cache.memory import MemoryTier
 from edge.cache.sink import TempFileSink
 from edge.config import build
@@ -47,7 +47,7 @@ async def node(
     upstream: tuple[ScriptedUpstream, str], tmp_path: Path, clock: FakeClock
 ) -> AsyncIterator[Node]:
     root = tmp_path / "cache"
-    disk = DiskTier(root, 3_500_000)
+    disk = DiskOwner(root, 3_500_000)
     await disk.load()
     hub = Hub(disk, MemoryTier(16 * 1024**2, 1024**2))
     clients = EdgeClients()
