@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from edge.cache.cache import EdgeCache
-from edge.cache.disk import DiskTier
+from edge.cache.disk import DiskOwner, DiskTier, DiskView
 from edge.cache.freshness import FreshnessDefaults
 from edge.cache.keys import HLS_DIRECTIVES
 from edge.cache.memory import MemoryTier
@@ -86,10 +86,13 @@ async def running_edge(
         root = Path(tempfile.mkdtemp(prefix="classcast-edge-") if own_dir else config.cache_dir)
         if own_dir:
             stack.callback(shutil.rmtree, root, ignore_errors=True)
-        disk = DiskTier(root, config.disk_bytes, config.max_open_files, owns_files=node is None)
         memory = MemoryTier(config.ram_bytes, config.ram_object_max_bytes)
-        if node is not None:
-            node.bind(memory, disk)
+        disk: DiskTier
+        if node is None:
+            disk = DiskOwner(root, config.disk_bytes, config.max_open_files)
+        else:  # a worker's view of the files its supervisor's hub owns
+            disk = view = DiskView(root, config.disk_bytes, config.max_open_files)
+            node.bind(memory, view)
         kept = await disk.load()
         stack.push_async_callback(disk.close)
         log.info("disk tier ready", extra={"dir": str(root), "entries": kept})

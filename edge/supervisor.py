@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from edge.cache.disk import DiskTier
+from edge.cache.disk import DiskOwner
 from edge.cache.memory import MemoryTier
 from edge.config import EdgeConfig
 from edge.errors import ConfigError
@@ -110,7 +110,7 @@ class Supervisor:
         own_dir = not self.config.cache_dir
         root = Path(self.config.cache_dir or tempfile.mkdtemp(prefix="classcast-edge-"))
         self.config = dataclasses.replace(self.config, port=port, cache_dir=str(root))
-        disk = DiskTier(root, self.config.disk_bytes, self.config.max_open_files)
+        disk = DiskOwner(root, self.config.disk_bytes, self.config.max_open_files)
         poller = loop.call_later(POLL_S, self._poll)
         try:
             kept = await disk.load()  # a large cache takes a while: signals are heard meanwhile

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,67 +97,32 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class DiskTier:
-    """The index of one cache directory. The tier that owns the files (a lone edge, or a node's
-    supervisor) scans them at start-up and deletes what it evicts; a worker of a node holds a
-    view (`owns_files=False`): the supervisor tells it what is stored and what is gone, and
-    whatever the view forgets is reported through `on_forget` rather than deleted."""
+class DiskTier(ABC):
+    """The LRU index of one cache directory, with a byte budget and the hot entries' open
+    descriptors: what every process of a node shares. The two kinds say who deletes files:
+    a `DiskOwner` (a lone edge, or a node's hub) deletes what its index drops; a `DiskView`
+    (a worker of a node) only forgets, and the owner deletes."""
 
-    def __init__(
-        self,
-        root: Path,
-        budget_bytes: int,
-        max_open_files: int = 1024,
-        *,
-        owns_files: bool = True,
-    ) -> None:
+    def __init__(self, root: Path, budget_bytes: int, max_open_files: int = 1024) -> None:
         self.root = root
         self.tmp = root / "tmp"
         self.budget = budget_bytes
-        self.owns_files = owns_files
         self._index = _EvictingLRU(budget_bytes, self._evicted)
         self._open = _OpenFiles(max_open_files)
-        self._chores: set[asyncio.Future[None]] = set()
         self.evictions = 0
         self.errors = 0
-        self.on_evicted: Callable[[DiskEntry], None] | None = None  # the owner tells the node
-        self.on_forget: Callable[[DiskEntry], None] | None = None  # a view tells the owner
-        self.touched: set[str] | None = None  # disk hits since the view last reported them
 
-    # -- start-up -----------------------------------------------------------------------
+    @abstractmethod
     async def load(self) -> int:
-        """Rebuild the index from disk; returns the number of entries kept. A view starts
-        empty: it learns of each entry from its owner when it first misses it."""
-        if not self.owns_files:
-            return 0
-        entries = await asyncio.to_thread(self._scan)
-        for entry in sorted(entries, key=lambda e: e.meta.stored_at):
-            self._insert(entry)
-        return len(self._index)
+        """Make the index ready; returns the number of entries it starts with."""
 
-    def _scan(self) -> list[DiskEntry]:
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        for leftover in self.tmp.iterdir():
-            leftover.unlink(missing_ok=True)
-        newest: dict[str, DiskEntry] = {}
-        for meta_path in self.root.glob(f"??/??/*{META}"):
-            entry = _read_entry(meta_path)
-            if entry is None:
-                _unlink(meta_path, meta_path.with_suffix(DATA))
-                continue
-            older = newest.get(entry.meta.key)
-            if older is not None and older.meta.stored_at >= entry.meta.stored_at:
-                _unlink(meta_path, entry.path)
-                continue
-            if older is not None:
-                _unlink(older.path.with_suffix(META), older.path)
-            newest[entry.meta.key] = entry
-        for half_written in self.root.glob("??/??/*.metatmp"):
-            half_written.unlink(missing_ok=True)
-        for data_path in self.root.glob(f"??/??/*{DATA}"):
-            if not data_path.with_suffix(META).exists():
-                data_path.unlink(missing_ok=True)
-        return list(newest.values())
+    @abstractmethod
+    def _hit(self, key: str) -> None:
+        """A request is served from the entry for `key`."""
+
+    @abstractmethod
+    def _dropped(self, entry: DiskEntry) -> None:
+        """The index no longer holds `entry` (evicted, replaced, discarded)."""
 
     # -- lookups (loop thread, no I/O) ---------------------------------------------------
     def get(self, key: str) -> DiskEntry | None:
@@ -181,8 +147,7 @@ class DiskTier:
         if handle is None or handle.retired:
             return None
         self._open.get(entry.meta.key)  # touch: keep hot descriptors open
-        if self.touched is not None:
-            self.touched.add(entry.meta.key)
+        self._hit(entry.meta.key)
         handle.acquire()
         return handle
 
@@ -193,8 +158,7 @@ class DiskTier:
         hot = self.open_hot(entry)
         if hot is not None:
             return hot
-        if self.touched is not None:
-            self.touched.add(key)
+        self._hit(key)
         fd = await open_for_reading(entry.path)
         handle = entry.file
         if handle is not None and not handle.retired:  # another request won the race
@@ -244,6 +208,85 @@ class DiskTier:
             self._evicted(entry)
         return entry is not None
 
+    def discard_entry(self, entry: DiskEntry) -> bool:
+        """Forget this entry (its file is gone), but not a newer one stored meanwhile."""
+        return self._index.get(entry.meta.key) is entry and self.discard(entry.meta.key)
+
+    def forget(self, key: str, path: Path) -> bool:
+        """Drop the entry for `key` if it is still the one stored at `path`."""
+        entry = self._index.get(key)
+        if entry is None or entry.path != path:
+            return False
+        return self.discard(key)
+
+    def _insert(self, entry: DiskEntry) -> None:
+        old = self._index.pop(entry.meta.key, None)
+        if old is not None and old.path == entry.path:  # new metadata for the same file
+            entry.file = entry.file or old.file
+        elif old is not None:
+            self._evicted(old, counted=False)
+        if entry.size > self.budget:
+            self._evicted(entry, counted=False)
+            return
+        self._index[entry.meta.key] = entry
+
+    def _evicted(self, entry: DiskEntry, counted: bool = True) -> None:
+        if counted:
+            self.evictions += 1
+        handle = self._open.pop(entry.meta.key, None)
+        if handle is not None:
+            handle.retire()
+        if entry.file is not None:
+            entry.file.retire()
+        self._dropped(entry)
+
+    async def close(self) -> None:
+        for handle in list(self._open.values()):
+            handle.retire()
+        self._open.clear()
+
+
+class DiskOwner(DiskTier):
+    """The tier that owns the directory (a lone edge, or a node's hub): it scans the files at
+    start-up, deletes every file its index drops and tells `on_evicted` (the hub tells the
+    workers). Only the owner deletes, so the byte budget counts every file."""
+
+    def __init__(self, root: Path, budget_bytes: int, max_open_files: int = 1024) -> None:
+        super().__init__(root, budget_bytes, max_open_files)
+        self._chores: set[asyncio.Future[None]] = set()
+        self.on_evicted: Callable[[DiskEntry], None] | None = None
+
+    async def load(self) -> int:
+        """Rebuild the index from disk; returns the number of entries kept."""
+        entries = await asyncio.to_thread(self._scan)
+        for entry in sorted(entries, key=lambda e: e.meta.stored_at):
+            self._insert(entry)
+        return len(self._index)
+
+    def _scan(self) -> list[DiskEntry]:
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        for leftover in self.tmp.iterdir():
+            leftover.unlink(missing_ok=True)
+        newest: dict[str, DiskEntry] = {}
+        for meta_path in self.root.glob(f"??/??/*{META}"):
+            entry = _read_entry(meta_path)
+            if entry is None:
+                _unlink(meta_path, meta_path.with_suffix(DATA))
+                continue
+            older = newest.get(entry.meta.key)
+            if older is not None and older.meta.stored_at >= entry.meta.stored_at:
+                _unlink(meta_path, entry.path)
+                continue
+            if older is not None:
+                _unlink(older.path.with_suffix(META), older.path)
+            newest[entry.meta.key] = entry
+        for half_written in self.root.glob("??/??/*.metatmp"):
+            half_written.unlink(missing_ok=True)
+        for data_path in self.root.glob(f"??/??/*{DATA}"):
+            if not data_path.with_suffix(META).exists():
+                data_path.unlink(missing_ok=True)
+        return list(newest.values())
+
     async def recover(self, key: str) -> None:
         """A worker died while it filled `key`: index a file it placed but did not report,
         delete one it left without metadata (the budget counts every file). Files placed
@@ -275,55 +318,55 @@ class DiskTier:
         """Delete a data file and its metadata that the index does not hold."""
         self._chore(_unlink, path, path.with_suffix(META))
 
-    def discard_entry(self, entry: DiskEntry) -> None:
-        """Forget this entry (its file is gone), but not a newer one stored meanwhile."""
-        if self._index.get(entry.meta.key) is entry:
-            self.discard(entry.meta.key)
-            if self.on_forget is not None:
-                self.on_forget(entry)
+    def _hit(self, key: str) -> None:
+        pass  # the owner's hits keep its LRU order as they look entries up
 
-    def forget(self, key: str, path: Path) -> bool:
-        """Drop the entry for `key` if it is still the one stored at `path`."""
-        entry = self._index.get(key)
-        if entry is None or entry.path != path:
-            return False
-        return self.discard(key)
-
-    def _insert(self, entry: DiskEntry) -> None:
-        old = self._index.pop(entry.meta.key, None)
-        if old is not None and old.path == entry.path:  # new metadata for the same file
-            entry.file = entry.file or old.file
-        elif old is not None:
-            self._evicted(old, counted=False)
-        if entry.size > self.budget:
-            self._evicted(entry, counted=False)
-            return
-        self._index[entry.meta.key] = entry
-
-    def _evicted(self, entry: DiskEntry, counted: bool = True) -> None:
-        if counted:
-            self.evictions += 1
-        handle = self._open.pop(entry.meta.key, None)
-        if handle is not None:
-            handle.retire()
-        if entry.file is not None:
-            entry.file.retire()
-        if self.owns_files:
-            self.delete_files(entry.path)
-            if self.on_evicted is not None:
-                self.on_evicted(entry)
+    def _dropped(self, entry: DiskEntry) -> None:
+        self.delete_files(entry.path)
+        if self.on_evicted is not None:
+            self.on_evicted(entry)
 
     def _chore(self, fn: Callable[..., None], *args: Path) -> None:
         future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
         self._chores.add(future)
         future.add_done_callback(self._chores.discard)
 
-    async def close(self) -> None:
+    async def deleted(self) -> None:
+        """Wait until the files dropped so far are deleted (the threads doing it are done)."""
         if self._chores:
             await asyncio.gather(*self._chores, return_exceptions=True)
-        for handle in list(self._open.values()):
-            handle.retire()
-        self._open.clear()
+
+    async def close(self) -> None:
+        await self.deleted()
+        await super().close()
+
+
+class DiskView(DiskTier):
+    """A worker's view of its node's directory: it starts empty and learns entries from the hub
+    (or places them itself), forgets what the hub evicted, collects its hits in `touched` for
+    the hub's LRU order, reports an entry it found broken through `on_forget`, and never
+    deletes a file: the owner does."""
+
+    def __init__(self, root: Path, budget_bytes: int, max_open_files: int = 1024) -> None:
+        super().__init__(root, budget_bytes, max_open_files)
+        self.touched: set[str] = set()  # disk hits since the view last reported them
+        self.on_forget: Callable[[DiskEntry], None] | None = None
+
+    async def load(self) -> int:
+        """A view starts empty: it learns of each entry from its owner when it first misses it."""
+        return 0
+
+    def discard_entry(self, entry: DiskEntry) -> bool:
+        forgotten = super().discard_entry(entry)
+        if forgotten and self.on_forget is not None:
+            self.on_forget(entry)
+        return forgotten
+
+    def _hit(self, key: str) -> None:
+        self.touched.add(key)
+
+    def _dropped(self, entry: DiskEntry) -> None:
+        pass  # the files are the owner's, deleted when its own index drops them
 
 
 async def open_for_reading(path: Path) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from edge.cache.disk import DiskEntry, DiskTier
+from edge.cache.disk import DiskEntry, DiskOwner, DiskTier
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.objects import ObjectMeta
 from edge.cache.stats import Snapshot
@@ -95,7 +95,7 @@ def place(stored: Stored, memory: MemoryTier, disk: DiskTier) -> None:
 
 
 class Hub:
-    def __init__(self, disk: DiskTier, memory: MemoryTier) -> None:
+    def __init__(self, disk: DiskOwner, memory: MemoryTier) -> None:
         self.disk = disk
         self.memory = memory
         self.workers: dict[int, Worker] = {}

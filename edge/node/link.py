@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from edge.cache.disk import DiskEntry, DiskTier, OpenFile
+from edge.cache.disk import DiskEntry, DiskView, OpenFile
 from edge.cache.flight import Fill, Head
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.objects import ObjectMeta
@@ -56,7 +56,7 @@ class NodeLink:
         self.index = index
         self.channel: Channel | None = None
         self.memory: MemoryTier | None = None
-        self.disk: DiskTier | None = None
+        self.disk: DiskView | None = None
         self.local_snapshot: Callable[[], Snapshot] = lambda: Snapshot({}, {}, {})
         self.local_purge: Callable[[str, bool], list[str]] = lambda name, prefix: []
         self.lost = lost or asyncio.Event()  # set when the supervisor is gone
@@ -72,11 +72,10 @@ class NodeLink:
         self.channel = await open_channel(sock, self._received, self._lost)
         self._report = asyncio.get_running_loop().call_later(REPORT_INTERVAL_S, self._reported)
 
-    def bind(self, memory: MemoryTier, disk: DiskTier) -> None:
+    def bind(self, memory: MemoryTier, disk: DiskView) -> None:
         """The tiers this worker holds copies in; the disk tier is a view of the node's."""
         self.memory = memory
         self.disk = disk
-        disk.touched = set()
         disk.on_forget = self._forgot
 
     def close(self) -> None:

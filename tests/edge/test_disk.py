@@ -5,13 +5,28 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edge.cache.disk import DiskTier
+from edge.cache.disk import DiskOwner, DiskView
 from edge.cache.freshness import Freshness
 from edge.cache.objects import ObjectMeta
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import ScriptedUpstream, settle
 
 TS = {"Content-Type": "video/mp2t", "ETag": '"t"'}
+
+
+META = ObjectMeta(
+    key="/v/orphan.ts",
+    kind="segment",
+    status=200,
+    content_type="video/mp2t",
+    length=1000,
+    etag='"o"',
+    last_modified="",
+    last_modified_ts=None,
+    stored_at=1.0,
+    initial_age=0.0,
+    freshness=Freshness(60.0),
+)
 
 
 def data_files(root: Path) -> list[Path]:
@@ -111,22 +126,10 @@ async def test_the_node_recovers_a_file_a_dead_worker_placed_but_never_reported(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "node"
-    owner = DiskTier(root, 10_000_000)
+    owner = DiskOwner(root, 10_000_000)
     await owner.load()
-    worker = DiskTier(root, 10_000_000, owns_files=False)  # a worker's view of the same files
-    meta = ObjectMeta(
-        key="/v/orphan.ts",
-        kind="segment",
-        status=200,
-        content_type="video/mp2t",
-        length=1000,
-        etag='"o"',
-        last_modified="",
-        last_modified_ts=None,
-        stored_at=1.0,
-        initial_age=0.0,
-        freshness=Freshness(60.0),
-    )
+    worker = DiskView(root, 10_000_000)  # a worker's view of the same files
+    meta = META
     temp = worker.temp_path(meta.key)
     temp.write_bytes(os.urandom(1000))
     placed = await worker.commit(meta, temp)  # ...and the worker dies before it tells the node
@@ -138,3 +141,26 @@ async def test_the_node_recovers_a_file_a_dead_worker_placed_but_never_reported(
     assert owner.get(meta.key) is not None and owner.bytes_used == 1000
     await owner.close()
     assert placed.path.exists() and not lone.exists() and later.exists()
+
+
+async def test_a_view_forgets_and_reports_but_only_the_owner_deletes(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    owner = DiskOwner(root, 10_000_000)
+    await owner.load()
+    view = DiskView(root, 10_000_000)
+    assert await view.load() == 0  # a view learns entries from its owner, it never scans
+    temp = view.temp_path(META.key)
+    temp.write_bytes(os.urandom(1000))
+    placed = await view.commit(META, temp)
+    owner.adopt(placed)
+    handle = await view.open_file(placed)
+    handle.release()
+    assert view.touched == {META.key}  # the hit goes to the owner's LRU order
+    forgotten: list[Path] = []
+    view.on_forget = lambda entry: forgotten.append(entry.path)
+    assert view.discard_entry(placed)
+    await view.close()
+    assert forgotten == [placed.path] and placed.path.exists()  # told, not deleted
+    assert owner.forget(META.key, placed.path)
+    await owner.close()
+    assert not placed.path.exists() and not placed.path.with_suffix(".meta").exists()
