@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
 from tests.support.process import ROOT
 
@@ -34,8 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = ROOT / "reports" / "portal"
-PHONE = {"width": 360, "height": 740}
-TV = {"width": 1920, "height": 1080}
+PHONE: ViewportSize = {"width": 360, "height": 740}
+TV: ViewportSize = {"width": 1920, "height": 1080}
 TIMEOUT_MS = 20_000
 CHANNELS = list(tomllib.loads((ROOT / "config/schedule.toml").read_text())["channels"])
 LESSONS = sorted(path.name for path in CONTENT.iterdir() if (path / "master.m3u8").is_file())
@@ -86,7 +86,7 @@ def open_tab(browser: Browser, stack: Stack) -> Iterator[OpenTab]:
     contexts: list[BrowserContext] = []
     tabs: list[Tab] = []
 
-    def opener(viewport: dict[str, int] = TV) -> Tab:
+    def opener(viewport: ViewportSize = TV) -> Tab:
         context = browser.new_context(viewport=viewport)
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)

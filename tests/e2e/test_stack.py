@@ -47,7 +47,7 @@ async def test_200_concurrent_cold_requests_cost_the_origin_one_fetch(stack: Sta
     assert labels.count("MISS") == 1
     assert labels.count("COALESCED") + labels.count("HIT") == 199
     fill_time = max(total for _, _, total, _ in results)
-    ttfbs = sorted(ttfb for _, ttfb, _, _ in results if _ != "HIT")
+    ttfbs = sorted(ttfb for label, ttfb, _, _ in results if label != "HIT")
     # waiters stream from the running fill: their first bytes come long before it completes
     assert ttfbs[len(ttfbs) // 2] < fill_time / 2, (ttfbs[len(ttfbs) // 2], fill_time)
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from classcast.config import parse_size
+from classcast.errors import ConfigError
 from edge.__main__ import main
-from edge.config import ConfigError, build, load, usable_cpus
+from edge.config import build, load, usable_cpus
 from tests.support.process import ROOT
 
 UP = {"upstreams": ["http://127.0.0.1:8080"]}

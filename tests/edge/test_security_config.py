@@ -15,8 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from classcast.errors import ConfigError
 from edge.__main__ import flags, main, parse_args
-from edge.config import ConfigError, EdgeConfig, build, load, load_file
+from edge.config import EdgeConfig, build, load, load_file
 from edge.serve.signing import verify
 from tests.support.process import ROOT
 

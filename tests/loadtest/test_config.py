@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.config import DEFAULT_CONFIG, ConfigError, from_sources, load_file
+from classcast.errors import ConfigError
+from loadtest.config import DEFAULT_CONFIG, from_sources, load_file
 
 RUN = {"target": "http://edge.test/live/master.m3u8", "viewers": 1, "duration_s": 1.0}
 

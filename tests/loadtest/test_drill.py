@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -35,7 +36,7 @@ GOOD = DrillReport(
     ],
 )
 def test_a_drill_passes_only_with_no_stall_and_fresh_playlists_within_a_td(
-    change: dict[str, object], passed: bool
+    change: dict[str, Any], passed: bool
 ) -> None:
     assert dataclasses.replace(GOOD, **change).passed is passed
 

@@ -97,7 +97,8 @@ def distributed_run(base: str, report: Path, seconds: int, *rules: str) -> tuple
     try:
         out, _ = master.communicate(timeout=seconds + 60)
     finally:
-        for process in [master, *workers]:
+        processes: list[subprocess.Popen[Any]] = [master, *workers]
+        for process in processes:
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=10)

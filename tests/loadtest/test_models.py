@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from loadtest.bandwidth import FixedProfile
-from loadtest.models.actions import LANES, Fetch, Response, Stop, Wait
+from loadtest.models.actions import LANES, Fetch, Lane, Response, Stop, Wait
 from loadtest.models.phone import PhoneSession
 from loadtest.models.session import SessionSettings, ViewerSession
 from loadtest.models.stb import make_set_top_box
@@ -48,12 +48,13 @@ def vod_server(segment_seconds: float) -> Server:
 def simulate(viewer: ViewerSession, server: Server, start: float, until: float) -> list[Fetch]:
     """A discrete-event driver: each lane is either waiting or has one request in flight."""
     fetched: list[Fetch] = []
-    ready_at = dict.fromkeys(LANES, start)
-    in_flight: dict[str, tuple[Fetch, Response]] = {}
+    ready_at: dict[Lane, float | None] = dict.fromkeys(LANES, start)
+    in_flight: dict[Lane, tuple[Fetch, Response]] = {}
     now = start
     while now < until:
         for lane in LANES:
-            if lane in in_flight or ready_at[lane] is None or ready_at[lane] > now:
+            ready = ready_at[lane]
+            if lane in in_flight or ready is None or ready > now:
                 continue
             action = viewer.next_action(lane, now)
             if isinstance(action, Fetch):

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from classcast.clock import FakeClock as FakeClock  # re-exported for the tests
@@ -36,18 +37,19 @@ def sample_config(**changes: object) -> OriginConfig:
     return OriginConfig(**values)  # type: ignore[arg-type]
 
 
-MakeClient = Callable[..., Awaitable[TestClient]]
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[..., Awaitable[Client]]
 
 
 @pytest.fixture
 async def make_client(clock: FakeClock) -> AsyncIterator[MakeClient]:
-    clients: list[TestClient] = []
+    clients: list[Client] = []
 
-    async def factory(**changes: object) -> TestClient:
+    async def factory(**changes: object) -> Client:
         config = sample_config(**changes)
         library, channels = load_state(config)
         app = make_app(config, library, channels, clock=clock, rng=random.Random(7))
-        client = TestClient(TestServer(app))
+        client: Client = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)
         return client
@@ -58,11 +60,11 @@ async def make_client(clock: FakeClock) -> AsyncIterator[MakeClient]:
 
 
 @pytest.fixture
-async def client(make_client: MakeClient) -> TestClient:
+async def client(make_client: MakeClient) -> Client:
     return await make_client()
 
 
-async def raw_request(client: TestClient, head: bytes) -> tuple[int, bytes]:
+async def raw_request(client: Client, head: bytes) -> tuple[int, bytes]:
     """Send bytes as they are (no URL normalisation), return (status, body)."""
     reader, writer = await asyncio.open_connection(client.host, client.port)
     writer.write(head)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestClient
+
+from tests.origin.conftest import Client
 
 from .conftest import get_raw, raw_request
 
@@ -47,21 +48,21 @@ from .conftest import get_raw, raw_request
         ("/_faults", 404, "404: no such resource '/_faults'"),  # faults are off by default
     ],
 )
-async def test_bad_paths(client: TestClient, path: str, status: int, reason: str) -> None:
+async def test_bad_paths(client: Client, path: str, status: int, reason: str) -> None:
     answer_status, body = await raw_request(client, get_raw(path))
     assert (answer_status, body.decode().strip()) == (status, reason)
     assert (await client.get("/healthz")).status == 200
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
-async def test_other_methods_get_405_with_allow(client: TestClient, method: str) -> None:
+async def test_other_methods_get_405_with_allow(client: Client, method: str) -> None:
     response = await client.request(method, "/vod/math-fractions/master.m3u8")
     assert response.status == 405
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
     assert await response.text() == f"405: method {method} not allowed, use GET, HEAD, OPTIONS\n"
 
 
-async def test_oversized_headers_get_a_4xx(client: TestClient) -> None:
+async def test_oversized_headers_get_a_4xx(client: Client) -> None:
     huge = "x" * 20_000
     head = (
         f"GET /healthz HTTP/1.1\r\nHost: origin\r\nX-Big: {huge}\r\nConnection: close\r\n\r\n"
@@ -74,12 +75,12 @@ async def test_oversized_headers_get_a_4xx(client: TestClient) -> None:
     assert (await client.get("/healthz")).status == 200
 
 
-async def test_garbage_request_line(client: TestClient) -> None:
+async def test_garbage_request_line(client: Client) -> None:
     status, _ = await raw_request(client, b"\x16\x03\x01 hello\r\n\r\n")
     assert status == 400
     assert (await client.get("/healthz")).status == 200
 
 
-async def test_unknown_lesson_triggers_a_rescan_not_a_crash(client: TestClient) -> None:
+async def test_unknown_lesson_triggers_a_rescan_not_a_crash(client: Client) -> None:
     for _ in range(20):
         assert (await client.get("/vod/missing/master.m3u8")).status == 404

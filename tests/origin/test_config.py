@@ -45,7 +45,7 @@ def test_precedence_file_then_env_then_flags(tmp_path: Path) -> None:
         ({"colour": "blue"}, "colour: unknown key"),
     ],
 )
-def test_bad_values_name_the_key(values: dict, message: str) -> None:
+def test_bad_values_name_the_key(values: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(None, {}, values)
 

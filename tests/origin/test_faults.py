@@ -6,7 +6,8 @@ import time
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient
+
+from tests.origin.conftest import Client
 
 from .conftest import CONTENT, MakeClient
 
@@ -15,22 +16,23 @@ SEGMENT_SIZE = (CONTENT / "math-fractions/360p/seg_00000.ts").stat().st_size
 
 
 @pytest.fixture
-async def faulty(make_client: MakeClient) -> TestClient:
+async def faulty(make_client: MakeClient) -> Client:
     return await make_client(faults=True)
 
 
-async def set_faults(client: TestClient, **settings: object) -> dict:
+async def set_faults(client: Client, **settings: object) -> dict[str, object]:
     response = await client.post("/_faults", json=settings)
     assert response.status == 200, await response.text()
-    return await response.json()
+    answer: dict[str, object] = await response.json()
+    return answer
 
 
-async def test_faults_are_off_by_default(client: TestClient) -> None:
+async def test_faults_are_off_by_default(client: Client) -> None:
     assert (await client.get("/_faults")).status == 404
     assert (await client.post("/_faults", json={"error_rate": 1.0})).status == 404
 
 
-async def test_settings_round_trip(faulty: TestClient) -> None:
+async def test_settings_round_trip(faulty: Client) -> None:
     defaults = await (await faulty.get("/_faults")).json()
     assert defaults == {
         "latency_ms": 0,
@@ -54,13 +56,13 @@ async def test_settings_round_trip(faulty: TestClient) -> None:
         ({"error_status": 200}, "error_status must be a 4xx or 5xx status"),
     ],
 )
-async def test_bad_settings_are_400(faulty: TestClient, body: object, reason: str) -> None:
+async def test_bad_settings_are_400(faulty: Client, body: object, reason: str) -> None:
     response = await faulty.post("/_faults", json=body)
     assert response.status == 400
     assert await response.text() == f"400: {reason}\n"
 
 
-async def test_errors_only_under_the_prefix(faulty: TestClient) -> None:
+async def test_errors_only_under_the_prefix(faulty: Client) -> None:
     await set_faults(faulty, error_rate=1.0, error_status=502, path_prefix="/vod/")
     response = await faulty.get(SEGMENT)
     assert response.status == 502
@@ -72,7 +74,7 @@ async def test_errors_only_under_the_prefix(faulty: TestClient) -> None:
     assert (await faulty.get(SEGMENT)).status == 200
 
 
-async def test_latency(faulty: TestClient) -> None:
+async def test_latency(faulty: Client) -> None:
     await set_faults(faulty, latency_ms=300)
     started = time.monotonic()
     assert (await faulty.get("/healthz")).status == 200  # control paths are never delayed
@@ -80,7 +82,7 @@ async def test_latency(faulty: TestClient) -> None:
     assert time.monotonic() - started >= 0.3
 
 
-async def test_truncated_body_keeps_the_full_content_length(faulty: TestClient) -> None:
+async def test_truncated_body_keeps_the_full_content_length(faulty: Client) -> None:
     await set_faults(faulty, truncate_rate=1.0)
     response = await faulty.get(SEGMENT)
     assert response.headers["Content-Length"] == str(SEGMENT_SIZE)
@@ -90,7 +92,7 @@ async def test_truncated_body_keeps_the_full_content_length(faulty: TestClient) 
     assert len(await (await faulty.get(SEGMENT)).read()) == SEGMENT_SIZE  # still serving
 
 
-async def test_slow_bodies_arrive_in_pieces(faulty: TestClient) -> None:
+async def test_slow_bodies_arrive_in_pieces(faulty: Client) -> None:
     await set_faults(faulty, bytes_per_second=200_000, path_prefix="/vod/")
     started = time.monotonic()
     response = await faulty.get(SEGMENT)
@@ -103,7 +105,7 @@ async def test_slow_bodies_arrive_in_pieces(faulty: TestClient) -> None:
     assert total >= SEGMENT_SIZE / 200_000 * 0.8
 
 
-async def test_seeded_error_rate_is_reproducible(faulty: TestClient) -> None:
+async def test_seeded_error_rate_is_reproducible(faulty: Client) -> None:
     await set_faults(faulty, error_rate=0.5, path_prefix="/vod/")
     statuses = [(await faulty.head(SEGMENT)).status for _ in range(40)]
     assert 503 in statuses and 200 in statuses

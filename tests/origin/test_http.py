@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import m3u8
 import pytest
-from aiohttp.test_utils import TestClient
+
+from tests.origin.conftest import Client
 
 from .conftest import CONTENT, EPOCH, FakeClock
 
@@ -32,7 +33,7 @@ SEGMENT_BYTES = (CONTENT / "math-fractions/360p/seg_00000.ts").read_bytes()
     ],
 )
 async def test_cache_control_and_content_type_per_kind(
-    client: TestClient, path: str, cache_control: str, content_type: str
+    client: Client, path: str, cache_control: str, content_type: str
 ) -> None:
     response = await client.get(path)
     assert response.status == 200
@@ -42,21 +43,21 @@ async def test_cache_control_and_content_type_per_kind(
     assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
-async def test_not_found_is_short_lived(client: TestClient) -> None:
+async def test_not_found_is_short_lived(client: Client) -> None:
     response = await client.get("/vod/math-fractions/360p/seg_09999.ts")
     assert response.status == 404
     assert response.headers["Cache-Control"] == "public, max-age=1"
     assert await response.text() == "404: no file '360p/seg_09999.ts' in lesson 'math-fractions'\n"
 
 
-async def test_segment_bytes_and_validators(client: TestClient) -> None:
+async def test_segment_bytes_and_validators(client: Client) -> None:
     response = await client.get(SEGMENT)
     assert await response.read() == SEGMENT_BYTES
     assert response.headers["Accept-Ranges"] == "bytes"
     assert "Last-Modified" in response.headers
 
 
-async def test_head_has_headers_and_no_body(client: TestClient) -> None:
+async def test_head_has_headers_and_no_body(client: Client) -> None:
     response = await client.head(SEGMENT)
     assert response.status == 200
     assert response.headers["Content-Length"] == str(len(SEGMENT_BYTES))
@@ -78,7 +79,7 @@ async def test_head_has_headers_and_no_body(client: TestClient) -> None:
     ],
 )
 async def test_ranges(
-    client: TestClient, header: str, status: int, content_range: str | None, piece: slice | None
+    client: Client, header: str, status: int, content_range: str | None, piece: slice | None
 ) -> None:
     n = len(SEGMENT_BYTES)
     response = await client.get(SEGMENT, headers={"Range": header})
@@ -92,14 +93,14 @@ async def test_ranges(
         assert body.startswith(f"{status}: ".encode())
 
 
-async def test_range_on_a_generated_playlist(client: TestClient) -> None:
+async def test_range_on_a_generated_playlist(client: Client) -> None:
     full = await (await client.get("/live/grade-5/360p/index.m3u8")).read()
     response = await client.get("/live/grade-5/360p/index.m3u8", headers={"Range": "bytes=0-6"})
     assert response.status == 206
     assert await response.read() == full[:7] == b"#EXTM3U"
 
 
-async def test_malformed_range_says_why(client: TestClient) -> None:
+async def test_malformed_range_says_why(client: Client) -> None:
     # the same answer as the edge's (classcast/http_rules.py): malformed is 400, a miss 416
     response = await client.get(SEGMENT, headers={"Range": "bytes=abc"})
     assert await response.text() == "400: malformed Range header: 'bytes=abc'\n"
@@ -110,7 +111,7 @@ async def test_malformed_range_says_why(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "path", [SEGMENT, "/live/grade-5/180p/index.m3u8", "/vod/math-fractions/master.m3u8"]
 )
-async def test_conditional_requests_give_304(client: TestClient, path: str) -> None:
+async def test_conditional_requests_give_304(client: Client, path: str) -> None:
     first = await client.get(path)
     etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
     again = await client.get(path, headers={"If-None-Match": etag})
@@ -122,13 +123,13 @@ async def test_conditional_requests_give_304(client: TestClient, path: str) -> N
     assert (await client.get(path, headers={"If-Match": '"other"'})).status == 412
 
 
-async def test_if_range_with_a_stale_etag_sends_everything(client: TestClient) -> None:
+async def test_if_range_with_a_stale_etag_sends_everything(client: Client) -> None:
     response = await client.get(SEGMENT, headers={"Range": "bytes=0-9", "If-Range": '"old"'})
     assert response.status == 200
     assert len(await response.read()) == len(SEGMENT_BYTES)
 
 
-async def test_cors_preflight(client: TestClient) -> None:
+async def test_cors_preflight(client: Client) -> None:
     response = await client.options(
         SEGMENT,
         headers={
@@ -145,9 +146,7 @@ async def test_cors_preflight(client: TestClient) -> None:
     assert "Content-Range" in exposed and "ETag" in exposed
 
 
-async def test_live_playlist_is_a_function_of_the_clock(
-    client: TestClient, clock: FakeClock
-) -> None:
+async def test_live_playlist_is_a_function_of_the_clock(client: Client, clock: FakeClock) -> None:
     clock.now = EPOCH + 130.0  # 32 segments done: lesson 1 = 0..9, lesson 2 = 10..19, ...
     response = await client.get("/live/grade-5/360p/index.m3u8")
     playlist = m3u8.loads(await response.text())
@@ -164,28 +163,26 @@ async def test_live_playlist_is_a_function_of_the_clock(
     assert m3u8.loads(await later.text()).media_sequence == 27
 
 
-async def test_live_segment_uris_are_vod_objects(client: TestClient) -> None:
+async def test_live_segment_uris_are_vod_objects(client: Client) -> None:
     playlist = m3u8.loads(await (await client.get("/live/grade-8/180p/index.m3u8")).text())
     for segment in playlist.segments:
         assert (await client.head(segment.uri)).status == 200
 
 
-async def test_live_master_lists_shared_renditions(client: TestClient) -> None:
+async def test_live_master_lists_shared_renditions(client: Client) -> None:
     master = m3u8.loads(await (await client.get("/live/grade-10/master.m3u8")).text())
     assert [p.uri for p in master.playlists] == ["360p/index.m3u8", "180p/index.m3u8"]
     assert master.playlists[1].stream_info.resolution == (320, 180)
 
 
-async def test_before_the_epoch_a_channel_is_not_started(
-    client: TestClient, clock: FakeClock
-) -> None:
+async def test_before_the_epoch_a_channel_is_not_started(client: Client, clock: FakeClock) -> None:
     clock.now = EPOCH - 60
     response = await client.get("/live/grade-5/360p/index.m3u8")
     assert response.status == 503
     assert await response.text() == "503: channel has not started yet\n"
 
 
-async def test_catalog(client: TestClient, clock: FakeClock) -> None:
+async def test_catalog(client: Client, clock: FakeClock) -> None:
     lessons = (await (await client.get("/api/lessons")).json())["lessons"]
     assert [lesson["id"] for lesson in lessons] == [
         "math-fractions",
@@ -209,7 +206,7 @@ async def test_catalog(client: TestClient, clock: FakeClock) -> None:
     assert grade5["now_playing"]["lesson"] == "science-water-cycle"
 
 
-async def test_stats_count_requests_by_path(client: TestClient) -> None:
+async def test_stats_count_requests_by_path(client: Client) -> None:
     await client.post("/_stats/reset")
     await client.get(SEGMENT)
     await client.get(SEGMENT + "?token=1")

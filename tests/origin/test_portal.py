@@ -8,9 +8,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from origin.assets import STATIC
+from tests.origin.conftest import Client
 
 from .conftest import CONTENT, EPOCH, HLS_JS, FakeClock, MakeClient
 
@@ -44,7 +44,7 @@ def parse(html: str) -> Links:
     return links
 
 
-async def page(client: TestClient, path: str, status: int = 200) -> str:
+async def page(client: Client, path: str, status: int = 200) -> str:
     response = await client.get(path)
     assert response.status == status, await response.text()
     assert response.headers["Content-Type"] == "text/html; charset=utf-8"
@@ -52,7 +52,7 @@ async def page(client: TestClient, path: str, status: int = 200) -> str:
 
 
 async def test_home_lists_every_channel_and_every_lesson_with_relative_links(
-    client: TestClient,
+    client: Client,
 ) -> None:
     links = parse(await page(client, "/"))
     assert links.channels == CHANNELS
@@ -62,9 +62,7 @@ async def test_home_lists_every_channel_and_every_lesson_with_relative_links(
     assert not [url for url in links.urls if url.startswith(("/", "//")) or "://" in url]
 
 
-async def test_home_shows_now_and_next_from_the_timetable(
-    client: TestClient, clock: FakeClock
-) -> None:
+async def test_home_shows_now_and_next_from_the_timetable(client: Client, clock: FakeClock) -> None:
     clock.now = EPOCH + 50  # grade-5: math 0-40 s, science 40-80 s, reading 80-120 s
     html = await page(client, "/")
     card = html[html.index('data-channel="grade-5"') : html.index('data-channel="grade-8"')]
@@ -77,7 +75,7 @@ async def test_home_shows_now_and_next_from_the_timetable(
     )
 
 
-async def test_library_is_grouped_by_grade_then_subject(client: TestClient) -> None:
+async def test_library_is_grouped_by_grade_then_subject(client: Client) -> None:
     html = await page(client, "/")
     headings = re.findall(r"<h([34])>([^<]+)</h\1>", html)
     assert headings == [
@@ -90,7 +88,7 @@ async def test_library_is_grouped_by_grade_then_subject(client: TestClient) -> N
 
 
 async def test_before_a_channel_starts_it_shows_its_first_lesson_next(
-    client: TestClient, clock: FakeClock
+    client: Client, clock: FakeClock
 ) -> None:
     clock.now = EPOCH - 3600
     html = await page(client, "/watch/live/grade-10")
@@ -119,7 +117,7 @@ async def test_before_a_channel_starts_it_shows_its_first_lesson_next(
     ],
 )
 async def test_player_pages(
-    client: TestClient, path: str, title: str, master: str, qualities: list[str]
+    client: Client, path: str, title: str, master: str, qualities: list[str]
 ) -> None:
     html = await page(client, path)
     assert f'<h1 id="title" data-title>{title}</h1>' in html
@@ -131,7 +129,7 @@ async def test_player_pages(
     assert '<h2 id="next-title">Next lesson</h2>' in html
 
 
-async def test_a_recorded_lesson_names_the_next_on_its_shelf(client: TestClient) -> None:
+async def test_a_recorded_lesson_names_the_next_on_its_shelf(client: Client) -> None:
     html = await page(client, "/watch/vod/math-fractions")
     assert '<a href="../../watch/vod/reading-stories">Reading: Stories</a>' in html
 
@@ -147,7 +145,7 @@ async def test_a_recorded_lesson_names_the_next_on_its_shelf(client: TestClient)
     ],
 )
 async def test_unknown_channels_and_lessons_get_a_404_page(
-    client: TestClient, path: str, message: str
+    client: Client, path: str, message: str
 ) -> None:
     html = await page(client, path, status=404)
     assert message in html
@@ -156,7 +154,7 @@ async def test_unknown_channels_and_lessons_get_a_404_page(
     assert response.headers["Cache-Control"] == "public, max-age=1"  # not remembered for long
 
 
-async def test_pages_carry_validators_and_short_lifetimes(client: TestClient) -> None:
+async def test_pages_carry_validators_and_short_lifetimes(client: Client) -> None:
     for path in ("/", "/watch/live/grade-5", "/watch/vod/math-fractions"):
         response = await client.get(path)
         assert response.headers["Cache-Control"] == "public, max-age=30"  # timetable <= 1 min
@@ -167,7 +165,7 @@ async def test_pages_carry_validators_and_short_lifetimes(client: TestClient) ->
     assert head.status == 200 and int(head.headers["Content-Length"]) > 1000
 
 
-async def test_the_page_changes_with_the_timetable(client: TestClient, clock: FakeClock) -> None:
+async def test_the_page_changes_with_the_timetable(client: Client, clock: FakeClock) -> None:
     first = await client.get("/")
     clock.now += 40  # the next lesson on every channel
     second = await client.get("/", headers={"If-None-Match": first.headers["ETag"]})
@@ -175,7 +173,7 @@ async def test_the_page_changes_with_the_timetable(client: TestClient, clock: Fa
     assert second.headers["ETag"] != first.headers["ETag"]
 
 
-async def test_assets_by_fingerprint_are_immutable(client: TestClient) -> None:
+async def test_assets_by_fingerprint_are_immutable(client: Client) -> None:
     html = await page(client, "/")
     for name in re.findall(r'(?:href|src)="assets/([^"]+)"', html):
         response = await client.get(f"/assets/{name}")
@@ -190,14 +188,14 @@ async def test_assets_by_fingerprint_are_immutable(client: TestClient) -> None:
     assert script.headers["Content-Type"] == "text/javascript; charset=utf-8"
 
 
-async def test_hls_js_is_served_from_the_npm_install(client: TestClient) -> None:
+async def test_hls_js_is_served_from_the_npm_install(client: Client) -> None:
     response = await client.get("/assets/hls.min.js")
     assert response.status == 200, "run scripts/setup: it installs hls.js with npm"
     body = await response.read()
     assert body == HLS_JS_BYTES
 
 
-async def test_unknown_assets_are_404(client: TestClient) -> None:
+async def test_unknown_assets_are_404(client: Client) -> None:
     for name in ("nope.js", "portal.000000000000.js", "..%2Fconfig.py"):
         response = await client.get(f"/assets/{name}")
         assert response.status in (400, 404), name
@@ -228,7 +226,7 @@ async def test_titles_are_escaped(make_client: MakeClient, tmp_path: Path) -> No
     assert "<h3>Grade 5 &amp; 6</h3>" in await page(client, "/")
 
 
-async def test_catalog_has_next_and_page_links(client: TestClient, clock: FakeClock) -> None:
+async def test_catalog_has_next_and_page_links(client: Client, clock: FakeClock) -> None:
     clock.now = EPOCH + 50
     channels = (await (await client.get("/api/channels")).json())["channels"]
     grade5 = next(c for c in channels if c["id"] == "grade-5")

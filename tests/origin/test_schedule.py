@@ -10,19 +10,20 @@ import pytest
 
 from origin.errors import ScheduleError
 from origin.library import Library
+from origin.models import Lesson
 from origin.schedule import load_schedule, parse_schedule, resolve_channels
 
 from .conftest import CONTENT, EPOCH, SCHEDULE
 
 
 @pytest.fixture(scope="module")
-def lessons() -> dict:
+def lessons() -> dict[str, Lesson]:
     library = Library(CONTENT, lambda: 0.0, 1.0)
     library.scan()
     return library.lessons
 
 
-def channel(**table: object) -> dict:
+def channel(**table: object) -> dict[str, object]:
     base: dict[str, object] = {
         "title": "Grade 5",
         "epoch": "2025-09-01T08:00:00Z",
@@ -31,7 +32,9 @@ def channel(**table: object) -> dict:
     return {"channels": {"grade-5": {**base, **table}}}
 
 
-def test_the_shipped_schedule_resolves_against_the_sample_library(lessons: dict) -> None:
+def test_the_shipped_schedule_resolves_against_the_sample_library(
+    lessons: dict[str, Lesson],
+) -> None:
     channels = resolve_channels(load_schedule(SCHEDULE), lessons)
     assert set(channels) == {"grade-5", "grade-8", "grade-10"}
     grade5 = channels["grade-5"]
@@ -66,7 +69,7 @@ def test_epoch_forms(epoch: object) -> None:
         ({"title": 7}, "channels.grade-5.title: must be a string"),
     ],
 )
-def test_bad_channel_tables(table: dict, message: str) -> None:
+def test_bad_channel_tables(table: dict[str, object], message: str) -> None:
     with pytest.raises(ScheduleError, match=message):
         parse_schedule(channel(**table))
 
@@ -78,10 +81,10 @@ def test_no_channels() -> None:
 
 def test_unsafe_channel_id() -> None:
     with pytest.raises(ScheduleError, match="not a safe name"):
-        parse_schedule({"channels": {"..": channel()["channels"]["grade-5"]}})
+        parse_schedule({"channels": {"..": channel()["channels"]["grade-5"]}})  # type: ignore[index]
 
 
-def test_unknown_lesson(lessons: dict) -> None:
+def test_unknown_lesson(lessons: dict[str, Lesson]) -> None:
     specs = parse_schedule(channel(lessons=["math-fractions", "astronomy"]))
     with pytest.raises(
         ScheduleError, match=r"channels\.grade-5\.lessons: unknown lesson 'astronomy'"
@@ -89,7 +92,7 @@ def test_unknown_lesson(lessons: dict) -> None:
         resolve_channels(specs, lessons)
 
 
-def test_renditions_must_be_shared(lessons: dict) -> None:
+def test_renditions_must_be_shared(lessons: dict[str, Lesson]) -> None:
     math = lessons["math-fractions"]
     odd = dataclasses.replace(math, id="odd", renditions=math.renditions[:1])
     specs = parse_schedule(channel(lessons=["math-fractions", "odd"]))
