@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -79,6 +78,7 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.limits = server.limits
         self.handler = server.handler
+        self.monotonic = server.monotonic  # how long each answer took, for the access log
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.peer = ""
@@ -252,7 +252,7 @@ class Connection(asyncio.Protocol):
             if isinstance(request, Refusal):
                 self._send_refusal(request)
                 return
-            self._started = time.monotonic()
+            self._started = self.monotonic()
             rates = self.server.rates
             wait = rates(self.peer) if rates is not None else 0.0
             try:
@@ -304,13 +304,13 @@ class Connection(asyncio.Protocol):
         request = Request("-", "-", {}, keep_alive=False, peer=self.peer)
         answer = self.server.refusal(refusal.status, refusal.reason)
         answer.close = True
-        self._started = time.monotonic()
+        self._started = self.monotonic()
         self._send_answer(request, answer)
 
     def _done(self, request: Request, status: int, x_cache: str, sent: int, keep: bool) -> None:
         access = self.server.access_log
         if access is not None:
-            access.log(request, status, x_cache, sent, time.monotonic() - self._started)
+            access.log(request, status, x_cache, sent, self.monotonic() - self._started)
         if not keep and self.transport is not None:
             self.queue.clear()
             self.transport.close()
