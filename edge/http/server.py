@@ -81,7 +81,7 @@ class HttpServer:
         self.now = monotonic()
         self.date_line = b""
         self._servers: list[asyncio.Server] = []
-        self._drained: asyncio.Event | None = None  # set when the last connection closes
+        self._changed: asyncio.Event | None = None  # set when a connection opens or closes
         self.tick()
 
     # -- life -----------------------------------------------------------------------------------
@@ -105,13 +105,12 @@ class HttpServer:
         """Stop accepting, let answers in progress finish (up to `grace_s`), then cut."""
         for server in self._servers:
             server.close()
-        self._drained = asyncio.Event()
         for connection in list(self.connections):
             connection.shut_down()
         if self.connections:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace_s):
-                    await self._drained.wait()
+                    await self.wait_connections(lambda count: count == 0)
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.abort()
@@ -132,13 +131,26 @@ class HttpServer:
             connection.transport.abort()
             return
         self.connections.add(connection)
+        self._count_changed()
 
     def closed(self, connection: Connection) -> None:
         if connection.counted:
             self.per_client.closed(connection.peer)
         self.connections.discard(connection)
-        if not self.connections and self._drained is not None:
-            self._drained.set()
+        self._count_changed()
+
+    async def wait_connections(self, enough: Callable[[int], bool]) -> None:
+        """Until `enough(open connections)` holds: a graceful stop waits for none, a test for
+        the server to have seen its client come or go."""
+        while not enough(len(self.connections)):
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            await self._changed.wait()
+
+    def _count_changed(self) -> None:
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     def too_many(self, wait_s: float) -> Answer:
         """429 (RFC 6585 4) with when to ask again."""

@@ -333,8 +333,7 @@ async def test_a_client_that_leaves_mid_segment_leaks_no_descriptor(warm: EdgeCl
         wire.writer.transport.abort()
         wire.close()
     async with asyncio.timeout(5):  # the edge saw each client go (the fixture's stays)
-        while len(warm.edge.server.connections) > kept:
-            await asyncio.sleep(0.01)
+        await warm.edge.server.wait_connections(lambda count: count <= kept)
     assert len(os.listdir("/proc/self/fd")) <= before
     assert (await warm.get("/v/big.ts")).status == 200
 
@@ -347,18 +346,17 @@ async def test_a_slow_reader_costs_no_memory_and_gets_every_byte(warm: EdgeClien
     received, digest = 0, hashlib.sha256()
     async with asyncio.timeout(30):
         head = await wire.reader.readuntil(b"\r\n\r\n")
+        # nothing of the body read yet: the socket filled, and the rest waits for it in a task
+        sending = wire.served_by(warm.edge.server).task
+        assert sending is not None and not sending.done()
         while received < len(BIG):
             chunk = await wire.reader.read(64 * 1024)
             received += len(chunk)
             digest.update(chunk)
-            if received < 2_000_000:
-                await asyncio.sleep(0.01)  # slow at first: the socket fills, sendfile waits
+        await sending  # counted once the answer is done, part at once, part later
     assert b"200 OK" in head and digest.digest() == hashlib.sha256(BIG).digest()
     # zero-copy: the 8 MiB never passed through the edge's memory
     assert warm.sends.copied_bytes == 0
-    async with asyncio.timeout(5):  # counted once the answer is done, part at once, part later
-        while warm.sends.bytes_sent - sent_before < len(BIG):
-            await asyncio.sleep(0.01)
     assert warm.sends.bytes_sent - sent_before == len(BIG)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 4 * 1024
     wire.close()
@@ -400,9 +398,10 @@ async def test_a_stopping_server_answers_a_new_connections_first_request_and_clo
     idle = await Wire.open(warm)
     idle.send(get("/v/0.m3u8"))
     assert (await idle.answer())[0] == 200  # a keep-alive connection, now idle
+    seen = len(warm.edge.server.connections)
     fresh = await Wire.open(warm)  # accepted, its request not sent yet
-    await asyncio.sleep(0)  # the edge has seen the connection: it counts as open
-    assert len(warm.edge.server.connections) >= 2
+    async with asyncio.timeout(5):  # the edge has seen the connection: it counts as open
+        await warm.edge.server.wait_connections(lambda count: count > seen)
     stopping = asyncio.ensure_future(warm.edge.server.stop(grace_s=3.0))
     assert await idle.closed()  # closed at once: its client may retry on a new connection
     fresh.send(get("/v/1.m3u8"))  # a new connection's request may not be retried: answered
