@@ -36,8 +36,14 @@ Entry = tuple[float, str, str, int, str, int, float, str]
 
 
 class AccessLog:
-    def __init__(self, out: BinaryIO | None = None, redact: Callable[[str], str] = str) -> None:
+    def __init__(
+        self,
+        out: BinaryIO | None = None,
+        redact: Callable[[str], str] = str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.out = out if out is not None else sys.stderr.buffer
+        self.clock = clock  # each line's timestamp
         self.redact = redact  # what of a target must not reach the log (signatures)
         self.write_size = _atomic_write_size(self.out)
         self._pending: list[Entry] = []
@@ -47,7 +53,7 @@ class AccessLog:
         pending = self._pending
         pending.append(
             (
-                time.time(),
+                self.clock(),
                 request.method,
                 request.target,
                 status,

@@ -1,21 +1,17 @@
-"""One client connection: HTTP/1.1 framing on httptools (llhttp), answers written in order.
+"""One client connection: HTTP/1.1 framing on httptools (llhttp), answers in order.
 
 Requests are parsed into `Request` values and answered strictly in arrival order (pipelining,
-RFC 9112 9.3.2). An answer from memory is written at once; a file answer goes out with
-`os.sendfile` on a `dup()` of the socket (uvloop has no `loop.sendfile`, uvloop issue 228);
-a streamed answer follows its source. Reading stops while answers are owed beyond a small
-queue, and answering stops while the transport says its buffer is full, so a slow reader never
-grows the edge's memory. Timeouts are deadlines checked by the server's once-a-second sweep:
-nothing per request but an attribute store.
+RFC 9112 9.3.2); the bytes of each answer go out through the connection's `AnswerWriter`
+(edge/http/writer.py). Reading stops while answers are owed beyond a small queue, and
+answering stops while the transport says its buffer is full, so a slow reader never grows the
+edge's memory. Timeouts are deadlines checked by the server's once-a-second tick: nothing per
+request but an attribute store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import time
 from collections import deque
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -33,6 +29,7 @@ from edge.http.messages import (
     Request,
     StreamAnswer,
 )
+from edge.http.writer import AnswerWriter
 
 if TYPE_CHECKING:
     from edge.http.server import HttpServer
@@ -40,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("edge.http")
 
 NEVER = float("inf")
-READ_CHUNK = 256 * 1024  # fallback copy path (no sendfile): bytes per pread
 NO_BODY_STATUSES = frozenset({204, 304})
 # bytes of an unfinished request head kept while waiting for the rest: the limits below
 # (target + fields) plus one read's worth of earlier pipelined requests counted with it
@@ -82,6 +78,7 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.limits = server.limits
         self.handler = server.handler
+        self.monotonic = server.monotonic  # how long each answer took, for the access log
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.peer = ""
@@ -91,7 +88,6 @@ class Connection(asyncio.Protocol):
         self.deadline = NEVER  # checked by the server's sweep
         self.in_head = False
         self.reading_paused = False
-        self.writing_paused = False
         self.refused = False
         self.counted = True  # within the per-client connection limit
         self.task: asyncio.Task[None] | None = None
@@ -104,8 +100,7 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._started = 0.0
-        self._sock_fd = -1  # a dup of the socket for sendfile, made on first use
-        self._drained: asyncio.Future[None] | None = None
+        self.writer: AnswerWriter  # made with the transport, in connection_made
 
     def __repr__(self) -> str:
         state = "busy" if self.busy else "idle"
@@ -114,6 +109,12 @@ class Connection(asyncio.Protocol):
     # -- transport events -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.writer = AnswerWriter(
+            self.transport,
+            self.server.stats,
+            use_sendfile=self.server.use_sendfile,
+            send_timeout=self.limits.send_timeout,
+        )
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else ""
         self.deadline = self.server.now + self.limits.header_timeout
@@ -124,21 +125,14 @@ class Connection(asyncio.Protocol):
         self.queue.clear()
         if self.task is not None and not self.task.done():
             self.task.cancel()
-        self._wake_writer(ConnectionResetError("client went away"))
-        if self._sock_fd >= 0:
-            # the writer must go before the descriptor (epoll keeps a registration while any
-            # descriptor of the socket lives); a send task cancelled above has not run yet
-            asyncio.get_running_loop().remove_writer(self._sock_fd)
-            os.close(self._sock_fd)
-            self._sock_fd = -1
+        self.writer.lost()  # after the cancel: a send task cancelled above has not run yet
         self.transport = None
 
     def pause_writing(self) -> None:
-        self.writing_paused = True
+        self.writer.pause()
 
     def resume_writing(self) -> None:
-        self.writing_paused = False
-        self._wake_writer(None)
+        self.writer.resume()
         if not self.busy:
             self._answer_queued()
 
@@ -251,14 +245,14 @@ class Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _answer_queued(self) -> None:
-        while self.queue and not self.busy and not self.writing_paused:
+        while self.queue and not self.busy and not self.writer.paused:
             if self.transport is None or self.transport.is_closing():
                 return
             request = self.queue.popleft()
             if isinstance(request, Refusal):
                 self._send_refusal(request)
                 return
-            self._started = time.monotonic()
+            self._started = self.monotonic()
             rates = self.server.rates
             wait = rates(self.peer) if rates is not None else 0.0
             try:
@@ -297,78 +291,58 @@ class Connection(asyncio.Protocol):
         )
 
     def _send_answer(self, request: Request, answer: Answer) -> None:
-        transport = self.transport
-        assert transport is not None
         body = answer.body
         length = len(body) if answer.length < 0 else answer.length
         keep = self._keeps_alive(request, answer.close)
         head = self._head(request, answer.status, answer.headers, length, keep)
-        sent = 0
-        if request.method == "HEAD" or answer.status in NO_BODY_STATUSES or not body:
-            transport.write(head)
-        else:
-            transport.write(head + body)  # one buffer: playlists are small (measured cheaper)
-            sent = len(body)
-        self.server.stats.bytes_sent += sent
-        self._done(request, answer.status, answer.x_cache, sent, keep)
+        if request.method == "HEAD" or answer.status in NO_BODY_STATUSES:
+            body = b""
+        self.writer.write_answer(head, body)
+        self._done(request, answer.status, answer.x_cache, len(body), keep)
 
     def _send_refusal(self, refusal: Refusal) -> None:
         request = Request("-", "-", {}, keep_alive=False, peer=self.peer)
         answer = self.server.refusal(refusal.status, refusal.reason)
         answer.close = True
-        self._started = time.monotonic()
+        self._started = self.monotonic()
         self._send_answer(request, answer)
 
     def _done(self, request: Request, status: int, x_cache: str, sent: int, keep: bool) -> None:
         access = self.server.access_log
         if access is not None:
-            access.log(request, status, x_cache, sent, time.monotonic() - self._started)
+            access.log(request, status, x_cache, sent, self.monotonic() - self._started)
         if not keep and self.transport is not None:
             self.queue.clear()
             self.transport.close()
 
     def _start_file(self, request: Request, answer: FileAnswer) -> None:
-        """A disk hit: the head, then sendfile straight away; a task only if the socket
-        fills up (a segment larger than the socket buffer, or a slow reader)."""
-        transport = self.transport
-        assert transport is not None
         keep = self._keeps_alive(request)
-        transport.write(self._head(request, answer.status, answer.headers, answer.count, keep))
-        offset, count = answer.offset, answer.count
-        sock_fd = self._sendfile_fd()
-        if sock_fd >= 0 and transport.get_write_buffer_size() == 0:
-            try:
-                offset, count = self._sendfile_now(answer.fd, offset, count)
-            except OSError:
-                answer.release()
-                transport.abort()
-                return
-        if count == 0:
+        head = self._head(request, answer.status, answer.headers, answer.count, keep)
+        try:
+            rest = self.writer.start_file(head, answer)
+        except OSError:
             answer.release()
-            sent = answer.count
-            self.server.stats.bytes_sent += sent
-            self._done(request, answer.status, answer.x_cache, sent, keep)
+            self._abort()
+            return
+        if rest is None:
+            answer.release()
+            self._done(request, answer.status, answer.x_cache, answer.count, keep)
             return
         self.busy = True
-        rest = FileAnswer(
-            answer.status, b"", answer.fd, offset, count, answer.release, answer.x_cache
-        )
-        self.task = asyncio.ensure_future(self._finish_file(request, rest, answer.count))
+        self.task = asyncio.ensure_future(self._finish_file(request, answer, rest))
         # released when the task ends, even one cancelled before it ran (a client that left
         # at once): a finally inside it would never run then, and the descriptor would leak
         self.task.add_done_callback(lambda _task: answer.release())
 
-    async def _finish_file(self, request: Request, answer: FileAnswer, total: int) -> None:
+    async def _finish_file(self, request: Request, answer: FileAnswer, rest: FileRange) -> None:
         try:
-            await self._send_range(FileRange(answer.fd, answer.offset, answer.count))
+            await self.writer.finish_file(rest, answer.count)
         except (ConnectionError, TimeoutError, OSError):
-            if self.transport is not None:
-                self.transport.abort()
+            self._abort()
             return
         finally:
             self.busy = False
-        self.server.stats.bytes_sent += total  # the part sent at once is counted here too
-        self._done(request, answer.status, answer.x_cache, total, self._keeps_alive(request))
+        self._done(request, answer.status, answer.x_cache, answer.count, self._keeps_alive(request))
         self._answer_queued()
 
     async def _answer_later(self, request: Request, pending: Awaitable[AnyAnswer]) -> None:
@@ -389,135 +363,24 @@ class Connection(asyncio.Protocol):
             self._answer_queued()
 
     async def _send_stream(self, request: Request, answer: StreamAnswer) -> None:
-        sent = 0
+        keep = self._keeps_alive(request)
+        head = self._head(request, answer.status, answer.headers, answer.length, keep)
         try:
-            assert self.transport is not None
-            keep = self._keeps_alive(request)
-            head = self._head(request, answer.status, answer.headers, answer.length, keep)
-            self.transport.write(head)
-            async with contextlib.aclosing(answer.parts) as parts:
-                async for part in parts:
-                    size = len(part) if isinstance(part, bytes) else part.count
-                    if sent + size > answer.length:
-                        raise ValueError(f"the source gave more than {answer.length} bytes")
-                    if isinstance(part, bytes):
-                        await self._write(part)
-                    else:
-                        await self._send_range(part)
-                    sent += size
-            if sent != answer.length:
-                raise ValueError(f"the source ended at {sent} of {answer.length} bytes")
+            await self.writer.send_stream(head, answer)
         except Exception as exc:
             # never end a short body as if it were complete: drop the connection instead
             # (if the client left, the source goes on for the others all the same)
             log.info("streamed answer cut", extra={"target": request.target, "error": repr(exc)})
-            if self.transport is not None:
-                self.transport.abort()
+            self._abort()
             return
         finally:
-            answer.release()
-            self.server.stats.bytes_sent += sent
             self.busy = False
-        self._done(request, answer.status, answer.x_cache, sent, self._keeps_alive(request))
+        keep = self._keeps_alive(request)  # a stop may have come while it streamed
+        self._done(request, answer.status, answer.x_cache, answer.length, keep)
 
-    # -- writing bytes and files ---------------------------------------------------------------
-    async def _write(self, data: bytes) -> None:
-        if self.transport is None or self.transport.is_closing():
-            raise ConnectionResetError("client went away")
-        self.transport.write(data)
-        if self.writing_paused:
-            await self._writer_ready()
-
-    async def _send_range(self, part: FileRange) -> None:
-        sock_fd = self._sendfile_fd()
-        if sock_fd < 0:
-            await self._copy_range(part)
-            return
-        await self._flush()
-        offset, count = part.offset, part.count
-        loop = asyncio.get_running_loop()
-        while True:
-            offset, count = self._sendfile_now(part.fd, offset, count)
-            if count == 0:
-                return
-            ready = loop.create_future()
-            loop.add_writer(sock_fd, _set_once, ready)
-            try:
-                async with asyncio.timeout(self.limits.send_timeout):
-                    await ready
-            finally:
-                if self._sock_fd >= 0:
-                    loop.remove_writer(sock_fd)
-
-    def _sendfile_now(self, fd: int, offset: int, count: int) -> tuple[int, int]:
-        """sendfile until done or the socket is full; returns what is left."""
-        stats = self.server.stats
-        while count > 0:
-            try:
-                sent = os.sendfile(self._sock_fd, fd, offset, count)
-            except BlockingIOError:
-                break
-            if sent == 0:
-                raise ConnectionResetError("file ended before the promised length")
-            offset += sent
-            count -= sent
-            stats.zero_copy_bytes += sent
-        return offset, count
-
-    async def _copy_range(self, part: FileRange) -> None:
-        """The fallback (TLS, or sendfile turned off): read in a thread, write through."""
-        offset, left = part.offset, part.count
-        while left > 0:
-            chunk = await asyncio.to_thread(os.pread, part.fd, min(READ_CHUNK, left), offset)
-            if not chunk:
-                raise ConnectionResetError("file ended before the promised length")
-            await self._write(chunk)
-            offset += len(chunk)
-            left -= len(chunk)
-            self.server.stats.copied_bytes += len(chunk)
-
-    def _sendfile_fd(self) -> int:
-        """A dup of the socket for os.sendfile, kept for the connection; -1 where the bytes
-        must go through the transport (TLS, or sendfile turned off)."""
-        if self._sock_fd < 0 and self.server.use_sendfile and self.transport is not None:
-            transport = self.transport
-            sock = transport.get_extra_info("socket")
-            if sock is not None and transport.get_extra_info("sslcontext") is None:
-                self._sock_fd = os.dup(sock.fileno())
-        return self._sock_fd
-
-    async def _flush(self) -> None:
-        """Wait until the transport has handed every byte to the socket (sendfile bytes must
-        follow the head, never overtake it)."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            raise ConnectionResetError("client went away")
-        if transport.get_write_buffer_size() == 0:
-            return  # the usual case: the head went straight to the socket
-        high, low = transport.get_write_buffer_limits()
-        transport.set_write_buffer_limits(high=0)
-        try:
-            await self._writer_ready()
-        finally:
-            if self.transport is not None:
-                self.transport.set_write_buffer_limits(high=high, low=low)
-
-    async def _writer_ready(self) -> None:
-        if not self.writing_paused:
-            return
-        if self._drained is None or self._drained.done():
-            self._drained = asyncio.get_running_loop().create_future()
-        async with asyncio.timeout(self.limits.send_timeout):
-            await asyncio.shield(self._drained)
-
-    def _wake_writer(self, error: Exception | None) -> None:
-        drained, self._drained = self._drained, None
-        if drained is not None and not drained.done():
-            if error is None:
-                drained.set_result(None)
-            else:
-                drained.set_exception(error)
-                drained.exception()  # retrieved: nobody may be waiting any more
+    def _abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
 
     # -- server-driven events -------------------------------------------------------------------
     def expire(self) -> None:
@@ -549,11 +412,6 @@ class Connection(asyncio.Protocol):
 
 async def _ready(answer: StreamAnswer) -> StreamAnswer:
     return answer
-
-
-def _set_once(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _target(raw: bytes) -> str:

@@ -1,5 +1,6 @@
 """The listening side: connections, the once-a-second tick (Date header, timeouts), a
-graceful stop. One `HttpServer` per worker process."""
+graceful stop. One `HttpServer` per worker process. The clocks and what drives the tick are
+injected (edge/http/ticker.py), so tests step time instead of waiting for it."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 
+from classcast.clock import Clock
 from edge.http.accesslog import AccessLog
 from edge.http.connlimit import ConnectionCounter
 from edge.http.messages import Answer, Handler
 from edge.http.protocol import Connection, Limits
+from edge.http.ticker import SecondTicker, Ticker
 
 Refusals = Callable[[int, str], Answer]
 Rates = Callable[[str], float]
+ConnectionFactory = Callable[["HttpServer"], Connection]
 DEFAULT_LIMITS = Limits()
 
 
@@ -56,7 +60,10 @@ class HttpServer:
         refusal: Refusals = plain_refusal,
         max_conns_per_client: int = 0,
         rates: Rates | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Clock = time.monotonic,
+        clock: Clock = time.time,
+        ticker: Ticker | None = None,
+        protocol: ConnectionFactory = Connection,
     ) -> None:
         self.handler = handler
         self.limits = limits
@@ -65,15 +72,17 @@ class HttpServer:
         self.refusal = refusal
         self.per_client = ConnectionCounter(max_conns_per_client)
         self.rates = rates  # per-client request rate: seconds to wait, 0.0 to go on
-        self.monotonic = monotonic
+        self.monotonic = monotonic  # deadlines and answer times
+        self.clock = clock  # the Date header
+        self.ticker = ticker if ticker is not None else SecondTicker(clock)
+        self.protocol = protocol  # what serves one connection (tests watch it)
         self.stats = ServerStats()
         self.connections: set[Connection] = set()
         self.now = monotonic()
         self.date_line = b""
         self._servers: list[asyncio.Server] = []
-        self._tick_handle: asyncio.TimerHandle | None = None
-        self._drained: asyncio.Event | None = None  # set when the last connection closes
-        self._tick()
+        self._changed: asyncio.Event | None = None  # set when a connection opens or closes
+        self.tick()
 
     # -- life -----------------------------------------------------------------------------------
     async def listen(
@@ -82,10 +91,12 @@ class HttpServer:
         """Start accepting; returns the port (useful with port 0)."""
         loop = asyncio.get_running_loop()
         if sock is not None:
-            server = await loop.create_server(lambda: Connection(self), sock=sock, backlog=backlog)
+            server = await loop.create_server(
+                lambda: self.protocol(self), sock=sock, backlog=backlog
+            )
         else:
             server = await loop.create_server(
-                lambda: Connection(self), host, port, backlog=backlog, reuse_address=True
+                lambda: self.protocol(self), host, port, backlog=backlog, reuse_address=True
             )
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
@@ -94,21 +105,19 @@ class HttpServer:
         """Stop accepting, let answers in progress finish (up to `grace_s`), then cut."""
         for server in self._servers:
             server.close()
-        self._drained = asyncio.Event()
         for connection in list(self.connections):
             connection.shut_down()
         if self.connections:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace_s):
-                    await self._drained.wait()
+                    await self.wait_connections(lambda count: count == 0)
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.abort()
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
-        if self._tick_handle is not None:
-            self._tick_handle.cancel()
+        self.ticker.stop()
         if self.access_log is not None:
             self.access_log.flush()
 
@@ -122,13 +131,26 @@ class HttpServer:
             connection.transport.abort()
             return
         self.connections.add(connection)
+        self._count_changed()
 
     def closed(self, connection: Connection) -> None:
         if connection.counted:
             self.per_client.closed(connection.peer)
         self.connections.discard(connection)
-        if not self.connections and self._drained is not None:
-            self._drained.set()
+        self._count_changed()
+
+    async def wait_connections(self, enough: Callable[[int], bool]) -> None:
+        """Until `enough(open connections)` holds: a graceful stop waits for none, a test for
+        the server to have seen its client come or go."""
+        while not enough(len(self.connections)):
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            await self._changed.wait()
+
+    def _count_changed(self) -> None:
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     def too_many(self, wait_s: float) -> Answer:
         """429 (RFC 6585 4) with when to ask again."""
@@ -142,18 +164,13 @@ class HttpServer:
         return answer
 
     # -- the tick -------------------------------------------------------------------------------
-    def _tick(self) -> None:
-        """Once a second, on the second: the Date header (RFC 9110 6.6.1) and timeouts."""
-        wall = time.time()
-        self.now = self.monotonic()
-        self.date_line = b"Date: " + formatdate(wall, usegmt=True).encode() + b"\r\n"
-        now = self.now
+    def tick(self) -> None:
+        """Once a second, from the ticker: the Date header (RFC 9110 6.6.1) and timeouts."""
+        self.now = now = self.monotonic()
+        self.date_line = b"Date: " + formatdate(self.clock(), usegmt=True).encode() + b"\r\n"
         for connection in [c for c in self.connections if c.deadline <= now]:
             connection.expire()
-        with contextlib.suppress(RuntimeError):  # no running loop yet: the first tick
-            loop = asyncio.get_running_loop()
-            self._tick_handle = loop.call_later(1.0 - wall % 1.0 + 0.001, self._tick)
 
     def start_ticking(self) -> None:
-        if self._tick_handle is None:
-            self._tick()
+        self.tick()
+        self.ticker.start(self.tick)

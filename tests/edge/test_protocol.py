@@ -7,10 +7,16 @@ import hashlib
 import os
 import resource
 import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 import pytest
 
+from classcast.clock import FakeClock
 from edge.http.messages import Answer, Request
+from edge.http.protocol import Connection, Limits
+from edge.http.server import HttpServer
+from edge.http.ticker import Tick
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import EdgeClient, ScriptedUpstream, settle
 
@@ -20,6 +26,12 @@ TS = {"Content-Type": "video/mp2t"}
 BIG = os.urandom(8 * 1024 * 1024)
 
 
+@dataclass(frozen=True)
+class Address:
+    host: str
+    port: int
+
+
 class Wire:
     """One raw client connection."""
 
@@ -27,7 +39,7 @@ class Wire:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def open(cls, edge: EdgeClient, rcvbuf: int = 0) -> Wire:
+    async def open(cls, edge: EdgeClient | Address, rcvbuf: int = 0) -> Wire:
         sock = socket.socket()
         if rcvbuf:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -37,6 +49,16 @@ class Wire:
 
     def send(self, data: bytes) -> None:
         self.writer.write(data)
+
+    def served_by(self, server: HttpServer) -> Connection:
+        """The edge's side of this connection (the server has seen it)."""
+        here = self.writer.get_extra_info("sockname")
+        (connection,) = [
+            c
+            for c in server.connections
+            if c.transport is not None and c.transport.get_extra_info("peername") == here
+        ]
+        return connection
 
     async def answer(self) -> tuple[int, dict[str, str], bytes]:
         """One response: status, headers (lower-case names) and body (by Content-Length)."""
@@ -66,6 +88,104 @@ class Wire:
 
 def get(path: str, extra: str = "", version: str = "1.1") -> bytes:
     return f"GET {path} HTTP/{version}\r\nHost: edge\r\n{extra}\r\n".encode()
+
+
+class HandTicker:
+    """Drives the server's tick for a test: `step` moves the fake clock, then ticks."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self._tick: Tick | None = None
+
+    def start(self, tick: Tick) -> None:
+        self._tick = tick
+
+    def stop(self) -> None:
+        self._tick = None
+
+    def step(self, seconds: float) -> None:
+        assert self._tick is not None, "the server is not ticking"
+        self.clock.advance(seconds)
+        self._tick()
+
+
+class WatchedConnection(Connection):
+    """A real connection that tells the test what reached it, so the test waits on that."""
+
+    def __init__(self, server: HttpServer, opened: asyncio.Queue[WatchedConnection]) -> None:
+        super().__init__(server)
+        self.opened = opened
+        self.received = 0
+        self._arrived = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.opened.put_nowait(self)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        self.received += len(data)
+        self._arrived.set()
+
+    async def has_received(self, count: int) -> None:
+        while self.received < count:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    def is_open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
+
+@dataclass
+class SteppedServer:
+    """An HTTP server alone (a playlist for every request) whose time moves by hand."""
+
+    server: HttpServer
+    address: Address
+    ticker: HandTicker
+    opened: asyncio.Queue[WatchedConnection]
+    wires: list[Wire] = field(default_factory=list)
+
+    async def connect(self) -> tuple[Wire, WatchedConnection]:
+        """A client connection and, once the server has taken it, the server's side."""
+        wire = await Wire.open(self.address)
+        self.wires.append(wire)
+        async with asyncio.timeout(5):
+            side = await self.opened.get()
+        assert wire.served_by(self.server) is side
+        return wire, side
+
+
+def playlist(request: Request) -> Answer:
+    return Answer(200, b"Content-Type: application/vnd.apple.mpegurl\r\n", PLAYLIST)
+
+
+@pytest.fixture
+async def stepped() -> AsyncIterator[Callable[[Limits], Awaitable[SteppedServer]]]:
+    started: list[SteppedServer] = []
+
+    async def start(limits: Limits) -> SteppedServer:
+        clock = FakeClock()
+        ticker = HandTicker(clock)
+        opened: asyncio.Queue[WatchedConnection] = asyncio.Queue()
+        server = HttpServer(
+            playlist,
+            limits,
+            monotonic=clock,
+            clock=clock,
+            ticker=ticker,
+            protocol=lambda server: WatchedConnection(server, opened),
+        )
+        port = await server.listen("127.0.0.1", 0)
+        server.start_ticking()
+        started.append(SteppedServer(server, Address("127.0.0.1", port), ticker, opened))
+        return started[-1]
+
+    yield start
+    for edge in started:
+        for wire in edge.wires:  # a test that failed half-way leaves some open
+            wire.close()
+        await edge.server.stop(grace_s=0)
 
 
 @pytest.fixture
@@ -165,20 +285,41 @@ async def test_expect_100_continue_gets_continue_then_the_answer(warm: EdgeClien
 
 
 async def test_a_slowloris_is_cut_off_while_others_are_served(
-    make_edge: EdgeFactory, upstream: tuple[ScriptedUpstream, str]
+    stepped: Callable[[Limits], Awaitable[SteppedServer]],
 ) -> None:
-    edge = await make_edge(header_timeout=1, idle_timeout=1)
-    upstream[0].put("/v/0.m3u8", PLAYLIST, headers=M3U8)
-    slow = await Wire.open(edge)
-    idle = await Wire.open(edge)
-    slow.send(b"GET /v/0.m3u8 HTTP/1.1\r\nHost: e\r\nX-Slow: ")
+    edge = await stepped(Limits(header_timeout=1, idle_timeout=1))
+    slow, slow_side = await edge.connect()
+    idle, idle_side = await edge.connect()
+    viewer, _ = await edge.connect()
+    half_a_head = b"GET /v/0.m3u8 HTTP/1.1\r\nHost: e\r\nX-Slow: "
+    slow.send(half_a_head)
+    await slow_side.has_received(len(half_a_head))
     for _ in range(3):  # a real viewer keeps being answered meanwhile
-        assert (await edge.get("/v/0.m3u8")).status == 200
-        await asyncio.sleep(0.3)
-    status, headers, _ = await slow.answer()  # within the 1 s tick after the deadline
+        viewer.send(get("/v/0.m3u8"))
+        assert (await viewer.answer())[0] == 200
+        edge.ticker.step(0.3)
+    assert slow_side.is_open() and idle_side.is_open()  # 0.9 s: not yet
+    edge.ticker.step(0.2)  # the first tick after the deadline
+    status, headers, _ = await slow.answer()
     assert status == 408 and headers["connection"] == "close"
     assert await slow.closed()
     assert await idle.closed()  # said nothing at all: closed without an answer
+    viewer.send(get("/v/0.m3u8"))
+    assert (await viewer.answer())[0] == 200
+    viewer.close()
+
+
+async def test_a_kept_alive_connection_closes_after_the_idle_timeout_not_before(
+    stepped: Callable[[Limits], Awaitable[SteppedServer]],
+) -> None:
+    edge = await stepped(Limits(header_timeout=1, idle_timeout=5))
+    wire, side = await edge.connect()
+    wire.send(get("/v/0.m3u8"))
+    assert (await wire.answer())[0] == 200
+    edge.ticker.step(4.9)  # past the header timeout: an idle connection has the longer one
+    assert side.is_open()
+    edge.ticker.step(0.2)
+    assert await wire.closed()  # closed without a word
 
 
 async def test_a_client_that_leaves_mid_segment_leaks_no_descriptor(warm: EdgeClient) -> None:
@@ -192,8 +333,7 @@ async def test_a_client_that_leaves_mid_segment_leaks_no_descriptor(warm: EdgeCl
         wire.writer.transport.abort()
         wire.close()
     async with asyncio.timeout(5):  # the edge saw each client go (the fixture's stays)
-        while len(warm.edge.server.connections) > kept:
-            await asyncio.sleep(0.01)
+        await warm.edge.server.wait_connections(lambda count: count <= kept)
     assert len(os.listdir("/proc/self/fd")) <= before
     assert (await warm.get("/v/big.ts")).status == 200
 
@@ -206,18 +346,17 @@ async def test_a_slow_reader_costs_no_memory_and_gets_every_byte(warm: EdgeClien
     received, digest = 0, hashlib.sha256()
     async with asyncio.timeout(30):
         head = await wire.reader.readuntil(b"\r\n\r\n")
+        # nothing of the body read yet: the socket filled, and the rest waits for it in a task
+        sending = wire.served_by(warm.edge.server).task
+        assert sending is not None and not sending.done()
         while received < len(BIG):
             chunk = await wire.reader.read(64 * 1024)
             received += len(chunk)
             digest.update(chunk)
-            if received < 2_000_000:
-                await asyncio.sleep(0.01)  # slow at first: the socket fills, sendfile waits
+        await sending  # counted once the answer is done, part at once, part later
     assert b"200 OK" in head and digest.digest() == hashlib.sha256(BIG).digest()
     # zero-copy: the 8 MiB never passed through the edge's memory
     assert warm.sends.copied_bytes == 0
-    async with asyncio.timeout(5):  # counted once the answer is done, part at once, part later
-        while warm.sends.bytes_sent - sent_before < len(BIG):
-            await asyncio.sleep(0.01)
     assert warm.sends.bytes_sent - sent_before == len(BIG)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 4 * 1024
     wire.close()
@@ -259,9 +398,10 @@ async def test_a_stopping_server_answers_a_new_connections_first_request_and_clo
     idle = await Wire.open(warm)
     idle.send(get("/v/0.m3u8"))
     assert (await idle.answer())[0] == 200  # a keep-alive connection, now idle
+    seen = len(warm.edge.server.connections)
     fresh = await Wire.open(warm)  # accepted, its request not sent yet
-    await asyncio.sleep(0)  # the edge has seen the connection: it counts as open
-    assert len(warm.edge.server.connections) >= 2
+    async with asyncio.timeout(5):  # the edge has seen the connection: it counts as open
+        await warm.edge.server.wait_connections(lambda count: count > seen)
     stopping = asyncio.ensure_future(warm.edge.server.stop(grace_s=3.0))
     assert await idle.closed()  # closed at once: its client may retry on a new connection
     fresh.send(get("/v/1.m3u8"))  # a new connection's request may not be retried: answered
