@@ -331,9 +331,13 @@ class DiskOwner(DiskTier):
         self._chores.add(future)
         future.add_done_callback(self._chores.discard)
 
-    async def close(self) -> None:
+    async def deleted(self) -> None:
+        """Wait until the files dropped so far are deleted (the threads doing it are done)."""
         if self._chores:
             await asyncio.gather(*self._chores, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.deleted()
         await super().close()
 
 
