@@ -79,6 +79,7 @@ class Fill:
         self.received = 0
         self.error: UpstreamError | None = None
         self.waiters = 0
+        self.on_waiters: Callable[[Fill], None] | None = None  # told of each join and leave
         self.meta: ObjectMeta | None = None  # set before finish() unless the fill failed
         self.revalidated: MemoryObject | DiskEntry | None = None  # what a 304 refreshed
         self.temp_path: Path | None = None  # the temp file the body is written to, if any
@@ -170,9 +171,17 @@ class Fill:
             self.observer.finished(self)
         self._release_reader()
 
+    def join(self) -> None:
+        """One more waiter reads this fill."""
+        self.waiters += 1
+        if self.on_waiters is not None:
+            self.on_waiters(self)
+
     def leave(self) -> None:
         """A waiter is done with this fill (handlers call it in `finally`)."""
         self.waiters -= 1
+        if self.on_waiters is not None:
+            self.on_waiters(self)
         self._release_reader()
 
     def _release_reader(self) -> None:
@@ -242,6 +251,9 @@ class FillRegistry:
     def __init__(self) -> None:
         self._fills: dict[CacheKey, Fill] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.on_waiters: Callable[[Fill], None] | None = None  # given to every fill it starts
 
     def get(self, key: CacheKey) -> Fill | None:
         return self._fills.get(key)
@@ -249,11 +261,13 @@ class FillRegistry:
     def join_or_start(self, key: CacheKey, kind: ObjectKind, run: FillRunner) -> tuple[Fill, bool]:
         fill = self._fills.get(key)
         if fill is not None:
-            fill.waiters += 1
+            fill.join()
             return fill, False
         fill = Fill(key, kind)
-        fill.waiters = 1
+        fill.on_waiters = self.on_waiters
+        fill.join()
         self._fills[key] = fill
+        self._idle.clear()
         task = asyncio.create_task(self._run(fill, run), name=f"fill {key}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -271,6 +285,13 @@ class FillRegistry:
         finally:
             fill.finish("failed", UpstreamError("fill ended without an outcome"))
             self._fills.pop(fill.key, None)
+            if not self._fills:
+                self._idle.set()
+
+    async def idle(self) -> None:
+        """Return when no fill runs: at once, or when the last running fill ends."""
+        while self._fills:
+            await self._idle.wait()
 
     def __len__(self) -> int:
         return len(self._fills)

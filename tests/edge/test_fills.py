@@ -11,7 +11,7 @@ import pytest
 from edge.cache.keys import cache_key
 from edge.http.messages import Answer, FileAnswer, Request
 from tests.edge.conftest import EdgeFactory
-from tests.edge.fakes import EdgeClient, ScriptedUpstream, settle
+from tests.edge.fakes import EdgeClient, FillWaiters, ScriptedUpstream, settle
 
 SEGMENT = os.urandom(2_000_000)
 TS = {"Content-Type": "video/mp2t", "Cache-Control": "max-age=3600", "ETag": '"seg1"'}
@@ -43,6 +43,7 @@ async def test_200_concurrent_cold_requests_make_one_upstream_fetch(
     fake.put("/v/cold.ts", SEGMENT, headers=TS, gate=gate)
 
     url = edge.make_url("/v/cold.ts")
+    waiters = FillWaiters(edge)
 
     async def fetch(session: aiohttp.ClientSession) -> tuple[str, bytes]:
         async with session.get(url) as response:
@@ -51,10 +52,8 @@ async def test_200_concurrent_cold_requests_make_one_upstream_fetch(
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         tasks = [asyncio.create_task(fetch(session)) for _ in range(200)]
         # the upstream holds the second half until every request has joined the fill
-        stats = edge.stats
-        async with asyncio.timeout(10):
-            while stats.coalesced < 199:
-                await asyncio.sleep(0.02)
+        await waiters.until(lambda: waiters.joins["/v/cold.ts"] == 200, within=10)
+        assert edge.stats.coalesced == 199
         gate.set()
         results = await asyncio.gather(*tasks)
     assert fake.hits["/v/cold.ts"] == 1
@@ -93,11 +92,14 @@ async def test_first_client_hanging_up_does_not_cancel_the_fill(
     fake, _ = upstream
     gate = asyncio.Event()
     fake.put("/v/hangup.ts", SEGMENT, headers=TS, gate=gate)
+    waiters = FillWaiters(edge)
     quitter = await edge.get("/v/hangup.ts")
     await quitter.content.readexactly(1024)
     stayer = await edge.get("/v/hangup.ts")
+    assert waiters.waiting["/v/hangup.ts"] == 2
     quitter.close()  # hangs up mid-body
-    await asyncio.sleep(0.1)
+    await waiters.until(lambda: waiters.waiting["/v/hangup.ts"] == 1)  # the edge saw it go
+    assert edge.cache.fills.get(cache_key("/v/hangup.ts")) is not None  # the fill runs on
     gate.set()
     assert await stayer.read() == SEGMENT
     again = await edge.get("/v/hangup.ts")
@@ -140,10 +142,10 @@ async def test_a_miss_decided_before_a_fill_ends_answers_from_what_it_stored(
     body = os.urandom(200_000)
     gate = asyncio.Event()
     fake.put("/v/late.ts", body, headers={"Content-Type": "video/mp2t"}, gate=gate)
+    waiters = FillWaiters(edge)
     first = asyncio.ensure_future(edge.get("/v/late.ts"))
-    async with asyncio.timeout(5):
-        while edge.cache.fills.get(cache_key("/v/late.ts")) is None:
-            await asyncio.sleep(0.005)
+    await waiters.until(lambda: waiters.joins["/v/late.ts"] == 1)
+    assert edge.cache.fills.get(cache_key("/v/late.ts")) is not None
     decided = edge.edge.handler.handle(Request("GET", "/v/late.ts", {}))
     assert not isinstance(decided, Answer)  # nothing stored yet: the answer must wait
     gate.set()

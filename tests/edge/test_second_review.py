@@ -11,7 +11,14 @@ import pytest
 
 from edge.cache.sink import TempFileSink
 from tests.edge.conftest import EdgeFactory
-from tests.edge.fakes import EdgeClient, FakeClock, ScriptedUpstream, raw_request, settle
+from tests.edge.fakes import (
+    EdgeClient,
+    FakeClock,
+    FillWaiters,
+    ScriptedUpstream,
+    raw_request,
+    settle,
+)
 from tests.edge.test_freshness import put_live
 
 TS = {"Content-Type": "video/mp2t"}
@@ -41,9 +48,10 @@ async def test_disk_full_on_the_first_write_still_serves_every_waiter(
     body = os.urandom(300_000)
     gate = asyncio.Event()
     upstream[0].put("/v/full.ts", body, headers=TS, gate=gate)
+    waiters = FillWaiters(edge)
     whole = await edge.get("/v/full.ts")
     ranged = asyncio.ensure_future(edge.get("/v/full.ts", headers={"Range": "bytes=0-99"}))
-    await asyncio.sleep(0.1)
+    await waiters.until(lambda: waiters.joins["/v/full.ts"] == 2)  # both wait on the one fill
     gate.set()
     assert await whole.read() == body
     part = await ranged
