@@ -15,22 +15,22 @@ from edge.cache.keys import CacheKey
 from edge.errors import UpstreamError
 
 
-async def read_all(fill: Fill, pause: float) -> list[bytes | FileSpan]:
-    parts = []
-    async for part in fill.follow():
-        parts.append(part)
-        await asyncio.sleep(pause)  # a slow client: the file grows while it sends
-    return parts
+async def read_all(fill: Fill) -> list[bytes | FileSpan]:
+    return [part async for part in fill.follow()]
 
 
 async def test_a_slow_waiter_reads_every_byte_of_a_growing_file_once() -> None:
     fill = Fill(CacheKey("/v/a.ts"), "segment")
-    reader = asyncio.create_task(read_all(fill, pause=0.01))
-    for _ in range(20):
+    parts = fill.follow()
+    spans = []
+    for _ in range(10):
         fill.file_grew(1000)
-        await asyncio.sleep(0.003)
+        fill.file_grew(1000)  # a slow client: the file grows twice while it sends a span
+        spans.append(await anext(parts))
+    last = asyncio.ensure_future(anext(parts))  # all read: it waits for more, or the end
     fill.finish("stored")
-    spans = await reader
+    with pytest.raises(StopAsyncIteration):
+        await last
     assert all(isinstance(s, FileSpan) for s in spans)
     covered = [(s.start, s.start + s.count) for s in spans if isinstance(s, FileSpan)]
     assert covered[0][0] == 0
@@ -48,7 +48,7 @@ async def test_after_a_disk_error_the_rest_comes_from_memory(tmp_path: Path) -> 
     fill.append(b"y" * 200)
     fill.finish("passed")
     assert fill.spilled
-    assert await read_all(fill, 0) == [FileSpan(0, 500), b"x" * 300, b"y" * 200]
+    assert await read_all(fill) == [FileSpan(0, 500), b"x" * 300, b"y" * 200]
     with pytest.raises(AssertionError):
         fill.file_grew(1)  # the file part always comes first
 
@@ -56,11 +56,12 @@ async def test_after_a_disk_error_the_rest_comes_from_memory(tmp_path: Path) -> 
 async def test_a_failed_fill_raises_so_no_short_body_looks_complete() -> None:
     fill = Fill(CacheKey("/v/a.ts"), "segment")
     fill.file_grew(100)
-    reader = asyncio.create_task(read_all(fill, 0))
-    await asyncio.sleep(0.01)
+    parts = fill.follow()
+    assert await anext(parts) == FileSpan(0, 100)  # a waiter part-way through the body
+    rest = asyncio.ensure_future(anext(parts))
     fill.finish("failed", UpstreamError("short body"))
     with pytest.raises(UpstreamError, match="short body"):
-        await reader
+        await rest
 
 
 async def test_the_temp_file_descriptor_lives_until_the_last_waiter_leaves(
