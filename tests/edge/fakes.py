@@ -43,6 +43,7 @@ class ScriptedUpstream:
         self.objects: dict[str, Scripted] = {}
         self.hits: Counter[str] = Counter()
         self.seen_headers: list[CIMultiDict[str]] = []
+        self._heard = asyncio.Condition()  # notified of every request, for `arrived`
         self.app = web.Application()
         self.app.router.add_route("*", "/{path:.*}", self.handle)
 
@@ -50,9 +51,16 @@ class ScriptedUpstream:
         self.objects[path] = Scripted(body, **kwargs)  # type: ignore[arg-type]
         return self.objects[path]
 
+    async def arrived(self, path_qs: str, count: int = 1, within: float = 5.0) -> None:
+        """Wait until the upstream has been asked for `path_qs` `count` times in all."""
+        async with asyncio.timeout(within), self._heard:
+            await self._heard.wait_for(lambda: self.hits[path_qs] >= count)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.hits[request.path_qs] += 1
         self.seen_headers.append(CIMultiDict(request.headers))
+        async with self._heard:
+            self._heard.notify_all()
         obj = self.objects.get(request.path_qs) or self.objects.get(request.path)
         if obj is None:
             return web.Response(status=404, text="no such object")

@@ -1,14 +1,16 @@
 """A node's one cache, in one process: the supervisor's hub and two workers' edges joined by
 real socketpairs, each worker its own HTTP server on loopback, one fake clock. What the
-workers of a real node do across processes (tests/e2e/test_workers.py) is decided here."""
+workers of a real node do across processes (tests/e2e/test_workers.py) is decided here.
+
+What the hub and a worker tell each other crosses a socket with no event to await, so those
+waits poll (`until`); the upstream's arrivals, fills and file deletions are awaited."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from edge.config import build
 from edge.node.hub import Hub
 from edge.node.link import NodeLink
 from tests.edge.fakes import EdgeClient, EdgeClients, FakeClock, ScriptedUpstream, settle
+from tests.support.wait import until
 
 SEGMENT = os.urandom(1_000_000)
 TS = {"Content-Type": "video/mp2t", "Cache-Control": "max-age=3600", "ETag": '"s1"'}
@@ -125,7 +128,7 @@ async def test_a_new_worker_gets_the_node_copy_instead_of_fetching(
     await (await a.get("/v/seg.ts")).read()
     await settle(a)
     name = a.cache.disk.keys()[0]
-    assert await _until(lambda: b.cache.disk.get(name) is not None)  # told of it at once
+    await until(lambda: b.cache.disk.get(name) is not None, 5, "b told of the store")
     b.cache.disk.discard(name)  # as a worker started after the store: its view is empty
     answer = await b.get("/v/seg.ts")
     assert (answer.headers["X-Cache"], await answer.read()) == ("HIT", SEGMENT)
@@ -166,7 +169,8 @@ async def test_purge_in_one_worker_forgets_the_object_in_every_worker(
     )
     assert (order.status, await order.json()) == (200, {"purged": 1})  # one object, two copies
     assert a.cache.disk.keys() == b.cache.disk.keys() == []
-    assert await _until(lambda: not node.data_files())
+    await node.hub.disk.deleted()
+    assert not node.data_files()
     assert (await b.get("/v/p.ts")).headers["X-Cache"] == "MISS"
     assert fake.hits["/v/p.ts"] == 2
 
@@ -203,11 +207,13 @@ async def test_the_node_budget_holds_whatever_worker_stored(
         await (await worker.get(f"/v/{number}.ts")).read()
         await settle(worker)
     assert node.hub.disk.bytes_used <= 3_500_000
-    assert await _until(lambda: sum(p.stat().st_size for p in node.data_files()) <= 3_500_000)
+    await until(lambda: node.hub.disk.get("/v/7.ts") is not None, 5, "the last store heard")
+    await node.hub.disk.deleted()
+    assert sum(p.stat().st_size for p in node.data_files()) <= 3_500_000
     kept = set(node.hub.disk.keys())
     assert len(kept) == 3
     for worker in node.workers:  # no worker's view holds what the node evicted
-        assert await _until(lambda w=worker: set(w.cache.disk.keys()) <= kept)
+        await until(lambda w=worker: set(w.cache.disk.keys()) <= kept, 5, "evictions heard")
 
 
 async def test_followers_claim_again_when_the_filler_dies_before_the_head(
@@ -217,10 +223,13 @@ async def test_followers_claim_again_when_the_filler_dies_before_the_head(
     fake.put("/v/slow.ts", SEGMENT, headers=TS, delay=0.3)
     a, b = node.workers
     first = asyncio.ensure_future(a.get("/v/slow.ts"))
-    assert await _until(lambda: a.cache.fetcher.fetching == 1)
+    await fake.arrived("/v/slow.ts")
+    assert a.cache.fetcher.fetching == 1
     second = asyncio.ensure_future(b.get("/v/slow.ts"))
-    assert await _until(
-        lambda: bool(node.hub.claims) and bool(next(iter(node.hub.claims.values())).followers)
+    await until(
+        lambda: bool(node.hub.claims) and bool(next(iter(node.hub.claims.values())).followers),
+        5,
+        "b following a's claim",
     )
     node.hub.workers[1].channel.close()  # worker a, as far as the node knows, is gone
     answer = await second
@@ -242,7 +251,7 @@ async def test_a_follower_mid_body_takes_the_fill_over_when_its_filler_dies(
     half = len(SEGMENT) // 2
     assert await second.content.readexactly(half) == SEGMENT[:half]
     node.hub.workers[1].channel.close()  # worker a, as far as the node knows, is gone
-    assert await _until(lambda: fake.hits["/v/cut.ts"] == 2)  # b fetches it again...
+    await fake.arrived("/v/cut.ts", 2)  # b fetches it again...
     gate.set()
     assert await second.content.read() == SEGMENT[half:]  # ...and its viewer gets the rest
     assert await first.read() == SEGMENT
@@ -272,16 +281,6 @@ async def test_a_takeover_that_finds_another_object_fails_its_followers_cleanly(
     first.close()
 
 
-async def _until(predicate: Callable[[], bool]) -> bool:
-    """Poll a condition the node reaches through messages (no event to wait on), for 5 s."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(5.0):
-            while not predicate():
-                await asyncio.sleep(0.01)
-            return True
-    return bool(predicate())
-
-
 async def test_a_fill_that_ends_before_its_follower_looks_leaves_no_claim_behind(
     node: Node, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
@@ -291,13 +290,14 @@ async def test_a_fill_that_ends_before_its_follower_looks_leaves_no_claim_behind
     fake.put("/v/x.m3u8", body, headers=headers, delay=0.3)
     a, b = node.workers
     first = asyncio.ensure_future(a.get("/v/x.m3u8"))
-    assert await _until(lambda: a.cache.fetcher.fetching == 1)
+    await fake.arrived("/v/x.m3u8")
+    assert a.cache.fetcher.fetching == 1
     assert node.links[1].channel is not None and node.links[1].channel.transport is not None
     node.links[1].channel.transport.pause_reading()  # b is busy: the node's words queue up
     second = asyncio.ensure_future(b.get("/v/x.m3u8"))
-    assert await _until(lambda: any(c.followers for c in node.hub.claims.values()))
+    await until(lambda: any(c.followers for c in node.hub.claims.values()), 5, "b following")
     assert (await first).status == 200
-    assert await _until(lambda: not node.hub.claims)  # a's end went out to b, unread
+    await until(lambda: not node.hub.claims, 5, "a's end went out to b, unread")
     node.links[1].channel.transport.resume_reading()  # "follow" and its end in one read
     answer = await second
     assert (answer.status, await answer.read()) == (200, body)
@@ -346,9 +346,9 @@ async def test_what_a_worker_stored_before_it_heard_of_a_purge_is_not_kept(
             headers={"Authorization": f"Bearer {ADMIN}"},
         )
     )
-    assert await _until(lambda: node.hub.epoch == 1)  # the purge went out first
+    await until(lambda: node.hub.epoch == 1, 5, "the purge went out first")
     from_b.resume_reading()
     assert (await order).status == 200
-    assert await _until(lambda: not node.data_files())  # b's late copy is deleted, not kept
+    await until(lambda: not node.data_files(), 5, "b's late copy deleted, not kept")
     assert b.cache.disk.keys() == []
     assert (await a.get("/v/late.ts")).headers["X-Cache"] == "MISS"
