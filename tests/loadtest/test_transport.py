@@ -273,8 +273,7 @@ def test_a_stalled_body_times_out_after_the_read_timeout() -> None:
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"s" * 1000)
         await writer.drain()
-        while not release.is_set():  # hold the connection open, sending nothing
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(release.wait)  # hold the connection open, sending nothing
 
     async def scenario(base: str) -> float:
         async with using(timeout_s=0.4) as (client, viewer):
@@ -348,8 +347,7 @@ def test_a_garbled_answer_is_a_transport_error(wire: bytes, split: bool, message
             writer.write(body)
         else:
             writer.write(wire)
-        while not release.is_set():
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(release.wait)
 
     async def scenario(base: str) -> None:
         async with using() as (_, viewer):
