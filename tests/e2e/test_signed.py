@@ -21,6 +21,7 @@ from edge.serve.signing import Token, sign
 from tests.e2e.conftest import CONTENT
 from tests.support.process import ROOT, Service, run_service
 from tests.support.recording_upstream import Answer, RecordingUpstream, recording_upstream
+from tests.support.wait import until_sync
 
 pytestmark = pytest.mark.e2e
 NEW_KEY, OLD_KEY = "new-key-0123456789abcdef", "old-key-0123456789abcdef"
@@ -124,14 +125,17 @@ def test_two_tokens_share_one_fetch_and_the_old_key_still_verifies(signed: Signe
         first = get(f"{signed.edge.url}{path}?{token(path)}")
         assert (first[0], first[1]["X-Cache"]) == (200, "MISS")
         # a segment's fill finishes its disk commit just after its body went out: poll
-        deadline, label = time.monotonic() + 5, ""
-        while label != "HIT" and time.monotonic() < deadline:
+        body = b""
+
+        def hit_with_the_old_key(path: str = path) -> bool:
+            nonlocal body
             status, headers, body = get(
                 f"{signed.edge.url}{path}?{token(LESSON, key=OLD_KEY)}&extra=1"
             )
             assert status == 200 and headers["X-Cache"] in ("COALESCED", "HIT")
-            label = headers["X-Cache"]
-        assert label == "HIT"
+            return bool(headers["X-Cache"] == "HIT")
+
+        until_sync(hit_with_the_old_key, 5, f"a HIT for {path} with the old key")
         if path.endswith(".ts"):
             assert first[2] == body == (CONTENT / file).read_bytes()
         assert signed.origin_hits(path) == 1
@@ -199,9 +203,7 @@ def test_the_access_log_keeps_no_replayable_signature(signed: Signed) -> None:
     query = token(path)
     signature = dict(parse_qsl(query))["cc_sig"]
     assert get(f"{signed.edge.url}{path}?{query}")[0] == 200
-    deadline = time.monotonic() + 5
-    while f"{path}?cc_exp=" not in signed.edge.log() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    until_sync(lambda: f"{path}?cc_exp=" in signed.edge.log(), 5, "the request logged", 0.05)
     log = signed.edge.log()
     assert f"{path}?cc_exp=" in log and "cc_sig=-" in log
     assert signature not in log

@@ -4,7 +4,6 @@ sent with 200): the edge never caches it, never serves it as a HIT, and counts i
 from __future__ import annotations
 
 import re
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ import pytest
 
 from tests.support.process import Service, run_service
 from tests.support.recording_upstream import Answer, RecordingUpstream, recording_upstream
+from tests.support.wait import until_sync
 
 pytestmark = pytest.mark.e2e
 HTML = b"<html><body><h1>Service temporarily unavailable</h1></body></html>\n"
@@ -73,10 +73,12 @@ def test_garbage_in_place_of_a_cached_playlist_keeps_the_good_copy(
     upstream.answers[path] = Answer(VOD, cache_control="max-age=1")
     assert get(edge.url + path)[:3:2] == (200, VOD)
     upstream.answers[path] = Answer(HTML, "text/html", cache_control="max-age=60")
-    deadline = time.monotonic() + 10
-    while upstream.hits(path) < 3 and time.monotonic() < deadline:
+
+    def served_the_good_copy() -> bool:
         status, headers, body = get(edge.url + path)
         assert (status, body) == (200, VOD)  # fresh, then stale: never the HTML
         assert headers["X-Cache"] in ("HIT", "STALE")
-        time.sleep(0.2)
+        return upstream.hits(path) >= 3
+
+    until_sync(served_the_good_copy, 10, "the edge back upstream 3 times", every=0.2)
     assert upstream.hits(path) >= 3  # the edge did go back upstream and was refused garbage

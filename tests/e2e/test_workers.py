@@ -27,6 +27,7 @@ from prometheus_client.samples import Sample
 from tests.support.http1 import Connection, NoResponse, Reply, fetch
 from tests.support.process import ROOT, Service, run_service
 from tests.support.recording_upstream import Answer, RecordingUpstream, recording_upstream
+from tests.support.wait import until
 
 pytestmark = pytest.mark.e2e
 MIB = 1024**2
@@ -77,16 +78,6 @@ def is_running(proc: Proc) -> bool:
     """A zombie has exited: whoever inherits it reaps it, and it holds no socket or file."""
     stat = _stat(proc.pid)
     return stat is not None and stat[2] == proc.start and stat[0] not in ("Z", "X")
-
-
-async def until(predicate: Callable[[], bool], within: float, what: str) -> float:
-    """Poll `predicate` until it holds; returns the seconds it took."""
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > within:
-            raise AssertionError(f"not within {within} s: {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
 
 
 # -- metrics -----------------------------------------------------------------------------
@@ -156,12 +147,17 @@ class Node:
     async def scrape_until(
         self, predicate: Callable[[Metrics], bool], within: float, what: str
     ) -> Metrics:
-        deadline = time.monotonic() + within
-        while not predicate(metrics := await self.scrape()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not within {within} s: {what}; last scrape {metrics}")
-            await asyncio.sleep(0.02)
-        return metrics
+        scraped: list[Metrics] = []
+
+        async def holds() -> bool:
+            scraped[:] = [await self.scrape()]
+            return predicate(scraped[0])
+
+        try:
+            await until(holds, within, what)
+        except AssertionError as error:
+            raise AssertionError(f"{error}; last scrape {scraped}") from None
+        return scraped[0]
 
 
 @contextlib.asynccontextmanager

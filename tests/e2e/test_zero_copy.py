@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 
 from tests.e2e.conftest import CONTENT, Stack
 from tests.support.process import ROOT, free_port, stop, wait_ready
+from tests.support.wait import until_sync
 
 pytestmark = pytest.mark.e2e
 SEGMENT = "/vod/math-fractions/360p/seg_00003.ts"
@@ -75,12 +75,16 @@ def test_disk_hits_are_sent_with_sendfile_and_the_fallback_copies(
         miss_headers, miss = get(url + SEGMENT)
         hit_headers, hit = get(url + SEGMENT)
         whole_bodies = 2
-        for _ in range(50):  # a request right after the MISS may still join the committing fill
+
+        def hit_at_last() -> bool:  # a request right after the MISS may join the committing fill
+            nonlocal hit_headers, hit, whole_bodies
             if hit_headers["X-Cache"] == "HIT":
-                break
-            time.sleep(0.02)
+                return True
             hit_headers, hit = get(url + SEGMENT)
             whole_bodies += 1
+            return False
+
+        until_sync(hit_at_last, 2, "a HIT after the MISS")
         _, part = get(url + SEGMENT, {"Range": "bytes=1000-20999"})
     finally:
         # stop the traced edge itself; strace then exits with its status

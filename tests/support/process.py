@@ -8,11 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.wait import until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 20.0
@@ -35,18 +36,20 @@ class Service:
 
 
 def wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"service exited with {process.returncode}:\n{log_path.read_text()}")
         with (
             contextlib.suppress(OSError),
             urllib.request.urlopen(url + "/healthz", timeout=1) as answer,
         ):
-            if answer.status == 200:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"service at {url} not ready in {READY_TIMEOUT_S}s:\n{log_path.read_text()}")
+            return bool(answer.status == 200)
+        return False
+
+    try:
+        until_sync(ready, READY_TIMEOUT_S, f"service at {url} ready", every=0.05)
+    except AssertionError as error:
+        raise RuntimeError(f"{error}:\n{log_path.read_text()}") from None
 
 
 @contextlib.contextmanager

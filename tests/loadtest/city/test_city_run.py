@@ -11,7 +11,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 
 from loadtest.city import netns
 from tests.support.process import ROOT
+from tests.support.wait import until_sync
 
 pytestmark = [
     pytest.mark.e2e,
@@ -55,15 +55,15 @@ def load_lock() -> Iterator[None]:
         yield
         return
     with LOCK.open("a") as handle:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
+
+        def locked() -> bool:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{LOCK} busy for {LOCK_WAIT_S:.0f} s")
-                time.sleep(0.5)
+                return False
+            return True
+
+        until_sync(locked, LOCK_WAIT_S, f"{LOCK} free (another load run holds it)", every=0.5)
         try:
             yield
         finally:
