@@ -91,10 +91,8 @@ async def test_eviction_keeps_the_disk_within_its_budget(
         fake.put(f"/v/s{n}.ts", os.urandom(100_000), headers=TS)
         await (await edge.get(f"/v/s{n}.ts")).read()
         await settle(edge)
-        await disk.deleted()  # listing the directory while a thread unlinks in it races
-        assert (
-            sum(p.stat().st_size for p in data_files(root)) <= 1_000_000 + 100_000
-        )  # one unlink may lag
+        await disk.deleted()  # the evicted files' unlinks run in threads: wait for them
+        assert sum(p.stat().st_size for p in data_files(root)) <= 1_000_000
     cache = edge.cache
     await cache.disk.close()  # wait for the deleting thread work to finish
     assert sum(p.stat().st_size for p in data_files(root)) <= 1_000_000
