@@ -24,6 +24,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from edge.cache.disk import DiskEntry, DiskTier, OpenFile
 from edge.cache.flight import Fill, Head
+from edge.cache.identity import of_meta
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.objects import ObjectMeta
 from edge.cache.stats import Snapshot, WorkerGauges
@@ -234,7 +235,11 @@ class NodeLink:
             fill.append(payload)
         stored = self.disk.get(name) if self.disk is not None else None
         if fill.file_end < message.get("file_end", 0) and stored is not None:
-            fill.complete_from(stored)  # the temp file was gone before it could be followed
+            # the temp file was gone before it could be followed: the stored file finishes
+            # it if it is what this very fetch stored (its head was checked against the one
+            # the viewers got, when it came)
+            ended = ObjectMeta.from_dict(message["meta"]) if message.get("meta") else None
+            fill.complete_from(stored, of_meta(ended) if ended is not None else None)
         # the body is here only if the file part was followed (or there was none)
         if message.get("meta") and fill.file_end >= message.get("file_end", 0):
             fill.meta = ObjectMeta.from_dict(message["meta"])
