@@ -89,7 +89,7 @@ async def running_edge(
         disk = DiskTier(root, config.disk_bytes, config.max_open_files, owns_files=node is None)
         memory = MemoryTier(config.ram_bytes, config.ram_object_max_bytes)
         if node is not None:
-            node.bind(memory, disk)
+            node.bind(memory, disk, clock)
         kept = await disk.load()
         stack.push_async_callback(disk.close)
         log.info("disk tier ready", extra={"dir": str(root), "entries": kept})
@@ -121,7 +121,7 @@ async def running_edge(
             playlist_deadline_s=config.playlist_fill_timeout,
             clock=clock,
             monotonic=monotonic,
-            node=node,
+            coordinator=node,
         )
         stack.push_async_callback(cache.close)
         if node is not None:  # from now on: the node's purges reach this worker's copies
@@ -137,7 +137,13 @@ async def running_edge(
             clock=clock,
             sign_keys=config.sign_keys,
         )
-        admin = Admin(cache, config.admin_token, config.admin_remote, keep_query)
+        admin = Admin(
+            cache,
+            config.admin_token,
+            config.admin_remote,
+            keep_query,
+            node_purge=node.purge if node is not None else None,
+        )
         registry = CollectorRegistry()
 
         def metrics(request: Request) -> Answer:

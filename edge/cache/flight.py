@@ -21,7 +21,7 @@ from typing import Any, Literal, Protocol
 from multidict import CIMultiDictProxy
 
 from edge.cache.disk import DiskEntry, OpenFile
-from edge.cache.identity import Identity, of_head, of_meta, same_object
+from edge.cache.identity import Identity, of_head, same_object
 from edge.cache.keys import CacheKey, ObjectKind
 from edge.cache.memory import MemoryObject
 from edge.cache.objects import ObjectMeta
@@ -133,23 +133,6 @@ class Fill:
                 old.retire()
         if total > self.file_end:
             self.file_grew(total - self.file_end)
-
-    def complete_from(self, entry: DiskEntry, begun: Identity | None = None) -> bool:
-        """Finish a partly followed body from the stored file of the same object as `begun`
-        (by default the head waiters were sent); False if it is another object, or its file
-        is gone."""
-        if begun is None:
-            head = self.head.result() if self.head.done() else None
-            begun = head.identity if isinstance(head, Head) else None
-        if begun is not None and not same_object(begun, of_meta(entry.meta)):
-            return False
-        try:
-            fd = os.open(entry.path, os.O_RDONLY)
-        except OSError:
-            return False
-        self.take_reader(OpenFile(fd))
-        self.file_reached(entry.size)
-        return True
 
     @property
     def spilled(self) -> bool:

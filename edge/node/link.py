@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from edge.cache.coordinator import Verdict
 from edge.cache.disk import DiskEntry, DiskTier, OpenFile
 from edge.cache.flight import Fill, Head
 from edge.cache.identity import of_meta
@@ -31,7 +33,9 @@ from edge.cache.stats import Snapshot, WorkerGauges
 from edge.errors import UpstreamError
 from edge.node import messages as m
 from edge.node.channel import Channel, open_channel
+from edge.node.claims import claim_until_answered
 from edge.node.copies import place, stored_message, stored_object
+from edge.node.takeover import complete_from
 
 log = logging.getLogger("edge.node")
 
@@ -60,6 +64,7 @@ class NodeLink:
         self.disk: DiskTier | None = None
         self.local_snapshot: Callable[[], Snapshot] = lambda: Snapshot({}, {}, {})
         self.local_purge: Callable[[str, bool], list[str]] = lambda name, prefix: []
+        self.clock: Callable[[], float] = time.time  # the wall clock the cache reads
         self.lost = lost or asyncio.Event()  # set when the supervisor is gone
         self._claims: dict[int, tuple[Fill, asyncio.Future[m.Role]]] = {}  # by claim id
         self._following: dict[str, Following] = {}
@@ -73,10 +78,12 @@ class NodeLink:
         self.channel = await open_channel(sock, self._received, self._lost)
         self._report = asyncio.get_running_loop().call_later(REPORT_INTERVAL_S, self._reported)
 
-    def bind(self, memory: MemoryTier, disk: DiskTier) -> None:
-        """The tiers this worker holds copies in; the disk tier is a view of the node's."""
+    def bind(self, memory: MemoryTier, disk: DiskTier, clock: Callable[[], float]) -> None:
+        """The tiers this worker holds copies in (the disk tier is a view of the node's), and
+        the wall clock its cache judges their freshness by."""
         self.memory = memory
         self.disk = disk
+        self.clock = clock
         disk.touched = set()
         disk.on_forget = self._forgot
 
@@ -90,7 +97,18 @@ class NodeLink:
         if self.channel is not None:
             self.channel.send(message)
 
-    # -- misses ----------------------------------------------------------------------------
+    def lookup(self, name: str) -> Stored | None:
+        if self.memory is None or self.disk is None:
+            return None
+        return self.memory.get(name) or self.disk.get(name)
+
+    # -- misses (FillCoordinator) ----------------------------------------------------------
+    async def before_fetch(self, fill: Fill, stale: Stored | None) -> Verdict:
+        verdict = await claim_until_answered(self, fill, stale)
+        if verdict.fetch:
+            fill.observer = self.publisher  # its followers in other workers hear of it
+        return verdict
+
     async def claim(self, fill: Fill, have: float | None) -> m.Role:
         """Ask who fetches `fill`'s object; `have` is the stored time of the copy in hand."""
         if self.channel is None or not self.channel.is_open:
@@ -246,7 +264,7 @@ class NodeLink:
             # it if it is what this very fetch stored (its head was checked against the one
             # the viewers got, when it came)
             ended = ObjectMeta.from_dict(message.meta) if message.meta else None
-            fill.complete_from(stored, of_meta(ended) if ended is not None else None)
+            complete_from(fill, stored, of_meta(ended) if ended is not None else None)
         # the body is here only if the file part was followed (or there was none)
         if message.meta and fill.file_end >= message.file_end:
             fill.meta = ObjectMeta.from_dict(message.meta)
