@@ -1,6 +1,7 @@
 """A worker's side of the node's one cache (the hub, hub.py, is the supervisor's side).
 
-A worker asks the hub before it fetches anything (`claim`); the answer is one of
+The cache asks it before it fetches anything (`before_fetch`, the cache's FillCoordinator),
+and it asks the hub (`claim`, in a loop in claims.py); the answer is one of
 - "fill": this worker fetches, and publishes the head, progress and end (`Publisher`);
 - "follow": another worker fetches; this one streams the bytes from the temp file the filler
   writes, as the filler says they are there (`Following`);
