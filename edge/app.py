@@ -92,7 +92,7 @@ async def running_edge(
             disk = DiskOwner(root, config.disk_bytes, config.max_open_files)
         else:  # a worker's view of the files its supervisor's hub owns
             disk = view = DiskView(root, config.disk_bytes, config.max_open_files)
-            node.bind(memory, view)
+            node.bind(memory, view, clock)
         kept = await disk.load()
         stack.push_async_callback(disk.close)
         log.info("disk tier ready", extra={"dir": str(root), "entries": kept})
@@ -125,7 +125,7 @@ async def running_edge(
             playlist_deadline_s=config.playlist_fill_timeout,
             clock=clock,
             monotonic=monotonic,
-            node=node,
+            coordinator=node,
         )
         stack.push_async_callback(cache.close)
         if node is not None:  # from now on: the node's purges reach this worker's copies
@@ -140,7 +140,13 @@ async def running_edge(
             clock=clock,
             sign_keys=config.sign_keys,
         )
-        admin = Admin(cache, config.admin_token, config.admin_remote, keep_query)
+        admin = Admin(
+            cache,
+            config.admin_token,
+            config.admin_remote,
+            keep_query,
+            node_purge=node.purge if node is not None else None,
+        )
         registry = CollectorRegistry()
 
         def metrics(request: Request) -> Answer:

@@ -36,7 +36,8 @@ from edge.cache.disk import DiskOwner
 from edge.cache.memory import MemoryTier
 from edge.config import EdgeConfig
 from edge.errors import ConfigError
-from edge.node.hub import Hub, Worker
+from edge.node.hub import Hub
+from edge.node.relay import Attached, Relay
 
 log = logging.getLogger("edge")
 
@@ -54,7 +55,7 @@ class Process:
     index: int
     popen: subprocess.Popen[bytes]
     started: float
-    worker: Worker | None = None
+    worker: Attached | None = None
 
     @property
     def pid(self) -> int:
@@ -90,7 +91,7 @@ class Supervisor:
         self.reload_config = reload
         self.live: set[Process] = set()  # every worker process not reaped yet
         self.current: dict[int, Process] = {}  # the serving set, by worker index
-        self.hub: Hub | None = None
+        self.relay: Relay | None = None
         self.sock: socket.socket | None = None
         self.started = False
         self.stopping = asyncio.Event()
@@ -114,10 +115,9 @@ class Supervisor:
         poller = loop.call_later(POLL_S, self._poll)
         try:
             kept = await disk.load()  # a large cache takes a while: signals are heard meanwhile
-            self.hub = Hub(
-                disk, MemoryTier(self.config.ram_bytes, self.config.ram_object_max_bytes)
-            )
-            self.hub.on_lost = self._lost
+            memory = MemoryTier(self.config.ram_bytes, self.config.ram_object_max_bytes)
+            self.relay = Relay(Hub(disk, memory, clock=time.monotonic))
+            self.relay.on_lost = self._lost
             if self.stopping.is_set() or not await self._start_all():
                 return 0 if self.stopping.is_set() else 1
             self.started = True
@@ -164,7 +164,7 @@ class Supervisor:
         return True
 
     async def _spawn(self, index: int) -> Process:
-        assert self.sock is not None and self.hub is not None
+        assert self.sock is not None and self.relay is not None
         ours, theirs = socket.socketpair()
         command = [
             sys.executable,
@@ -190,7 +190,7 @@ class Supervisor:
             popen.stdin.write(orjson.dumps(dataclasses.asdict(self.config)))
         popen.stdin.close()
         self._ids += 1
-        process.worker = await self.hub.attach(self._ids, index, popen.pid, ours)
+        process.worker = await self.relay.attach(self._ids, index, popen.pid, ours)
         return process
 
     def _pids(self) -> list[int]:
@@ -211,7 +211,7 @@ class Supervisor:
         self._reap()
         asyncio.get_running_loop().call_later(POLL_S, self._poll)
 
-    def _lost(self, worker: Worker) -> None:
+    def _lost(self, worker: Attached) -> None:
         """Its channel closed: the process is gone or going; the next poll reaps it."""
         self._reap()
 
@@ -276,8 +276,8 @@ class Supervisor:
                     self._run_soon(self._respawn(index, 0.0))
             return
         for process in old.values():  # the new ones accept already: the old ones may stop
-            assert process.worker is not None
-            process.worker.retiring = True
+            assert process.worker is not None and self.relay is not None
+            self.relay.retire(process.worker)
             with contextlib.suppress(ProcessLookupError):
                 process.popen.send_signal(signal.SIGTERM)
         self._run_soon(self._stop_all(list(old.values()), signal_first=False))

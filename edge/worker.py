@@ -14,6 +14,7 @@ import socket
 
 from edge.app import running_edge
 from edge.config import EdgeConfig
+from edge.node import messages as m
 from edge.node.link import NodeLink
 from edge.runtime import stop_event, tune_gc
 
@@ -28,7 +29,7 @@ async def serve_worker(config: EdgeConfig, index: int, listen_fd: int, hub_fd: i
     try:
         async with running_edge(config, node=link, sock=socket.socket(fileno=listen_fd)):
             tune_gc()
-            link.send({"t": "ready"})
+            link.send(m.Ready())
             await stopping.wait()
             log.info("worker stopping")
     finally:

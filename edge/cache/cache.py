@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
+from edge.cache.coordinator import FillCoordinator
 from edge.cache.disk import DiskEntry, DiskTier
 from edge.cache.fetch import Fetcher
 from edge.cache.flight import Fill, FillRegistry
-from edge.cache.freshness import Decision, FreshnessDefaults, decide, judge
+from edge.cache.freshness import Decision, FreshnessDefaults, decide
 from edge.cache.keys import CacheKey, classify
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.prefetch import newest_segments
 from edge.cache.stats import Stats
 from edge.cache.upstream import Upstream
-
-if TYPE_CHECKING:
-    from edge.node.link import NodeLink
 
 log = logging.getLogger("edge.cache")
 
@@ -41,9 +39,6 @@ class Joined(NamedTuple):
     x_cache: str  # MISS for the request that started the fill, else COALESCED
 
 
-MAX_CLAIMS = 3  # a node that keeps answering "newer" with nothing usable: fetch anyway
-
-
 class EdgeCache:
     def __init__(
         self,
@@ -59,9 +54,9 @@ class EdgeCache:
         refresh_ahead_s: float,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
-        node: NodeLink | None = None,
+        coordinator: FillCoordinator | None = None,
     ) -> None:
-        self.node = node  # a worker of a node asks it before fetching (edge/node/)
+        self.coordinator = coordinator  # a worker of a node asks it before fetching
         self.clock = clock
         self.memory = memory
         self.disk = disk
@@ -79,7 +74,7 @@ class EdgeCache:
             defaults=defaults,
             playlist_deadline_s=playlist_deadline_s,
             on_live_playlist=self.prefetch,
-            on_store=node.stored if node is not None else None,
+            on_store=coordinator.stored if coordinator is not None else None,
             clock=clock,
             monotonic=monotonic,
         )
@@ -146,46 +141,14 @@ class EdgeCache:
         return fill, started
 
     async def _run(self, fill: Fill, stale: Stored | None, via: str | None) -> None:
-        if self.node is not None:
-            fetch, stale = await self._claim(fill, stale)
-            if not fetch:
+        if self.coordinator is not None:
+            verdict = await self.coordinator.before_fetch(fill, stale)
+            self.stats.coalesced += verdict.followed
+            if not verdict.fetch:
                 return
-            fill.observer = self.node.publisher
+            stale = verdict.stale
         self.stats.fills += 1
         await self.fetcher.run(fill, stale, via)
-
-    async def _claim(self, fill: Fill, stale: Stored | None) -> tuple[bool, Stored | None]:
-        """Ask the node who fetches: True to fetch here (revalidating the returned copy),
-        False when the fill was answered by another worker's fetch or copy."""
-        assert self.node is not None
-        followed = False
-        for _ in range(MAX_CLAIMS):
-            role = await self.node.claim(fill, stale.meta.stored_at if stale else None)
-            if fill.finished.done():  # answered meanwhile: fetch nothing, hold no claim
-                if role == "fill":
-                    self.node.release(fill)
-                return False, stale
-            if role == "fill":
-                return True, stale
-            if role == "follow":
-                self.stats.coalesced += not followed
-                followed = True
-                if await self.node.follow(fill):
-                    return False, stale
-                continue  # its filler died: claim again (one fetches, the rest follow it)
-            stored = self.lookup(fill.key)  # "newer": the node's copy arrived just before
-            if stored is None or (stale and stored.meta.stored_at <= stale.meta.stored_at):
-                continue
-            meta = stored.meta
-            if judge(meta.age(self.clock()), meta.freshness) == "expired":
-                stale = stored  # the node's copy is old too: revalidate it
-                continue
-            if fill.file_end and not (isinstance(stored, DiskEntry) and fill.complete_from(stored)):
-                continue  # waiters are part-way through a body: only its file can finish it
-            fill.meta, fill.revalidated, fill.label = meta, stored, "HIT"
-            fill.finish("stored")
-            return False, stale
-        return True, stale
 
     def refresh(self, key: CacheKey, stale: Stored) -> None:
         """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 from multidict import CIMultiDictProxy
 
 from edge.cache.disk import DiskEntry, OpenFile
+from edge.cache.identity import Identity, of_head, same_object
 from edge.cache.keys import CacheKey, ObjectKind
 from edge.cache.memory import MemoryObject
 from edge.cache.objects import ObjectMeta
@@ -29,7 +30,6 @@ from edge.errors import UpstreamError
 log = logging.getLogger("edge.flight")
 
 Outcome = Literal["stored", "passed", "not_modified", "failed"]
-VALIDATORS = ("ETag", "Last-Modified")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +50,13 @@ class Head:
     length: int | None
     meta: ObjectMeta
 
+    @property
+    def identity(self) -> Identity:
+        return of_head(self.status, self.headers, self.length)
+
     def same_object(self, other: Head) -> bool:
         """Another fetch of the same bytes: a takeover continues a body others are reading."""
-        return (
-            self.status == other.status == 200
-            and self.length is not None
-            and self.length == other.length
-            and all(self.headers.get(h) == other.headers.get(h) for h in VALIDATORS)
-        )
+        return same_object(self.identity, other.identity)
 
 
 class FillObserver(Protocol):
@@ -137,25 +136,6 @@ class Fill:
                 old.retire()
         if total > self.file_end:
             self.file_grew(total - self.file_end)
-
-    def complete_from(self, entry: DiskEntry) -> bool:
-        """Finish a partly followed body from the stored file of the same object (False if
-        it is another object, or its file is gone)."""
-        head = self.head.result() if self.head.done() else None
-        meta = entry.meta
-        if isinstance(head, Head) and not (
-            head.length == meta.length
-            and head.headers.get("ETag", meta.etag) == meta.etag
-            and head.headers.get("Last-Modified", meta.last_modified) == meta.last_modified
-        ):
-            return False
-        try:
-            fd = os.open(entry.path, os.O_RDONLY)
-        except OSError:
-            return False
-        self.take_reader(OpenFile(fd))
-        self.file_reached(entry.size)
-        return True
 
     @property
     def spilled(self) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 import orjson
 
@@ -18,9 +18,16 @@ from edge.http.messages import Answer, Request
 
 class Admin:
     def __init__(
-        self, cache: EdgeCache, token: str, remote_allowed: bool, keep_query: frozenset[str]
+        self,
+        cache: EdgeCache,
+        token: str,
+        remote_allowed: bool,
+        keep_query: frozenset[str],
+        *,
+        node_purge: Callable[[str, bool], Awaitable[int]] | None = None,
     ) -> None:
         self.cache = cache
+        self.node_purge = node_purge  # a worker of a node: every worker forgets it
         self.keep_query = keep_query
         self.token = token
         self.remote_allowed = remote_allowed
@@ -44,14 +51,13 @@ class Admin:
         except RequestError as exc:
             return _answer(400, {"error": exc.reason})
         prefix = "prefix" in order
-        if self.cache.node is not None:  # every worker of the node forgets it
-            return self._node_purge(name, prefix)
+        if self.node_purge is not None:
+            return self._node_purge(self.node_purge(name, prefix))
         return _answer(200, {"purged": len(self.cache.purged(name, prefix))})
 
-    async def _node_purge(self, name: str, prefix: bool) -> Answer:
-        assert self.cache.node is not None
+    async def _node_purge(self, purged: Awaitable[int]) -> Answer:
         try:
-            return _answer(200, {"purged": await self.cache.node.purge(name, prefix)})
+            return _answer(200, {"purged": await purged})
         except TimeoutError:
             return _answer(503, {"error": "the node's workers did not answer in time"})
 

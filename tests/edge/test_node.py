@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from edge.cache.sink import TempFileSink
 from edge.config import build
 from edge.node.hub import Hub
 from edge.node.link import NodeLink
+from edge.node.relay import Relay
 from tests.edge.fakes import EdgeClient, EdgeClients, FakeClock, ScriptedUpstream, settle
 from tests.support.wait import until
 
@@ -37,6 +39,7 @@ LIVE = b"#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:7\n#EXTINF:4,\n
 @dataclass
 class Node:
     hub: Hub
+    relay: Relay
     workers: list[EdgeClient]
     links: list[NodeLink]
     root: Path
@@ -52,12 +55,12 @@ async def node(
     root = tmp_path / "cache"
     disk = DiskOwner(root, 3_500_000)
     await disk.load()
-    hub = Hub(disk, MemoryTier(16 * 1024**2, 1024**2))
+    relay = Relay(Hub(disk, MemoryTier(16 * 1024**2, 1024**2), clock=time.monotonic))
     clients = EdgeClients()
     links = []
     for index in range(2):
         ours, theirs = socket.socketpair()
-        await hub.attach(index + 1, index, os.getpid(), ours)
+        await relay.attach(index + 1, index, os.getpid(), ours)
         link = NodeLink(index)
         await link.open(theirs)
         links.append(link)
@@ -75,7 +78,7 @@ async def node(
             },
         )
         await clients.start(config, clock=clock, node=link)
-    yield Node(hub, clients.clients, links, root)
+    yield Node(relay.hub, relay, clients.clients, links, root)
     await clients.close()
     for link in links:
         link.close()
@@ -231,7 +234,7 @@ async def test_followers_claim_again_when_the_filler_dies_before_the_head(
         5,
         "b following a's claim",
     )
-    node.hub.workers[1].channel.close()  # worker a, as far as the node knows, is gone
+    node.relay.attached[1].channel.close()  # worker a, as far as the node knows, is gone
     answer = await second
     assert (answer.status, await answer.read()) == (200, SEGMENT)
     assert answer.headers["X-Cache"] == "MISS"  # b fetched it itself
@@ -250,7 +253,7 @@ async def test_a_follower_mid_body_takes_the_fill_over_when_its_filler_dies(
     second = await b.get("/v/cut.ts")
     half = len(SEGMENT) // 2
     assert await second.content.readexactly(half) == SEGMENT[:half]
-    node.hub.workers[1].channel.close()  # worker a, as far as the node knows, is gone
+    node.relay.attached[1].channel.close()  # worker a, as far as the node knows, is gone
     await fake.arrived("/v/cut.ts", 2)  # b fetches it again...
     gate.set()
     assert await second.content.read() == SEGMENT[half:]  # ...and its viewer gets the rest
@@ -272,7 +275,7 @@ async def test_a_takeover_that_finds_another_object_fails_its_followers_cleanly(
     second = await b.get("/v/changed.ts")
     await second.content.readexactly(len(SEGMENT) // 2)
     fake.put("/v/changed.ts", os.urandom(len(SEGMENT)), headers={**TS, "ETag": '"s2"'})
-    node.hub.workers[1].channel.close()
+    node.relay.attached[1].channel.close()
     with pytest.raises(aiohttp.ClientPayloadError):
         await second.read()  # never half of one object and half of another
     reasons = [getattr(record, "error", "") for record in caplog.records]
@@ -321,7 +324,7 @@ async def test_a_takeover_without_a_temp_file_fails_its_viewers_instead_of_mixin
         sink.failed = OSError(28, "No space left on device")
 
     monkeypatch.setattr(TempFileSink, "open", disk_full)  # the disk is full from now on
-    node.hub.workers[1].channel.close()
+    node.relay.attached[1].channel.close()
     with pytest.raises(aiohttp.ClientPayloadError):
         await second.read()  # never the object's first half again after its first half
     gate.set()
@@ -334,7 +337,7 @@ async def test_what_a_worker_stored_before_it_heard_of_a_purge_is_not_kept(
     fake, _ = upstream
     fake.put("/v/late.ts", SEGMENT, headers=TS)
     a, b = node.workers
-    from_b = node.hub.workers[2].channel.transport
+    from_b = node.relay.attached[2].channel.transport
     assert from_b is not None
     from_b.pause_reading()  # what b says reaches the node late
     await (await b.get("/v/late.ts")).read()
