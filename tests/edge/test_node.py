@@ -13,6 +13,7 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -216,7 +217,11 @@ async def test_the_node_budget_holds_whatever_worker_stored(
     kept = set(node.hub.disk.keys())
     assert len(kept) == 3
     for worker in node.workers:  # no worker's view holds what the node evicted
-        await until(lambda w=worker: set(w.cache.disk.keys()) <= kept, 5, "evictions heard")
+        await until(partial(_holds_only, worker, kept), 5, "evictions heard")
+
+
+def _holds_only(worker: EdgeClient, kept: set[str]) -> bool:
+    return set(worker.cache.disk.keys()) <= kept
 
 
 async def test_followers_claim_again_when_the_filler_dies_before_the_head(
