@@ -115,8 +115,7 @@ class ContentHandler:
         if not isinstance(joined, Joined):
             with contextlib.suppress(EntryGone):
                 return await self.responder.serve(request, joined, "HIT", self._age(joined))
-            joined = self.cache.join(key, None, via_chain(request))
-            assert isinstance(joined, Joined)  # the copy is gone from the tier now
+            return await self._miss(request, key, None)  # its file was gone: forgotten now
         fill = joined.fill
         try:
             answer = await self._wait(request, key, stale, fill, joined.x_cache)
