@@ -22,6 +22,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from edge.cache.cache import EdgeCache
 from edge.cache.disk import DiskOwner, DiskTier, DiskView
+from edge.cache.fetch import Fetcher
 from edge.cache.freshness import FreshnessDefaults
 from edge.cache.keys import HLS_DIRECTIVES
 from edge.cache.memory import MemoryTier
@@ -108,7 +109,7 @@ async def running_edge(
         stack.push_async_callback(upstream.close)
         keep_query = frozenset(config.keep_query) | HLS_DIRECTIVES
         stats = Stats()
-        cache = EdgeCache(
+        fetcher = Fetcher(
             memory,
             disk,
             upstream,
@@ -119,12 +120,20 @@ async def running_edge(
                 segment_ttl=config.segment_ttl,
                 negative_ttl=config.negative_ttl,
             ),
+            playlist_deadline_s=config.playlist_fill_timeout,
+            on_store=node.stored if node is not None else None,
+            clock=clock,
+            monotonic=monotonic,
+        )
+        cache = EdgeCache(
+            memory,
+            disk,
+            fetcher,
+            stats,
             keep_query=keep_query,
             prefetch_segments=config.prefetch_segments,
             refresh_ahead_s=config.refresh_ahead_s,
-            playlist_deadline_s=config.playlist_fill_timeout,
             clock=clock,
-            monotonic=monotonic,
             coordinator=node,
         )
         stack.push_async_callback(cache.close)
@@ -214,8 +223,8 @@ def _gauges(cache: EdgeCache, server: HttpServer) -> dict[str, float]:
         "copied_bytes": sent.copied_bytes,
         "connections_open": len(server.connections),
         "connections_refused": sent.refused_connections,
-        "upstream_requests": cache.upstream.requests,
-        "upstream_attempt_errors": cache.upstream.errors,
+        "upstream_requests": cache.fetcher.upstream.requests,
+        "upstream_attempt_errors": cache.fetcher.upstream.errors,
         "disk_meta_errors": cache.disk.errors,
     }
 

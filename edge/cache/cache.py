@@ -14,12 +14,11 @@ from edge.cache.coordinator import FillCoordinator
 from edge.cache.disk import DiskEntry, DiskTier
 from edge.cache.fetch import Fetcher
 from edge.cache.flight import Fill, FillRegistry
-from edge.cache.freshness import Decision, FreshnessDefaults, decide
+from edge.cache.freshness import Decision, decide
 from edge.cache.keys import CacheKey, classify
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.prefetch import newest_segments
 from edge.cache.stats import Stats
-from edge.cache.upstream import Upstream
 
 log = logging.getLogger("edge.cache")
 
@@ -44,40 +43,25 @@ class EdgeCache:
         self,
         memory: MemoryTier,
         disk: DiskTier,
-        upstream: Upstream,
+        fetcher: Fetcher,
         stats: Stats,
         *,
-        defaults: FreshnessDefaults,
         keep_query: frozenset[str],
         prefetch_segments: int,
-        playlist_deadline_s: float,
         refresh_ahead_s: float,
         clock: Callable[[], float],
-        monotonic: Callable[[], float],
         coordinator: FillCoordinator | None = None,
     ) -> None:
         self.coordinator = coordinator  # a worker of a node asks it before fetching
         self.clock = clock
         self.memory = memory
         self.disk = disk
-        self.upstream = upstream
+        self.fetcher = fetcher
         self.stats = stats
         self.fills = FillRegistry()
         self.keep_query = keep_query
         self.prefetch_segments = prefetch_segments
         self.refresh_ahead_s = refresh_ahead_s
-        self.fetcher = Fetcher(
-            memory,
-            disk,
-            upstream,
-            stats,
-            defaults=defaults,
-            playlist_deadline_s=playlist_deadline_s,
-            on_live_playlist=self.prefetch,
-            on_store=coordinator.stored if coordinator is not None else None,
-            clock=clock,
-            monotonic=monotonic,
-        )
 
     # -- lookups ---------------------------------------------------------------------------
     def lookup(self, key: CacheKey) -> Stored | None:
@@ -149,6 +133,9 @@ class EdgeCache:
             stale = verdict.stale
         self.stats.fills += 1
         await self.fetcher.run(fill, stale, via)
+        outcome = fill.finished.result() if fill.finished.done() else None
+        if outcome in ("stored", "passed") and fill.meta is not None and fill.meta.is_live:
+            self.prefetch(fill.key, fill.body)  # a live playlist came whole: its newest segments
 
     def refresh(self, key: CacheKey, stale: Stored) -> None:
         """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""

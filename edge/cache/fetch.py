@@ -16,7 +16,6 @@ from edge.cache.describe import completed_meta, head_meta, is_frozen_live, reval
 from edge.cache.disk import DiskEntry, DiskTier, OpenFile, open_for_reading
 from edge.cache.flight import Fill, Head
 from edge.cache.freshness import FreshnessDefaults
-from edge.cache.keys import CacheKey
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.objects import ObjectMeta
 from edge.cache.sink import TempFileSink
@@ -44,7 +43,6 @@ class Fetcher:
         *,
         defaults: FreshnessDefaults,
         playlist_deadline_s: float,
-        on_live_playlist: Callable[[CacheKey, bytes], None],
         on_store: Callable[[Stored], None] | None = None,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
@@ -55,7 +53,6 @@ class Fetcher:
         self.stats = stats
         self.defaults = defaults
         self.playlist_deadline_s = playlist_deadline_s
-        self.on_live_playlist = on_live_playlist  # prefetch its newest segments
         self.on_store = on_store  # the node's other workers hear of what was stored
         self.fetching = 0  # fills this process is fetching from upstream now
         self.clock = clock
@@ -126,8 +123,6 @@ class Fetcher:
             if sink is not None:
                 await sink.discard()
         fill.finish("stored" if stored else "passed")
-        if meta.is_live:
-            self.on_live_playlist(fill.key, body)
 
     async def _not_modified(self, fill: Fill, stale: Stored, headers: Headers, now: float) -> None:
         """RFC 9111 4.3.4: a 304 freshens the stored copy; its body is not fetched again."""
