@@ -11,18 +11,17 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from edge.cache.coordinator import FillCoordinator
-from edge.cache.disk import DiskEntry, DiskTier
+from edge.cache.disk import DiskTier
 from edge.cache.fetch import Fetcher
 from edge.cache.flight import Fill, FillRegistry
 from edge.cache.freshness import Decision, decide
 from edge.cache.keys import CacheKey, classify
-from edge.cache.memory import MemoryObject, MemoryTier
+from edge.cache.memory import MemoryTier
 from edge.cache.prefetch import newest_segments
 from edge.cache.stats import Stats
+from edge.cache.tiers import Stored
 
 log = logging.getLogger("edge.cache")
-
-Stored = MemoryObject | DiskEntry
 
 
 # A lookup's answer: the stored copy, its age and what to do with it. A plain tuple: a
@@ -73,7 +72,7 @@ class EdgeCache:
         refresh behind the viewer (stale-while-revalidate, refresh-ahead) is being refreshed
         on return."""
         name = str(key)
-        stored = self.memory.get(name) or self.disk.get(name)
+        stored = self.memory.get(name) or self.disk.get(name)  # lookup's, inline: every hit
         if stored is None:
             return None
         meta = stored.meta

@@ -7,11 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from edge.cache.disk import DiskEntry
 from edge.cache.flight import Fill
-from edge.cache.memory import MemoryObject
-
-Stored = MemoryObject | DiskEntry
+from edge.cache.tiers import Stored
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,20 +13,20 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from edge.cache.describe import completed_meta, head_meta, is_frozen_live, revalidated_meta
-from edge.cache.disk import DiskEntry, DiskTier, OpenFile, open_for_reading
+from edge.cache.disk import DiskTier, OpenFile, open_for_reading
 from edge.cache.flight import Fill, Head
 from edge.cache.freshness import FreshnessDefaults
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.objects import ObjectMeta
 from edge.cache.sink import TempFileSink
 from edge.cache.stats import Stats
+from edge.cache.tiers import Stored
 from edge.cache.upstream import Upstream
 from edge.errors import UpstreamError
 from edge.hls import is_m3u8
 
 log = logging.getLogger("edge.fetch")
 
-Stored = MemoryObject | DiskEntry
 Headers = CIMultiDictProxy[str]
 
 READ_CHUNK = 64 * 1024

@@ -25,6 +25,7 @@ from edge.cache.identity import Identity, of_head, same_object
 from edge.cache.keys import CacheKey, ObjectKind
 from edge.cache.memory import MemoryObject
 from edge.cache.objects import ObjectMeta
+from edge.cache.tiers import Stored
 from edge.errors import UpstreamError
 
 log = logging.getLogger("edge.flight")
@@ -82,7 +83,7 @@ class Fill:
         self.waiters = 0
         self.on_waiters: Callable[[Fill], None] | None = None  # told of each join and leave
         self.meta: ObjectMeta | None = None  # set before finish() unless the fill failed
-        self.revalidated: MemoryObject | DiskEntry | None = None  # what a 304 refreshed
+        self.revalidated: Stored | None = None  # what a 304 refreshed
         self.temp_path: Path | None = None  # the temp file the body is written to, if any
         self.observer: FillObserver | None = None  # set when other workers follow (edge/node/)
         self.label: str | None = None  # X-Cache when not this process's own MISS (edge/node/)
@@ -187,7 +188,7 @@ class Fill:
     def body(self) -> bytes:
         return b"".join(self.chunks)
 
-    async def as_stored(self, meta: ObjectMeta) -> MemoryObject | DiskEntry:
+    async def as_stored(self, meta: ObjectMeta) -> Stored:
         """The finished body as a stored object, for waiters when the tiers do not have it
         (not storable, the disk failed, or it was evicted at once)."""
         if self.reader is None or self.file_end == 0:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edge.cache.coordinator import Stored, Verdict
+from edge.cache.coordinator import Verdict
 from edge.cache.disk import DiskEntry
 from edge.cache.flight import Fill
 from edge.cache.freshness import judge
+from edge.cache.tiers import Stored
 from edge.node.takeover import complete_from
 
 if TYPE_CHECKING:

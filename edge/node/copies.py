@@ -7,26 +7,25 @@ from pathlib import Path
 from edge.cache.disk import DiskEntry, DiskTier
 from edge.cache.memory import MemoryObject, MemoryTier
 from edge.cache.objects import ObjectMeta
+from edge.cache.tiers import Stored
 from edge.node import messages as m
 
-StoredObject = MemoryObject | DiskEntry
 
-
-def stored_message(stored: StoredObject, epoch: int) -> m.Stored:
+def stored_message(stored: Stored, epoch: int) -> m.Stored:
     meta = stored.meta
     if isinstance(stored, MemoryObject):
         return m.Stored(meta.key, "memory", meta.to_dict(), None, epoch, stored.body)
     return m.Stored(meta.key, "disk", meta.to_dict(), str(stored.path), epoch)
 
 
-def stored_object(message: m.Stored) -> StoredObject:
+def stored_object(message: m.Stored) -> Stored:
     meta = ObjectMeta.from_dict(message.meta)
     if message.tier == "memory" or message.path is None:
         return MemoryObject(meta, message.body)
     return DiskEntry(meta, Path(message.path))
 
 
-def place(stored: StoredObject, memory: MemoryTier, disk: DiskTier) -> None:
+def place(stored: Stored, memory: MemoryTier, disk: DiskTier) -> None:
     """Hold `stored` in the tier it belongs to, and no copy of it in the other one."""
     name = stored.meta.key
     if isinstance(stored, MemoryObject):

@@ -28,9 +28,10 @@ from edge.cache.coordinator import Verdict
 from edge.cache.disk import DiskEntry, DiskView, OpenFile
 from edge.cache.flight import Fill, Head
 from edge.cache.identity import of_meta
-from edge.cache.memory import MemoryObject, MemoryTier
+from edge.cache.memory import MemoryTier
 from edge.cache.objects import ObjectMeta
 from edge.cache.stats import Snapshot, WorkerGauges
+from edge.cache.tiers import Stored
 from edge.errors import UpstreamError
 from edge.node import messages as m
 from edge.node.channel import Channel, open_channel
@@ -40,7 +41,6 @@ from edge.node.takeover import complete_from
 
 log = logging.getLogger("edge.node")
 
-Stored = MemoryObject | DiskEntry
 CLAIM_TIMEOUT_S = 2.0  # no word from the supervisor: fetch alone rather than wait
 REPORT_INTERVAL_S = 1.0  # disk hits (for the node's LRU) and counters go to the supervisor
 GATHER_TIMEOUT_S = 5.0

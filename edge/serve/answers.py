@@ -15,11 +15,11 @@ from edge.cache.disk import DiskEntry, DiskTier, OpenFile
 from edge.cache.freshness import Freshness
 from edge.cache.memory import MemoryObject
 from edge.cache.objects import ObjectMeta
+from edge.cache.tiers import Stored
 from edge.errors import BadRequest, NotAcceptableRange
 from edge.http.heads import HeadBuilder, per_request
 from edge.http.messages import Answer, FileAnswer, FileRange, Request, StreamAnswer
 
-Stored = MemoryObject | DiskEntry
 StreamParts = AsyncGenerator[bytes | FileRange, None]
 
 

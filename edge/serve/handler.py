@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-from edge.cache.cache import EdgeCache, Joined, Stored
+from edge.cache.cache import EdgeCache, Joined
 from edge.cache.flight import Fill, Head
 from edge.cache.keys import CacheKey, cache_key, classify
 from edge.cache.stats import Stats
+from edge.cache.tiers import Stored
 from edge.errors import LoopDetected, RequestError, UpstreamError
 from edge.http.heads import HeadBuilder
 from edge.http.messages import Answer, AnyAnswer, FileAnswer, FileRange, Request, StreamAnswer
