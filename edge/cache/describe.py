@@ -12,8 +12,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from classcast.http_rules import http_date, parse_http_date
-from edge.cache.freshness import Freshness, FreshnessDefaults, delta_seconds, freshness
-from edge.cache.freshness import parse_cache_control as cache_control
+from edge.cache.freshness import (
+    Freshness,
+    FreshnessDefaults,
+    delta_seconds,
+    freshness,
+    parse_cache_control,
+)
 from edge.cache.keys import CacheKey, classify
 from edge.cache.objects import ObjectMeta
 from edge.hls import playlist_kind
@@ -82,7 +87,7 @@ def object_freshness(
     return freshness(
         meta.kind,
         meta.status,
-        cache_control(headers.get("Cache-Control", "")),
+        parse_cache_control(headers.get("Cache-Control", "")),
         playlist=meta.playlist,
         target_duration=meta.target_duration,
         sets_cookie="Set-Cookie" in headers,
