@@ -46,6 +46,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--cache-dir")
     serve.add_argument("--ram", dest="ram_bytes", help="RAM tier budget, e.g. 256MiB")
     serve.add_argument("--disk", dest="disk_bytes", help="disk tier budget, e.g. 10GiB")
+    serve.add_argument(
+        "--hot", dest="hot_bytes", help="hot tier budget per node, e.g. 512MiB (0: off)"
+    )
     serve.add_argument("--node-id")
     serve.add_argument("--log-level")
     serve.add_argument(

@@ -24,6 +24,7 @@ from edge.cache.cache import EdgeCache
 from edge.cache.disk import DiskOwner, DiskTier, DiskView
 from edge.cache.fetch import Fetcher
 from edge.cache.freshness import FreshnessDefaults
+from edge.cache.hot import HotTier
 from edge.cache.keys import HLS_DIRECTIVES
 from edge.cache.memory import MemoryTier
 from edge.cache.stats import Stats
@@ -96,6 +97,8 @@ async def running_edge(
             node.bind(memory, view, clock)
         kept = await disk.load()
         stack.push_async_callback(disk.close)
+        hot = hot_tier(config, disk, monotonic, workers=1 if node is None else config.workers)
+        stack.push_async_callback(hot.close)
         log.info("disk tier ready", extra={"dir": str(root), "entries": kept})
         upstream = Upstream(
             list(config.upstreams),
@@ -135,6 +138,7 @@ async def running_edge(
             refresh_ahead_s=config.refresh_ahead_s,
             clock=clock,
             coordinator=node,
+            hot=hot,
         )
         stack.push_async_callback(cache.close)
         if node is not None:  # from now on: the node's purges reach this worker's copies
@@ -142,7 +146,7 @@ async def running_edge(
         heads = HeadBuilder(config.node_id, config.cors_origin)
         handler = ContentHandler(
             cache,
-            Responder(heads, disk),
+            Responder(heads, disk, hot),
             stats,
             keep_query=keep_query,
             node_id=config.node_id,
@@ -204,6 +208,24 @@ async def running_edge(
         yield Edge(config, cache, stats, server, handler, registry, port)
 
 
+def hot_tier(
+    config: EdgeConfig, disk: DiskTier, monotonic: Callable[[], float], workers: int
+) -> HotTier:
+    """The hot tier of one process: the node's budget shared equally by its workers (each
+    promotes from the node's files, so the node holds at most hot_bytes however many)."""
+    hot = HotTier(
+        config.hot_bytes // workers,
+        min_hits=config.hot_min_hits,
+        cool_s=config.hot_cool_s,
+        live_segments=config.hot_live_segments,
+        clock=monotonic,
+        current=disk.get,
+    )
+    disk.on_drop = hot.dropped
+    hot.start_sweeping()
+    return hot
+
+
 def _metrics_answer(registry: CollectorRegistry) -> Answer:
     head = f"Content-Type: {CONTENT_TYPE_LATEST}\r\nCache-Control: no-store\r\n"
     return Answer(200, head.encode(), generate_latest(registry))
@@ -226,6 +248,22 @@ def _gauges(cache: EdgeCache, server: HttpServer) -> dict[str, float]:
         "upstream_requests": cache.fetcher.upstream.requests,
         "upstream_attempt_errors": cache.fetcher.upstream.errors,
         "disk_meta_errors": cache.disk.errors,
+        **_hot_gauges(cache.hot),
+    }
+
+
+def _hot_gauges(hot: HotTier | None) -> dict[str, float]:
+    if hot is None:
+        return {}
+    counts = hot.counters
+    return {
+        "hot_bytes": hot.bytes_used,
+        "hot_objects": len(hot),
+        "hot_hits": counts.hits,
+        "hot_promotions": counts.promotions,
+        "hot_demotions": counts.demotions,
+        "hot_evictions": counts.evictions,
+        "hot_errors": counts.errors,
     }
 
 

@@ -23,6 +23,7 @@ from classcast.config import (
     file_layer,
     flag_layer,
     flatten,
+    parse_size,
     read_toml,
 )
 from classcast.config import build as build_config
@@ -58,6 +59,16 @@ def parse_workers(value: object) -> int:
 
 
 Workers = Annotated[int, parse_workers]
+
+
+def parse_size_or_off(value: object) -> int:
+    """A byte budget as parse_size takes it, or 0 (also "0" and "off"): turned off."""
+    if str(value).strip().lower() in ("0", "off"):
+        return 0
+    return parse_size(value)
+
+
+BytesOrOff = Annotated[int, parse_size_or_off]
 Secret = Annotated[str, SECRET]  # SECURITY.md: a config error never repeats its value
 SecretList = Annotated[tuple[str, ...], SECRET]
 
@@ -72,6 +83,12 @@ class EdgeConfig:
     ram_object_max_bytes: Bytes = 1024**2
     disk_bytes: Bytes = 10 * 1024**3
     max_open_files: int = 1024
+    # issue 21: the hot tier, disk entries' bodies held in RAM (edge/cache/hot.py); per node:
+    # each of N workers holds at most hot_bytes / N
+    hot_bytes: BytesOrOff = 512 * 1024**2  # 0 turns it off
+    hot_min_hits: int = 2  # hits within hot_cool_s that promote an object
+    hot_cool_s: float = 30.0  # a copy not hit for this long is demoted to the disk tier
+    hot_live_segments: int = 4  # newest segments of a live playlist, promoted on first hit
     sendfile: bool = True  # zero-copy disk hits; off: copy through Python (always so for TLS)
     keep_query: tuple[str, ...] = ()
     connect_timeout: float = 2.0
@@ -153,6 +170,7 @@ def validate(config: EdgeConfig) -> EdgeConfig:
         if getattr(config, key) < 0:
             raise ConfigError.for_key(key, "must not be negative")
     _validate_security(config)
+    _validate_hot(config)
     if config.max_open_files < 1:
         raise ConfigError.for_key("max_open_files", "at least 1")
     if not config.node_id:
@@ -162,6 +180,15 @@ def validate(config: EdgeConfig) -> EdgeConfig:
     if config.ram_object_max_bytes > config.ram_bytes:
         raise ConfigError.for_key("ram_object_max_bytes", "larger than ram_bytes")
     return config
+
+
+def _validate_hot(config: EdgeConfig) -> None:
+    if config.hot_min_hits < 1:
+        raise ConfigError.for_key("hot_min_hits", "at least 1")
+    if config.hot_cool_s <= 0:
+        raise ConfigError.for_key("hot_cool_s", "must be positive")
+    if config.hot_live_segments < 0:
+        raise ConfigError.for_key("hot_live_segments", "must not be negative")
 
 
 def _validate_security(config: EdgeConfig) -> None:

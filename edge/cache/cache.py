@@ -15,6 +15,7 @@ from edge.cache.disk import DiskTier
 from edge.cache.fetch import Fetcher
 from edge.cache.flight import Fill, FillRegistry
 from edge.cache.freshness import Decision, decide
+from edge.cache.hot import HotTier
 from edge.cache.keys import CacheKey, classify
 from edge.cache.memory import MemoryTier
 from edge.cache.prefetch import newest_segments
@@ -50,7 +51,11 @@ class EdgeCache:
         refresh_ahead_s: float,
         clock: Callable[[], float],
         coordinator: FillCoordinator | None = None,
+        hot: HotTier | None = None,
     ) -> None:
+        # disk entries' bodies held in RAM (hot.py; None: off). Its copies go with their disk
+        # entries (DiskTier.on_drop): a purge or an eviction reaches them through the disk tier
+        self.hot = hot
         self.coordinator = coordinator  # a worker of a node asks it before fetching
         self.clock = clock
         self.memory = memory
@@ -144,8 +149,16 @@ class EdgeCache:
             fill.leave()  # nobody waits on it
 
     def prefetch(self, playlist_key: CacheKey, body: bytes) -> None:
-        """Start fills for the newest segments of a live playlist, so viewers hit them."""
-        for key in newest_segments(playlist_key, body, self.prefetch_segments, self.keep_query):
+        """Start fills for the newest segments of a live playlist, so viewers hit them; the
+        hot tier promotes the live window's segments on their first hit."""
+        window = self.hot.live_segments if self.hot is not None else 0
+        newest = newest_segments(
+            playlist_key, body, max(window, self.prefetch_segments), self.keep_query
+        )
+        if self.hot is not None:
+            self.hot.mark_live(newest[len(newest) - window :] if window else [])
+        fetch = newest[len(newest) - self.prefetch_segments :] if self.prefetch_segments else []
+        for key in fetch:
             if self.lookup(key) is None and self.fills.get(key) is None:
                 self.stats.prefetches += 1
                 fill, _ = self.fill(key)

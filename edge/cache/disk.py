@@ -111,6 +111,7 @@ class DiskTier(ABC):
         self._open = _OpenFiles(max_open_files)
         self.evictions = 0
         self.errors = 0
+        self.on_drop: Callable[[DiskEntry], None] | None = None  # the hot tier forgets its copy
 
     @abstractmethod
     async def load(self) -> int:
@@ -140,6 +141,11 @@ class DiskTier(ABC):
 
     def fits(self, length: int) -> bool:
         return length <= self.budget
+
+    def note_hit(self, entry: DiskEntry) -> None:
+        """A request was answered from the entry's bytes held elsewhere (the hot tier): it
+        still counts for the index's LRU order."""
+        self._hit(entry.meta.key)
 
     def open_hot(self, entry: DiskEntry) -> OpenFile | None:
         """The entry's descriptor if it is open already, acquired for the caller."""
@@ -238,6 +244,8 @@ class DiskTier(ABC):
             handle.retire()
         if entry.file is not None:
             entry.file.retire()
+        if self.on_drop is not None:
+            self.on_drop(entry)
         self._dropped(entry)
 
     async def close(self) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from classcast.http_rules import ByteRange, RangeError, is_not_modified, parse_range, range_applies
 from edge.cache.disk import DiskEntry, DiskTier, OpenFile
 from edge.cache.freshness import Freshness
+from edge.cache.hot import HotTier
 from edge.cache.memory import MemoryObject
 from edge.cache.objects import ObjectMeta
 from edge.cache.tiers import Stored
@@ -46,9 +47,10 @@ class FilePlan:
 
 
 class Responder:
-    def __init__(self, heads: HeadBuilder, disk: DiskTier) -> None:
+    def __init__(self, heads: HeadBuilder, disk: DiskTier, hot: HotTier | None = None) -> None:
         self.heads = heads
         self.disk = disk
+        self.hot = hot
 
     def prebuilt(self, stored: Stored) -> bytes:
         """The object's own headers, built once per stored version (a revalidation rebuilds)."""
@@ -100,9 +102,10 @@ class Responder:
         return None if handle is None else _file_answer(plan, handle)
 
     async def serve(
-        self, request: Request, stored: Stored, x_cache: str, age: float
+        self, request: Request, stored: Stored, x_cache: str, age: float, *, again: bool = False
     ) -> Answer | FileAnswer:
-        plan = self.decide(request, stored, x_cache, age)
+        """The answer; `again`: serve_now decided this request already (its hit is counted)."""
+        plan = self.decide(request, stored, x_cache, age, counted=again)
         if not isinstance(plan, FilePlan):
             return plan
         assert isinstance(stored, DiskEntry)
@@ -115,7 +118,7 @@ class Responder:
         return _file_answer(plan, handle)
 
     def decide(
-        self, request: Request, stored: Stored, x_cache: str, age: float
+        self, request: Request, stored: Stored, x_cache: str, age: float, counted: bool = False
     ) -> Answer | FilePlan:
         """Status, headers and which bytes; raises RequestError for a bad Range."""
         meta = stored.meta
@@ -141,7 +144,22 @@ class Responder:
             return Answer(status, headers, body, x_cache=x_cache)
         if request.method == "HEAD" or count == 0:
             return Answer(status, headers, length=count, x_cache=x_cache)
+        # the request that fetched it is not a hit: only hits count towards promotion
+        held = self._held(stored, counted) if x_cache != "MISS" else None
+        if held is not None:  # the hot tier holds the file's bytes: one write, no sendfile
+            body = held if window is None else held[offset : offset + count]
+            return Answer(status, headers, body, x_cache=x_cache)
         return FilePlan(status, headers, offset, count, x_cache)
+
+    def _held(self, entry: DiskEntry, counted: bool) -> bytes | None:
+        """The entry's bytes from the hot tier, or None (the hit counts towards promotion,
+        unless `counted` already)."""
+        if self.hot is None:
+            return None
+        body = self.hot.held(entry) if counted else self.hot.body(entry)
+        if body is not None:
+            self.disk.note_hit(entry)
+        return body
 
     def _range(self, request: Request, meta: ObjectMeta) -> ByteRange | None:
         header = request.headers.get("range")

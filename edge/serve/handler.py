@@ -107,7 +107,7 @@ class ContentHandler:
         self, request: Request, key: CacheKey, stored: Stored, label: str, age: float
     ) -> AnyAnswer:
         try:
-            return await self.responder.serve(request, stored, label, age)
+            return await self.responder.serve(request, stored, label, age, again=True)
         except EntryGone:
             return await self._miss(request, key, None)
 
