@@ -264,6 +264,7 @@ def _hot_gauges(hot: HotTier | None) -> dict[str, float]:
         "hot_demotions": counts.demotions,
         "hot_evictions": counts.evictions,
         "hot_errors": counts.errors,
+        "hot_refused": counts.refused,
     }
 
 

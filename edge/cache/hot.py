@@ -10,8 +10,11 @@ memory costs about what one sendfile hit does, and every later hit from memory s
 a sendfile hit's server + client CPU. So a segment of a live window (named by the newest lines
 of a live playlist this worker filled) is promoted on its first hit, and any other object once
 it is hit `min_hits` times within `cool_s` seconds: a long-tail object asked once stays on the
-sendfile path and never pushes a hot one out. A copy not hit for `cool_s` seconds is demoted,
-and when the byte budget is full the least recently hit copy goes first (LRU).
+sendfile path and never pushes a hot one out. When the budget is full, a candidate is admitted
+only if the copies it would push out (least recently hit first) are hit less often than it is
+(`_admits`), so a long tail larger than the budget cannot churn it; a live segment is always
+admitted. A copy not hit for `cool_s` seconds is demoted; a promoted one pushes out the least
+recently hit (LRU).
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ class HotCopy:
     path: Path  # the stored file this copy was read from: one version of the object
     body: bytes
     last_hit: float
+    since: float = 0.0  # when it was promoted
+    hits: int = 0
+
+    def rate(self, now: float) -> float:
+        """Hits a second since promotion (over at least a second)."""
+        return self.hits / max(now - self.since, 1.0)
 
 
 @dataclass(slots=True)
@@ -48,6 +57,7 @@ class HotCounters:
     promotions: int = 0
     demotions: int = 0  # cooled: not hit for cool_s
     evictions: int = 0  # pushed out by the byte budget
+    refused: int = 0  # a candidate not admitted: the budget is full of copies hit more often
     errors: int = 0  # a promotion read that failed or came out short
 
 
@@ -80,6 +90,7 @@ class HotTier:
         self._candidates: LRUCache[str, _Candidate] = LRUCache(CANDIDATES)
         self._live: LRUCache[str, bool] = LRUCache(LIVE_KEYS)
         self._promoting: set[str] = set()
+        self._pending = 0  # bytes being read in
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.TimerHandle | None = None
         self.on_promoted: Callable[[str], None] | None = None  # tests wait on promotions
@@ -97,6 +108,7 @@ class HotTier:
         copy = self._copies.get(key)
         if copy is not None and copy.path == entry.path:
             copy.last_hit = self.clock()
+            copy.hits += 1
             self._copies.move_to_end(key)
             self.counters.hits += 1
             return copy.body
@@ -111,7 +123,8 @@ class HotTier:
 
     def _consider(self, entry: DiskEntry) -> None:
         key = entry.meta.key
-        if key in self._promoting or not self._fits(entry.meta.length):
+        length = entry.meta.length
+        if key in self._promoting or not 0 < length <= self.budget:
             return
         if key not in self._live:
             now = self.clock()
@@ -121,11 +134,29 @@ class HotTier:
             candidate.hits += 1
             if candidate.hits < self.min_hits:
                 return
+            if not self._admits(length, candidate.hits / max(now - candidate.first, 1.0), now):
+                self.counters.refused += 1
+                return
             del self._candidates[key]
-        self._promote(entry)
+            self._promote(entry, candidate)
+        else:
+            self._promote(entry, _Candidate(self.clock(), 1))
 
-    def _fits(self, length: int) -> bool:
-        return 0 < length <= self.budget
+    def _admits(self, length: int, rate: float, now: float) -> bool:
+        """Room for `length` bytes, or the copies that would make it (least recently hit
+        first) are all hit less often than the candidate. Without this, a long tail larger
+        than the budget, each object hit a few times, would read every object in only to push
+        it out again (LRU under a cyclic pattern holds nothing): a live segment skips it."""
+        room = self.budget - self.bytes_used - self._pending
+        if room >= length:
+            return True
+        for copy in self._copies.values():
+            if copy.rate(now) >= rate:
+                return False
+            room += len(copy.body)
+            if room >= length:
+                return True
+        return False
 
     # -- promotion -------------------------------------------------------------------------
     def mark_live(self, keys: Iterable[object]) -> None:
@@ -133,16 +164,17 @@ class HotTier:
         for key in keys:
             self._live[str(key)] = True
 
-    def _promote(self, entry: DiskEntry) -> None:
+    def _promote(self, entry: DiskEntry, seen: _Candidate) -> None:
         if len(self._promoting) >= MAX_PROMOTING:
             return  # a later hit tries again
         key = entry.meta.key
         self._promoting.add(key)
-        task = asyncio.ensure_future(self._read_in(key, entry.path, entry.meta.length))
+        self._pending += entry.meta.length
+        task = asyncio.ensure_future(self._read_in(key, entry.path, entry.meta.length, seen))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _read_in(self, key: str, path: Path, length: int) -> None:
+    async def _read_in(self, key: str, path: Path, length: int, seen: _Candidate) -> None:
         try:
             body = await asyncio.to_thread(_read_whole, path, length)
         except OSError as exc:
@@ -151,10 +183,13 @@ class HotTier:
             return
         finally:
             self._promoting.discard(key)
+            self._pending -= length
         entry = self.current(key)
         if entry is None or entry.path != path:
             return  # replaced or evicted while it was read
-        self._place(key, HotCopy(path, body, self.clock()))
+        # the hits that earned the promotion count in its rate, so a copy just read in is
+        # not the first to be pushed out by the next candidate
+        self._place(key, HotCopy(path, body, self.clock(), since=seen.first, hits=seen.hits))
 
     def _place(self, key: str, copy: HotCopy) -> None:
         self.discard(key)

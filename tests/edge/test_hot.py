@@ -26,6 +26,7 @@ TS = {
     "ETag": '"seg-1"',
     "Last-Modified": "Sat, 01 Jan 2022 00:00:00 GMT",
 }
+PLAYLIST = "application/vnd.apple.mpegurl"
 Start = Callable[..., Awaitable[EdgeClient]]
 
 
@@ -143,24 +144,55 @@ async def test_live_window_segments_are_promoted_on_their_first_hit(
     assert [k.rpartition("/")[2] for k in hot_of(edge).held_keys()] == ["seg6.ts"]
 
 
+def live_playlist(names: list[str]) -> bytes:
+    playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n"
+    return playlist + b"".join(b"#EXTINF:2.0,\n%s\n" % n.encode() for n in names)
+
+
 async def test_the_budget_holds_and_the_least_recently_hit_goes_first(
     start: Start, upstream: tuple[ScriptedUpstream, str]
 ) -> None:
-    for n in range(3):
-        upstream[0].put(f"/vod/a/b{n}.ts", SEGMENT, headers=TS)
-    edge = await start(hot_min_hits=1, hot_bytes=int(2.5 * len(SEGMENT)))
+    """Live segments are always admitted: the least recently hit copy makes room."""
+    names = [f"b{n}.ts" for n in range(3)]
+    playlist = live_playlist(names)
+    upstream[0].put("/live/b/index.m3u8", playlist, headers={"Content-Type": PLAYLIST})
+    for name in names:
+        upstream[0].put(f"/live/b/{name}", SEGMENT, headers=TS)
+    edge = await start(hot_live_segments=3, hot_bytes=int(2.5 * len(SEGMENT)))
     hot = hot_of(edge)
-    for n in range(3):
-        await get(edge, f"/vod/a/b{n}.ts")  # miss
-        await get(edge, f"/vod/a/b{n}.ts")  # first hit promotes (min_hits=1)
-        await promoted(edge, f"/vod/a/b{n}.ts")
+    assert (await get(edge, "/live/b/index.m3u8"))[0] == 200
+    for name in names:
+        await get(edge, f"/live/b/{name}")  # miss
+        await get(edge, f"/live/b/{name}")  # first hit promotes
+        await promoted(edge, f"/live/b/{name}")
         assert hot.bytes_used <= hot.budget
     assert [k.rpartition("/")[2] for k in hot.held_keys()] == ["b1.ts", "b2.ts"]
     assert hot.counters.evictions == 1
     # the evicted one is still served, from disk
     sendfile_before = edge.sends.zero_copy_bytes
-    assert (await get(edge, "/vod/a/b0.ts"))[1] == SEGMENT
+    assert (await get(edge, "/live/b/b0.ts"))[1] == SEGMENT
     assert edge.sends.zero_copy_bytes == sendfile_before + len(SEGMENT)
+
+
+async def test_a_long_tail_larger_than_the_budget_does_not_churn_it(
+    start: Start, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    """Four objects asked in turn, room for two: the two read in first stay, the others are
+    refused (hit no more often than those held) and served by sendfile, not read in and out."""
+    paths = [f"/vod/a/t{n}.ts" for n in range(4)]
+    for path in paths:
+        upstream[0].put(path, SEGMENT, headers=TS)
+    edge = await start(hot_min_hits=2, hot_bytes=int(2.5 * len(SEGMENT)))
+    hot = hot_of(edge)
+    for turn in range(5):
+        for path in paths:
+            assert (await get(edge, path))[1] == SEGMENT
+            if turn == 2 and path in paths[:2]:  # its second hit
+                await promoted(edge, path)
+    assert sorted(k.rpartition("/")[2] for k in hot.held_keys()) == ["t0.ts", "t1.ts"]
+    assert hot.counters.promotions == 2 and hot.counters.evictions == 0
+    assert hot.counters.refused >= 4
+    assert hot.counters.hits == 2 * 2  # turns 3 and 4, the two held
 
 
 async def test_an_object_larger_than_the_budget_is_never_promoted(
