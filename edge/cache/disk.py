@@ -62,7 +62,7 @@ class DiskEntry:
     meta: ObjectMeta
     path: Path
     file: OpenFile | None = field(default=None, repr=False)
-    headers: tuple[ObjectMeta, bytes] | None = field(default=None, repr=False)
+    headers: tuple[ObjectMeta, object] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:

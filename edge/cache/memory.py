@@ -15,7 +15,7 @@ ENTRY_OVERHEAD = 512  # rough bytes per entry for the key, meta and prebuilt hea
 class MemoryObject:
     meta: ObjectMeta
     body: bytes
-    headers: tuple[ObjectMeta, bytes] | None = field(default=None, repr=False)  # prebuilt
+    headers: tuple[ObjectMeta, object] | None = field(default=None, repr=False)  # prebuilt
 
     @property
     def size(self) -> int:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edge.http.prebuilt import Prebuilt
 
 Release = Callable[[], None]
 
@@ -38,6 +42,15 @@ class Answer:
     length: int = -1
     x_cache: str = "-"
     close: bool = False  # close the connection after this answer
+    # a stored version's head joined once (edge/http/prebuilt.py): then `headers` holds only
+    # the per-request lines, and the object's own are `prebuilt.headers`
+    prebuilt: Prebuilt | None = None
+
+    @property
+    def all_headers(self) -> bytes:
+        """Every header line of the answer but the framing ones."""
+        prebuilt = self.prebuilt
+        return self.headers if prebuilt is None else prebuilt.headers + self.headers
 
 
 @dataclass(slots=True)

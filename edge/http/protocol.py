@@ -292,9 +292,15 @@ class Connection(asyncio.Protocol):
 
     def _send_answer(self, request: Request, answer: Answer) -> None:
         body = answer.body
-        length = len(body) if answer.length < 0 else answer.length
         keep = self._keeps_alive(request, answer.close)
-        head = self._head(request, answer.status, answer.headers, length, keep)
+        prebuilt = answer.prebuilt
+        if prebuilt is not None and keep and request.version == "1.1" and request.method == "GET":
+            # the hot path: a stored version's head joined once (edge/http/prebuilt.py)
+            self.writer.write_prebuilt(prebuilt, self.server.date_line, answer.headers, body)
+            self._done(request, answer.status, answer.x_cache, len(body), keep)
+            return
+        length = len(body) if answer.length < 0 else answer.length
+        head = self._head(request, answer.status, answer.all_headers, length, keep)
         if request.method == "HEAD" or answer.status in NO_BODY_STATUSES:
             body = b""
         self.writer.write_answer(head, body)

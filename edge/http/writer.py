@@ -16,6 +16,7 @@ import os
 from typing import TYPE_CHECKING
 
 from edge.http.messages import FileAnswer, FileRange, StreamAnswer
+from edge.http.prebuilt import WHOLE_MAX, Prebuilt
 
 if TYPE_CHECKING:
     from edge.http.server import ServerStats
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 READ_CHUNK = 256 * 1024  # fallback copy path (no sendfile): bytes per pread
 # a body up to this size is joined to its head (one buffer, measured cheaper for playlists);
 # a larger one (a hot segment held in RAM) goes out beside it in one writelines, uncopied
-JOIN_MAX = 64 * 1024
+JOIN_MAX = WHOLE_MAX
 
 
 class AnswerWriter:
@@ -74,6 +75,17 @@ class AnswerWriter:
             self.stats.bytes_sent += len(body)
         else:
             self.transport.write(head)
+
+    def write_prebuilt(
+        self, prebuilt: Prebuilt, date_line: bytes, extra: bytes, body: bytes
+    ) -> None:
+        """A whole 200 from memory: the stored version's prebuilt head, Date and `extra` (the
+        per-request lines), then the body; one write either way."""
+        if len(body) <= JOIN_MAX:
+            self.transport.write(prebuilt.whole(date_line, extra, body))
+        else:  # a hot segment: the held bytes go by reference, pause_writing follows
+            self.transport.writelines((prebuilt.head(date_line, extra), body))
+        self.stats.bytes_sent += len(body)
 
     def start_file(self, head: bytes, answer: FileAnswer) -> FileRange | None:
         """A disk hit: the head, then sendfile straight away; what the socket did not take yet

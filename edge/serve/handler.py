@@ -252,7 +252,7 @@ def _with_token(answer: AnyAnswer, token_query: str) -> AnyAnswer:
         return answer
     kept = [
         line
-        for line in answer.headers.split(b"\r\n")
+        for line in answer.all_headers.split(b"\r\n")
         if line and not line.lower().startswith((b"etag:", b"accept-ranges:"))
     ]
     if not any(
