@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import resource
 import signal
 
 GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
+M_MMAP_THRESHOLD = -3  # mallopt(3)
+MMAP_THRESHOLD = 128 * 1024  # glibc's initial value, kept from moving
 
 
 def tune_gc() -> None:
@@ -18,6 +22,19 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
+    pin_mmap_threshold()
+
+
+def pin_mmap_threshold() -> None:
+    """Keep every large buffer (a hot segment's bytes, a promotion's read) in its own mapping,
+    returned to the system when freed. glibc raises its threshold after the first such buffer
+    is freed, and later ones then land in heaps it keeps: the edge's RSS grew beyond the hot
+    budget by tens of MiB as the hot tier churned (edgebench hotset, long tail)."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
 
 
 def raise_fd_limit() -> None:

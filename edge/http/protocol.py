@@ -78,6 +78,7 @@ class Connection(asyncio.Protocol):
         self.server = server
         self.limits = server.limits
         self.handler = server.handler
+        self.seen_heads = server.seen_heads
         self.monotonic = server.monotonic  # how long each answer took, for the access log
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
@@ -87,6 +88,7 @@ class Connection(asyncio.Protocol):
         self.closing = False  # close once the current answer is out
         self.deadline = NEVER  # checked by the server's sweep
         self.in_head = False
+        self.at_boundary = True  # no request begun and unfinished: the next bytes start one
         self.reading_paused = False
         self.refused = False
         self.counted = True  # within the per-client connection limit
@@ -139,7 +141,18 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.refused:
             return
+        seen = self.seen_heads.get(data) if self.at_boundary else None
+        if seen is not None:  # a whole request head seen before, byte for byte
+            self._heads_done += 1
+            self._queued(self.seen_heads.request(seen, self.peer))
+        else:
+            self._parse(data)
+        if not self.busy:
+            self._answer_queued()
+
+    def _parse(self, data: bytes) -> None:
         heads_before = self._heads_done
+        from_boundary = self.at_boundary
         try:
             self.parser.feed_data(data)
         except Refused as exc:  # raised before the parser is entered, never through it
@@ -158,12 +171,15 @@ class Connection(asyncio.Protocol):
                 self._head_pending = len(data) + (0 if new else self._head_pending)
                 if self._head_pending > MAX_PENDING_HEAD:
                     self._refuse(Refusal(431, "request head too large"))
-        if not self.busy:
-            self._answer_queued()
+            elif from_boundary and self.at_boundary and self._heads_done == heads_before + 1:
+                request = self.queue[-1]  # `data` was exactly this request
+                if isinstance(request, Request):
+                    self.seen_heads.remember(data, request)
 
     # -- parser callbacks (httptools calls these while feed_data runs) ------------------------
     def on_message_begin(self) -> None:
         self.in_head = True
+        self.at_boundary = False
         self._url = b""
         self._headers = {}
         self._header_bytes = 0
@@ -229,6 +245,10 @@ class Connection(asyncio.Protocol):
             self.peer,
             b"".join(self._body),
         )
+        self.at_boundary = True
+        self._queued(request)
+
+    def _queued(self, request: Request) -> None:
         self.queue.append(request)
         self.deadline = NEVER
         if len(self.queue) >= self.limits.max_pipeline and self.transport is not None:

@@ -17,6 +17,7 @@ from edge.http.accesslog import AccessLog
 from edge.http.connlimit import ConnectionCounter
 from edge.http.messages import Answer, Handler
 from edge.http.protocol import Connection, Limits
+from edge.http.seen import SeenHeads
 from edge.http.ticker import SecondTicker, Ticker
 
 Refusals = Callable[[int, str], Answer]
@@ -78,6 +79,7 @@ class HttpServer:
         self.protocol = protocol  # what serves one connection (tests watch it)
         self.stats = ServerStats()
         self.connections: set[Connection] = set()
+        self.seen_heads = SeenHeads()  # request heads parsed once (edge/http/seen.py)
         self.now = monotonic()
         self.date_line = b""
         self._servers: list[asyncio.Server] = []
