@@ -1,5 +1,5 @@
 """python -m loadtest.edgebench [--seconds 5] [--rounds 3] [--connections 32] [--json FILE]
-    [--scenarios segments,playlists,cold,workers] [--live-seconds 60]
+    [--scenarios segments,playlists,cold,workers,hotset] [--live-seconds 60]
 
 Hot 2 MB segments and hot playlists through the edge, against aiohttp baselines (and nginx
 proxy_cache when installed) in the same run; then cold misses. `workers`, only when named: the
@@ -8,6 +8,10 @@ edge with --workers 1 and 2 against nginx with 1 and 2 workers, then cold misses
 separate process on loopback; server CPU comes from /proc/<pid>/stat around each wrk run,
 summed over a server's process tree. The edge is driven over HTTP only: loadtest/ never
 imports edge/.
+
+`hotset`, only when named (issue 21): the edge's hot tier against nginx and Varnish (malloc
+storage) with 1 and 2 workers each, a long tail beyond the hot budget, and the edges' RSS
+(loadtest/edgebench/hotset.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+from loadtest.edgebench.hotset import run_hotset, start_servers
 from loadtest.edgebench.procs import WRK_REPORT
 from loadtest.edgebench.scenarios import Rounds, cold_misses, hot, ratio
 from loadtest.edgebench.stack import (
@@ -42,7 +47,7 @@ from loadtest.edgebench.stack import (
 from loadtest.edgebench.workers import live_playlist_rates, workers_hot, workers_ratios
 
 COLD_WAITERS = 500
-SCENARIOS = ("segments", "playlists", "cold", "workers")
+SCENARIOS = ("segments", "playlists", "cold", "workers", "hotset")
 
 
 def main() -> None:
@@ -61,7 +66,8 @@ def main() -> None:
         "--scenarios",
         type=lambda v: set(v.split(",")),
         default={"segments", "playlists", "cold"},
-        help="comma list of segments, playlists, cold, workers (default: all but workers)",
+        help="comma list of segments, playlists, cold, workers, hotset"
+        " (default: segments, playlists, cold)",
     )
     args = parser.parse_args()
     if unknown := args.scenarios - set(SCENARIOS):
@@ -121,7 +127,11 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
     if "workers" in args.scenarios:
         results["workers"], more = workers_scenario(s, args, script)
         ratios.update(more)
-    print("ratios (median of per-round ratios)")
+    if "hotset" in args.scenarios:
+        start_servers(s)
+        results["hotset"] = run_hotset(s, args.rounds, args.seconds, args.connections, script)
+    if ratios:
+        print("ratios (median of per-round ratios)")
     for key, value in ratios.items():
         print(f"  {key:<58} {value:6.2f}")
     results["ratios"] = ratios

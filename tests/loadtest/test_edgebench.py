@@ -4,13 +4,18 @@ workers, and the workers scenario's ratios only between servers that ran."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+from loadtest.edgebench.hotset import EDGE_HOT, NGINX, ONE, Figures, hot_ratios
 from loadtest.edgebench.nginx import nginx_command
 from loadtest.edgebench.procs import (
     Load,
@@ -22,6 +27,7 @@ from loadtest.edgebench.procs import (
 )
 from loadtest.edgebench.scenarios import Rounds
 from loadtest.edgebench.stack import EDGE_1W, EDGE_2W, NGINX_1W, NGINX_2W
+from loadtest.edgebench.varnish import varnish_command
 from loadtest.edgebench.workers import workers_ratios
 
 BURN_S = 0.3
@@ -90,3 +96,33 @@ def test_workers_ratios_compare_only_servers_that_ran() -> None:
     }
     ran[EDGE_2W] = rounds(EDGE_2W, 1.05)
     assert workers_ratios(ran, ran, {})["segment cpu/GB, edge 2w / 1w (target <= 1.10)"] == 1.05
+
+
+@pytest.mark.skipif(shutil.which("varnishd") is None, reason="varnishd is not installed")
+def test_varnish_answers_its_health_itself_and_caches_the_origin(tmp_path: Path) -> None:
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "seg.ts").write_bytes(b"x" * 1000)
+    origin_port, port = free_port(), free_port()
+    origin = [sys.executable, "-m", "http.server", str(origin_port), "--bind", "127.0.0.1"]
+    with subprocess.Popen(origin, cwd=tmp_path / "www", stderr=subprocess.DEVNULL) as web:
+        try:
+            command = varnish_command(tmp_path, port, origin_port, thread_pools=2)
+            assert command is not None
+            with server(command, f"http://127.0.0.1:{port}/healthz", tmp_path / "v.out") as pid:
+                url = f"http://127.0.0.1:{port}/seg.ts"
+                first = urllib.request.urlopen(url)
+                second = urllib.request.urlopen(url)
+                assert first.read() == second.read() == b"x" * 1000
+                # a hit names the request that filled it beside its own
+                assert len(second.headers["X-Varnish"].split()) == 2
+                assert len(process_tree(pid)) == 2  # the manager and its child
+        finally:
+            web.terminate()
+
+
+def test_hotset_ratios_compare_only_servers_that_ran() -> None:
+    figures = {n: rounds(n, cpu) for n, cpu in ((EDGE_HOT, 0.5), (NGINX, 1.0))}
+    ratios = hot_ratios(Figures(figures, figures), ONE, "1 worker each")
+    assert ratios["segment cpu/GB server, edge / nginx, 1 worker each"] == 0.5
+    assert ratios["playlist cpu/1k req, edge / nginx, 1 worker each (target <= 1.2)"] == 0.5
+    assert not any("Varnish" in key or "sendfile" in key for key in ratios)
