@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import NoReturn
 
+from classcast.cli import OneLineParser
 from loadtest.city import cli as city_cli
 from loadtest.errors import ConfigError
 from loadtest.planner import CORE_GBPS
 
 
-class Parser(argparse.ArgumentParser):
+class Parser(OneLineParser):
     def error(self, message: str) -> NoReturn:
         raise ConfigError(message)
 

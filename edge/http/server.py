@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import math
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from email.utils import formatdate
@@ -38,6 +39,8 @@ class ServerStats:
         "connections",
         "copied_bytes",
         "refused_connections",
+        "tls_connections",
+        "tls_resumed",
         "zero_copy_bytes",
     )
 
@@ -47,6 +50,8 @@ class ServerStats:
         self.copied_bytes = 0
         self.connections = 0
         self.refused_connections = 0
+        self.tls_connections = 0  # handshakes completed
+        self.tls_resumed = 0  # of which resumed a session (no key exchange, no signature)
 
 
 class HttpServer:
@@ -64,6 +69,7 @@ class HttpServer:
         clock: Clock = time.time,
         ticker: Ticker | None = None,
         protocol: ConnectionFactory = Connection,
+        tls_head: bytes = b"",
     ) -> None:
         self.handler = handler
         self.limits = limits
@@ -76,6 +82,7 @@ class HttpServer:
         self.clock = clock  # the Date header
         self.ticker = ticker if ticker is not None else SecondTicker(clock)
         self.protocol = protocol  # what serves one connection (tests watch it)
+        self.tls_head = tls_head  # header lines every HTTPS answer carries (HSTS)
         self.stats = ServerStats()
         self.connections: set[Connection] = set()
         self.now = monotonic()
@@ -86,17 +93,37 @@ class HttpServer:
 
     # -- life -----------------------------------------------------------------------------------
     async def listen(
-        self, host: str, port: int, *, backlog: int = 1024, sock: socket.socket | None = None
+        self,
+        host: str,
+        port: int,
+        *,
+        backlog: int = 1024,
+        sock: socket.socket | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> int:
-        """Start accepting; returns the port (useful with port 0)."""
+        """Start accepting; returns the port (useful with port 0). With `tls`, connections
+        are HTTPS; a handshake must end within the header timeout (a slowloris on the
+        handshake is cut like one on the request head)."""
         loop = asyncio.get_running_loop()
+        handshake = self.limits.header_timeout
+        timeout = handshake if tls is not None and math.isfinite(handshake) else None
         if sock is not None:
             server = await loop.create_server(
-                lambda: self.protocol(self), sock=sock, backlog=backlog
+                lambda: self.protocol(self),
+                sock=sock,
+                backlog=backlog,
+                ssl=tls,
+                ssl_handshake_timeout=timeout,
             )
         else:
             server = await loop.create_server(
-                lambda: self.protocol(self), host, port, backlog=backlog, reuse_address=True
+                lambda: self.protocol(self),
+                host,
+                port,
+                backlog=backlog,
+                reuse_address=True,
+                ssl=tls,
+                ssl_handshake_timeout=timeout,
             )
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
