@@ -85,6 +85,10 @@ class HttpServer:
         self.tls_head = tls_head  # header lines every HTTPS answer carries (HSTS)
         self.stats = ServerStats()
         self.connections: set[Connection] = set()
+        # TLS connections accepted whose handshake is not over (their Connection is made at
+        # accept, connection_made comes after the handshake): a stop waits for them too
+        self.handshaking: dict[Connection, float] = {}
+        self.stopping = False
         self.now = monotonic()
         self.date_line = b""
         self._servers: list[asyncio.Server] = []
@@ -107,9 +111,10 @@ class HttpServer:
         loop = asyncio.get_running_loop()
         handshake = self.limits.header_timeout
         timeout = handshake if tls is not None and math.isfinite(handshake) else None
+        factory = self._accepted_tls if tls is not None else lambda: self.protocol(self)
         if sock is not None:
             server = await loop.create_server(
-                lambda: self.protocol(self),
+                factory,
                 sock=sock,
                 backlog=backlog,
                 ssl=tls,
@@ -117,7 +122,7 @@ class HttpServer:
             )
         else:
             server = await loop.create_server(
-                lambda: self.protocol(self),
+                factory,
                 host,
                 port,
                 backlog=backlog,
@@ -128,16 +133,23 @@ class HttpServer:
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
+    def _accepted_tls(self) -> Connection:
+        connection = self.protocol(self)
+        self.handshaking[connection] = self.now
+        return connection
+
     async def stop(self, grace_s: float) -> None:
-        """Stop accepting, let answers in progress finish (up to `grace_s`), then cut."""
+        """Stop accepting, let answers in progress finish (up to `grace_s`), then cut.
+        A TLS handshake under way finishes too, and its first request is answered."""
+        self.stopping = True
         for server in self._servers:
             server.close()
         for connection in list(self.connections):
             connection.shut_down()
-        if self.connections:
+        if self.connections or self.handshaking:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace_s):
-                    await self.wait_connections(lambda count: count == 0)
+                    await self.wait_connections(lambda count: count == 0 and not self.handshaking)
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.abort()
@@ -150,6 +162,7 @@ class HttpServer:
 
     # -- connections ----------------------------------------------------------------------------
     def opened(self, connection: Connection) -> None:
+        self.handshaking.pop(connection, None)
         self.stats.connections += 1
         if not self.per_client.opened(connection.peer):  # one too many: closed at once
             self.stats.refused_connections += 1
@@ -158,6 +171,8 @@ class HttpServer:
             connection.transport.abort()
             return
         self.connections.add(connection)
+        if self.stopping:  # its handshake ended after the stop began
+            connection.shut_down()
         self._count_changed()
 
     def closed(self, connection: Connection) -> None:
@@ -197,6 +212,11 @@ class HttpServer:
         self.date_line = b"Date: " + formatdate(self.clock(), usegmt=True).encode() + b"\r\n"
         for connection in [c for c in self.connections if c.deadline <= now]:
             connection.expire()
+        if self.handshaking:  # a failed handshake never reaches connection_made
+            cutoff = now - min(self.limits.header_timeout, 60.0) - 1.0
+            for connection in [c for c, at in self.handshaking.items() if at < cutoff]:
+                del self.handshaking[connection]
+                self._count_changed()
 
     def start_ticking(self) -> None:
         self.tick()
