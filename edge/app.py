@@ -117,6 +117,7 @@ async def running_edge(
             read_timeout=config.read_timeout,
             retries=config.retries,
             clock=monotonic,
+            ca_file=config.upstream_ca,
         )
         await upstream.start()
         stack.push_async_callback(upstream.close)

@@ -29,6 +29,7 @@ import pytest
 from tests.e2e.conftest import CONTENT
 from tests.support.certs import Leaf, make_ca, make_leaf
 from tests.support.process import ROOT, run_service
+from tests.support.recording_upstream import Answer, recording_upstream
 from tests.support.wait import until_sync
 
 pytestmark = pytest.mark.e2e
@@ -485,3 +486,35 @@ def test_ffmpeg_plays_a_signed_lesson_over_https(pki: Pki, tmp_path: Path) -> No
             assert "progress=end" in played.stdout and played.stderr.strip() == ""
             until_sync(lambda: '"tls":"TLSv1.3"' in node.log(), 5, "HTTPS requests logged")
             assert ".ts?cc_exp=" in node.log()  # segments came over HTTPS with their tokens
+
+
+# -- TLS to the upstream ----------------------------------------------------------------------
+
+
+def _gauge(metrics: str, name: str) -> float:
+    line = next(line for line in metrics.splitlines() if line.startswith(name + " "))
+    return float(line.split()[1])
+
+
+def test_an_https_upstream_is_verified_and_its_connections_reused(pki: Pki, tmp_path: Path) -> None:
+    segments = {f"/v/seg{i}.ts": Answer(bytes([i]) * 5000, "video/mp2t") for i in range(6)}
+    with recording_upstream() as origin:
+        origin.answers.update(segments)
+        shield_flags = ["--port", "0", "--tls-port", "0", "--upstream", origin.url, *pki.flags()]
+        shield_flags += ["--node-id", "shield"]
+        with edge(tmp_path, *shield_flags) as shield:
+            port = urlsplit(shield.url("https")).port
+            parent = f"https://localhost:{port}"  # a name: sent as SNI, checked against the SAN
+            trusting = ["--port", "0", "--upstream", parent, "--upstream-ca", str(pki.ca)]
+            trusting += ["--node-id", "child"]
+            with edge(tmp_path, *trusting) as child:
+                for path, answer in segments.items():
+                    reply = get(child.url("http"), path=path)
+                    assert (reply.status, reply.body) == (200, answer.body)
+                metrics = get(shield.url("https"), pki.client(), "/metrics").body.decode()
+                assert _gauge(metrics, "classcast_edge_tls_connections") <= 2  # + this scrape
+            with edge(tmp_path, "--port", "0", "--upstream", parent, "--node-id", "b") as blind:
+                # the test CA is in no system store: the shield is not trusted, nothing fetched
+                assert get(blind.url("http"), path="/v/other.ts").status == 502
+                until_sync(lambda: "CertificateError" in blind.log(), 5, "the refusal logged")
+        assert origin.hits("/v/other.ts") == 0
