@@ -33,6 +33,9 @@ def build_parser() -> Parser:
     run.add_argument("--phone-bandwidth", help="fixed=KBPS, walk=START,LOW,HIGH or trace=FILE")
     run.add_argument("--config", help="TOML defaults (default: config/loadtest.toml)")
     run.add_argument("--no-progress", action="store_true", help="no live progress view")
+    run.add_argument(
+        "--insecure", action="store_true", help="https: do not verify the certificate (self-signed)"
+    )
     merge = commands.add_parser("merge", help="merge the reports of several runs into one")
     merge.add_argument("runs", nargs="+", metavar="DIR", help="report directories of the runs")
     merge.add_argument("--report", required=True, help="directory for the merged report")
