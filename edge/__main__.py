@@ -23,7 +23,7 @@ from edge import config as edge_config
 from edge.app import running_edge
 from edge.errors import ConfigError
 from edge.http.tls import ServerTls, TlsError
-from edge.runtime import raise_fd_limit, stop_event, tune_gc
+from edge.runtime import raise_fd_limit, stop_event, tune_gc, tune_malloc
 from edge.serve.signing import sign_url
 from edge.supervisor import Supervisor
 from edge.worker import serve_worker
@@ -165,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = {"worker": args.index, "pid": os.getpid()} if args.command == "worker" else None
     setup(config.log_level, worker)
     raise_fd_limit()
+    tune_malloc()
     running: Coroutine[Any, Any, int]
     if args.command == "worker":
         running = serve_worker(config, args.index, args.listen_fd, args.hub_fd)
