@@ -178,7 +178,13 @@ class AnswerWriter:
 
     def _sendfile_fd(self) -> int:
         """A dup of the socket for os.sendfile, kept for the connection; -1 where the bytes
-        must go through the transport (TLS, or sendfile turned off)."""
+        must go through the transport (TLS, or sendfile turned off).
+
+        Kernel TLS would keep sendfile for HTTPS: after the handshake, set TCP_ULP "tls" and
+        the TLS_TX key and sequence (OpenSSL 3 does this itself with SSL_OP_ENABLE_KTLS on a
+        socket BIO, but asyncio's TLS runs over memory BIOs, so the edge would export them),
+        then answer through this path. This machine has no kTLS (/proc/net/tls_stat), so
+        it is not built; the copy path below is what HTTPS uses."""
         if self._sock_fd < 0 and self.use_sendfile and not self.gone:
             transport = self.transport
             sock = transport.get_extra_info("socket")
