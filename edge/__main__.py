@@ -6,21 +6,24 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import orjson
 import uvloop
 
+from classcast.cli import OneLineParser
 from classcast.config import env_values
 from classcast.logs import setup
 from edge import config as edge_config
 from edge.app import running_edge
 from edge.errors import ConfigError
-from edge.runtime import raise_fd_limit, stop_event, tune_gc
+from edge.http.tls import ServerTls, TlsError
+from edge.runtime import raise_fd_limit, stop_event, tune_gc, tune_malloc
 from edge.serve.signing import sign_url
 from edge.supervisor import Supervisor
 from edge.worker import serve_worker
@@ -28,20 +31,18 @@ from edge.worker import serve_worker
 log = logging.getLogger("edge")
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """Bad flags get one clear line and exit status 2, not a usage dump."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = OneLineParser(prog="edge", description="classcast HLS edge cache")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     serve = commands.add_parser("serve", help="run the edge")
     serve.add_argument("--config", type=Path, help="TOML file (config/edge.toml)")
-    serve.add_argument("--host")
+    serve.add_argument("--host", help="one-listener shorthand: the address of --port/--tls-port")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--tls-port", type=int, help="HTTPS on --host at this port")
+    serve.add_argument(
+        "--listen", action="append", help="plain HTTP on ADDRESS:PORT, [::]:PORT (repeatable)"
+    )
+    serve.add_argument("--listen-tls", action="append", help="HTTPS on ADDRESS:PORT (repeatable)")
     serve.add_argument("--upstream", action="append", help="origin or parent URL (repeatable)")
     serve.add_argument("--cache-dir")
     serve.add_argument("--ram", dest="ram_bytes", help="RAM tier budget, e.g. 256MiB")
@@ -64,9 +65,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="copy disk hits through Python instead of zero-copy sendfile",
     )
     _security_flags(serve)
+    _tls_flags(serve)
     worker = commands.add_parser("worker", help="one worker of a node (serve --workers starts it)")
     worker.add_argument("--index", type=int, required=True)
-    worker.add_argument("--listen-fd", type=int, required=True)
+    worker.add_argument("--listen-fd", type=int, action="append", required=True)
     worker.add_argument("--hub-fd", type=int, required=True)
     sign = commands.add_parser("sign", help="print PATH with a signed-URL token added")
     sign.add_argument("path", metavar="PATH")
@@ -86,6 +88,17 @@ def _security_flags(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--rate-burst-per-client", type=float)
     serve.add_argument("--header-timeout", type=float, help="seconds for a request head, 0: off")
     serve.add_argument("--idle-timeout", type=float, help="keep-alive idle seconds, 0: off")
+
+
+def _tls_flags(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--tls-cert", action="append", help="PEM certificate (chain after it) or directory"
+    )
+    serve.add_argument("--tls-key", action="append", help="PEM key of each --tls-cert file")
+    serve.add_argument("--tls-profile", help='Mozilla\'s "intermediate" (default) or "modern"')
+    serve.add_argument("--tls-ticket-rotate-s", type=float, help="ticket key lifetime, 0: off")
+    serve.add_argument("--hsts-max-age", type=int, help="Strict-Transport-Security seconds")
+    serve.add_argument("--upstream-ca", help="CA file for https upstreams (default: system)")
 
 
 def sign_command(args: argparse.Namespace) -> int:
@@ -111,6 +124,8 @@ def sign_command(args: argparse.Namespace) -> int:
 def flags(args: argparse.Namespace) -> dict[str, Any]:
     values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "upstream")}
     values["upstreams"] = tuple(args.upstream) if args.upstream else None
+    for key in ("listen", "listen_tls", "tls_cert", "tls_key"):  # repeatable: None = not given
+        values[key] = tuple(values[key]) if values[key] else None
     return values
 
 
@@ -118,10 +133,21 @@ async def serve(config: edge_config.EdgeConfig) -> int:
     stopping = stop_event()
     async with running_edge(config) as edge:
         tune_gc()
-        log.info("edge ready", extra={"url": edge.url, "upstreams": config.upstreams})
+        if edge.tls is not None:  # one process: SIGHUP re-reads the certificates in place
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_tls, edge.tls)
+        log.info(
+            "edge ready", extra={"url": edge.url, "urls": edge.urls, "upstreams": config.upstreams}
+        )
         await stopping.wait()
         log.info("edge stopping")
     return 0
+
+
+def reload_tls(tls: ServerTls) -> None:
+    try:
+        tls.reload()
+    except TlsError as exc:
+        log.error("reload refused, the certificates in use stay", extra={"error": str(exc)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = {"worker": args.index, "pid": os.getpid()} if args.command == "worker" else None
     setup(config.log_level, worker)
     raise_fd_limit()
+    tune_malloc()
     running: Coroutine[Any, Any, int]
     if args.command == "worker":
         running = serve_worker(config, args.index, args.listen_fd, args.hub_fd)

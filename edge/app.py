@@ -13,7 +13,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,13 +29,15 @@ from edge.cache.keys import HLS_DIRECTIVES
 from edge.cache.memory import MemoryTier
 from edge.cache.stats import Stats
 from edge.cache.upstream import Upstream
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, listeners
 from edge.http.accesslog import AccessLog
 from edge.http.heads import HeadBuilder
+from edge.http.listen import Listener, bind, bound
 from edge.http.messages import Answer, Request
 from edge.http.protocol import Limits
 from edge.http.ratelimit import ClientRates
 from edge.http.server import HttpServer
+from edge.http.tls import ServerTls, secret_from
 from edge.metrics import EdgeCollector, SnapshotCollector
 from edge.node.link import NodeLink
 from edge.serve.admin import Admin
@@ -59,11 +61,21 @@ class Edge:
     server: HttpServer
     handler: ContentHandler
     registry: CollectorRegistry
-    port: int
+    listeners: list[Listener]  # as bound: port 0 replaced by the port it got
+    tls: ServerTls | None = None
+
+    @property
+    def port(self) -> int:
+        return self.listeners[0].port
 
     @property
     def url(self) -> str:
-        return f"http://{self.config.host}:{self.port}"
+        """The first listener's URL, without the trailing slash (tests add paths to it)."""
+        return self.listeners[0].url.rstrip("/")
+
+    @property
+    def urls(self) -> list[str]:
+        return [listener.url for listener in self.listeners]
 
 
 def limits(config: EdgeConfig) -> Limits:
@@ -80,9 +92,10 @@ async def running_edge(
     monotonic: Callable[[], float] = time.monotonic,
     *,
     node: NodeLink | None = None,
-    sock: socket.socket | None = None,
+    socks: Sequence[socket.socket] | None = None,
 ) -> AsyncIterator[Edge]:
-    """A lone edge, or (`node`, `sock`) a worker of a node on the socket its supervisor bound."""
+    """A lone edge, or (`node`, `socks`) a worker of a node on the sockets its supervisor
+    bound, one per listener of `config` in order."""
     async with contextlib.AsyncExitStack() as stack:
         own_dir = not config.cache_dir
         root = Path(tempfile.mkdtemp(prefix="classcast-edge-") if own_dir else config.cache_dir)
@@ -107,6 +120,7 @@ async def running_edge(
             read_timeout=config.read_timeout,
             retries=config.retries,
             clock=monotonic,
+            ca_file=config.upstream_ca,
         )
         await upstream.start()
         stack.push_async_callback(upstream.close)
@@ -185,6 +199,8 @@ async def running_edge(
             },
             heads,
         )
+        wanted = listeners(config)
+        tls = _server_tls(config, clock) if any(lst.tls for lst in wanted) else None
         server = HttpServer(
             dispatcher.handle,
             limits(config),
@@ -194,6 +210,7 @@ async def running_edge(
             max_conns_per_client=config.max_conns_per_client,
             rates=_rates(config, monotonic),
             monotonic=monotonic,
+            tls_head=_tls_head(config),
         )
         collector = EdgeCollector(
             stats, lambda: _gauges(cache, server), lambda: server.stats.bytes_sent
@@ -201,11 +218,39 @@ async def running_edge(
         registry.register(collector)
         if node is not None:
             node.local_snapshot = collector.snapshot
-        port = await server.listen(config.host, config.port, sock=sock)
+        if socks is None:
+            socks = [bind(listener) for listener in wanted]
+        for sock in socks:
+            stack.callback(sock.close)
+        for listener, sock in zip(wanted, socks, strict=True):
+            context = tls.context if tls is not None and listener.tls else None
+            await server.listen("", 0, sock=sock, tls=context)
+        if tls is not None:
+            tls.start_rotation()
+            stack.callback(tls.stop_rotation)
         server.start_ticking()
         # first out on the way down: stop accepting, let answers in flight finish
         stack.push_async_callback(server.stop, config.shutdown_timeout)
-        yield Edge(config, cache, stats, server, handler, registry, port)
+        here = [bound(listener, sock) for listener, sock in zip(wanted, socks, strict=True)]
+        yield Edge(config, cache, stats, server, handler, registry, here, tls)
+
+
+def _server_tls(config: EdgeConfig, clock: Callable[[], float]) -> ServerTls:
+    return ServerTls(
+        config.tls_cert,
+        config.tls_key,
+        config.tls_profile,
+        ticket_secret=secret_from(config.tls_ticket_secret),
+        ticket_rotate_s=config.tls_ticket_rotate_s,
+        clock=clock,
+    )
+
+
+def _tls_head(config: EdgeConfig) -> bytes:
+    """RFC 6797 6.1: only ever sent over HTTPS."""
+    if not config.hsts_max_age:
+        return b""
+    return b"Strict-Transport-Security: max-age=%d\r\n" % config.hsts_max_age
 
 
 def hot_tier(
@@ -242,6 +287,8 @@ def _gauges(cache: EdgeCache, server: HttpServer) -> dict[str, float]:
         "fills_in_flight": len(cache.fills),
         "fetching": cache.fetcher.fetching,
         "zero_copy_bytes": sent.zero_copy_bytes,
+        "tls_connections": sent.tls_connections,
+        "tls_resumed": sent.tls_resumed,
         "copied_bytes": sent.copied_bytes,
         "connections_open": len(server.connections),
         "connections_refused": sent.refused_connections,

@@ -12,7 +12,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from classcast.config import (
@@ -29,6 +29,8 @@ from classcast.config import (
 from classcast.config import build as build_config
 from classcast.errors import ConfigError
 from classcast.logs import LogLevel
+from edge.http import tls
+from edge.http.listen import Listener, parse_listener
 
 ENV_PREFIX = "CLASSCAST_EDGE_"
 
@@ -120,6 +122,18 @@ class EdgeConfig:
     rate_burst_per_client: float = 2000.0
     header_timeout: float = 10.0  # seconds to receive a whole request head
     idle_timeout: float = 60.0  # seconds a keep-alive connection may wait for its next request
+    # issue 18: listeners and TLS. `listen`/`listen_tls` ADDRESS:PORT lists are the whole set
+    # when given; otherwise host:port is the plain listener. tls_port adds HTTPS on host.
+    listen: tuple[str, ...] = ()
+    listen_tls: tuple[str, ...] = ()
+    tls_port: int | None = None
+    tls_cert: tuple[str, ...] = ()  # PEM files (the chain after the leaf) or directories
+    tls_key: tuple[str, ...] = ()  # one per certificate file, in the same order
+    tls_profile: Literal["intermediate", "modern"] = "intermediate"  # Mozilla's names
+    tls_ticket_rotate_s: float = 3600.0  # session-ticket key lifetime; 0: no tickets
+    tls_ticket_secret: Secret = ""  # "" = random per node; share it to resume across nodes
+    hsts_max_age: int = 0  # Strict-Transport-Security on HTTPS answers, seconds; 0: none
+    upstream_ca: str = ""  # CA file for https upstreams; "" = the system store
 
 
 MIN_SIGN_KEY_LENGTH = 16
@@ -157,6 +171,10 @@ def validate(config: EdgeConfig) -> EdgeConfig:
             raise ConfigError.for_key("upstreams", f"{url!r} is not an http(s) URL")
     if not 0 <= config.port < 65536:  # 0: any free port (tests)
         raise ConfigError.for_key("port", f"{config.port} is not a TCP port")
+    if config.tls_port is not None and not 0 <= config.tls_port < 65536:
+        raise ConfigError.for_key("tls_port", f"{config.tls_port} is not a TCP port")
+    every = listeners(config)
+    _validate_tls(config, any(listener.tls for listener in every))
     for key in (
         "connect_timeout",
         "read_timeout",
@@ -189,6 +207,42 @@ def _validate_hot(config: EdgeConfig) -> None:
         raise ConfigError.for_key("hot_cool_s", "must be positive")
     if config.hot_live_segments < 0:
         raise ConfigError.for_key("hot_live_segments", "must not be negative")
+
+
+def listeners(config: EdgeConfig) -> list[Listener]:
+    """Every address the edge listens on, plain ones first; raises ConfigError."""
+    found: list[Listener] = []
+    for key, secure in (("listen", False), ("listen_tls", True)):
+        for text in getattr(config, key):
+            try:
+                found.append(parse_listener(text, secure))
+            except ValueError as exc:
+                raise ConfigError.for_key(key, str(exc)) from None
+    if not found:
+        found.append(Listener(config.host, config.port))
+    if config.tls_port is not None:
+        found.append(Listener(config.host, config.tls_port, tls=True))
+    addresses = [listener.address for listener in found if listener.port]
+    twice = sorted({address for address in addresses if addresses.count(address) > 1})
+    if twice:
+        raise ConfigError.for_key("listen", f"{', '.join(twice)} listed twice")
+    return found
+
+
+def _validate_tls(config: EdgeConfig, serves_tls: bool) -> None:
+    if config.upstream_ca and not os.access(config.upstream_ca, os.R_OK):
+        raise ConfigError.for_key("upstream_ca", f"{config.upstream_ca}: cannot read it")
+    for key in ("tls_ticket_rotate_s", "hsts_max_age"):
+        if getattr(config, key) < 0:
+            raise ConfigError.for_key(key, "must not be negative (0 turns it off)")
+    if not serves_tls:
+        return
+    if not config.tls_cert:
+        raise ConfigError.for_key("tls_cert", "an HTTPS listener needs --tls-cert and --tls-key")
+    try:
+        tls.load_certificates(config.tls_cert, config.tls_key, config.tls_profile)
+    except tls.TlsError as exc:
+        raise ConfigError.for_key(exc.key, str(exc)) from None
 
 
 def _validate_security(config: EdgeConfig) -> None:

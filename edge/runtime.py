@@ -11,8 +11,9 @@ import resource
 import signal
 
 GC_YOUNG_THRESHOLD = 50_000  # allocations between young collections (CPython's default: 700)
-M_MMAP_THRESHOLD = -3  # mallopt(3)
-MMAP_THRESHOLD = 128 * 1024  # glibc's initial value, kept from moving
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+MMAP_THRESHOLD = 4 * 1024**2  # blocks below this come from the heap, larger ones get a mapping
+TRIM_THRESHOLD = 16 * 1024**2  # free heap kept for reuse before it goes back to the kernel
 
 
 def tune_gc() -> None:
@@ -22,19 +23,26 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
-    pin_mmap_threshold()
 
 
-def pin_mmap_threshold() -> None:
-    """Keep every large buffer (a hot segment's bytes, a promotion's read) in its own mapping,
-    returned to the system when freed. glibc raises its threshold after the first such buffer
-    is freed, and later ones then land in heaps it keeps: the edge's RSS grew beyond the hot
-    budget by tens of MiB as the hot tier churned (edgebench hotset, long tail)."""
+def tune_malloc() -> None:
+    """Pin glibc's mmap threshold at 4 MiB and its trim threshold at 16 MiB.
+
+    - Below 4 MiB, the copy path's blocks (256 KiB reads, the ciphertext of a TLS write, a
+      2 MB segment's) come from the heap: mapped afresh, every new page is a fault and a
+      zeroing, which halved the edge's throughput on hot 2 MB segments over TLS (issue 18).
+    - Pinned, the threshold no longer rises by itself, and free heap beyond 16 MiB goes back
+      to the system: a churning hot tier (edge/cache/hot.py) otherwise kept tens of MiB of
+      freed segments in glibc's heaps (issue 21, edgebench hotset, long tail).
+
+    Nothing happens where the C library is not glibc."""
     name = ctypes.util.find_library("c")
     if name is None:
         return
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(name).mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        mallopt = ctypes.CDLL(name).mallopt
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 def raise_fd_limit() -> None:

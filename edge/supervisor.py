@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import secrets
 import shutil
 import signal
 import socket
@@ -34,8 +35,9 @@ import orjson
 
 from edge.cache.disk import DiskOwner
 from edge.cache.memory import MemoryTier
-from edge.config import EdgeConfig
+from edge.config import EdgeConfig, listeners
 from edge.errors import ConfigError
+from edge.http.listen import Listener, bind, bound
 from edge.node.hub import Hub
 from edge.node.relay import Attached, Relay
 
@@ -46,8 +48,18 @@ READY_TIMEOUT_S = 30.0
 POLL_S = 0.1  # how often dead workers are looked for (uvloop keeps SIGCHLD for itself)
 QUICK_DEATH_S = 1.0  # a worker that dies sooner than this after its start backs off
 MAX_BACKOFF_S = 5.0
-# what a reload cannot change in a running node (the socket and the node's own index)
-FIXED_ON_RELOAD = ("host", "port", "cache_dir", "disk_bytes", "ram_bytes", "max_open_files")
+# what a reload cannot change in a running node (the sockets and the node's own index)
+FIXED_ON_RELOAD = (
+    "host",
+    "port",
+    "listen",
+    "listen_tls",
+    "tls_port",
+    "cache_dir",
+    "disk_bytes",
+    "ram_bytes",
+    "max_open_files",
+)
 
 
 @dataclass(eq=False)
@@ -62,20 +74,15 @@ class Process:
         return self.popen.pid
 
 
-def bind(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(BACKLOG)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
+def as_bound(config: EdgeConfig, here: list[Listener]) -> EdgeConfig:
+    """`config` naming the listeners as bound (port 0 replaced), in the order of the sockets
+    handed to the workers, and a ticket secret every worker shares (tickets.py)."""
+    plain = tuple(listener.address for listener in here if not listener.tls)
+    https = tuple(listener.address for listener in here if listener.tls)
+    secret = config.tls_ticket_secret or secrets.token_hex(32)
+    return dataclasses.replace(
+        config, listen=plain, listen_tls=https, tls_port=None, tls_ticket_secret=secret
+    )
 
 
 def restart_delay(previous: float, quick: bool) -> float:
@@ -92,7 +99,7 @@ class Supervisor:
         self.live: set[Process] = set()  # every worker process not reaped yet
         self.current: dict[int, Process] = {}  # the serving set, by worker index
         self.relay: Relay | None = None
-        self.sock: socket.socket | None = None
+        self.socks: list[socket.socket] = []
         self.started = False
         self.stopping = asyncio.Event()
         self._exited = asyncio.Event()
@@ -106,11 +113,13 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGHUP, self._reload_soon)  # before anything is slow
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        self.sock = bind(self.config.host, self.config.port)
-        port = self.sock.getsockname()[1]
+        wanted = listeners(self.config)
+        for listener in wanted:
+            self.socks.append(bind(listener))
+        here = [bound(listener, sock) for listener, sock in zip(wanted, self.socks, strict=True)]
         own_dir = not self.config.cache_dir
         root = Path(self.config.cache_dir or tempfile.mkdtemp(prefix="classcast-edge-"))
-        self.config = dataclasses.replace(self.config, port=port, cache_dir=str(root))
+        self.config = dataclasses.replace(as_bound(self.config, here), cache_dir=str(root))
         disk = DiskOwner(root, self.config.disk_bytes, self.config.max_open_files)
         poller = loop.call_later(POLL_S, self._poll)
         try:
@@ -124,7 +133,8 @@ class Supervisor:
             log.info(
                 "edge ready",
                 extra={
-                    "url": f"http://{self.config.host}:{port}",
+                    "url": here[0].url,
+                    "urls": [listener.url for listener in here],
                     "workers": self._pids(),
                     "disk_entries": kept,
                     "upstreams": self.config.upstreams,
@@ -142,7 +152,8 @@ class Supervisor:
             await self._stop_all(list(self.live))
             poller.cancel()
             await disk.close()
-            self.sock.close()
+            for sock in self.socks:
+                sock.close()
             if own_dir:
                 shutil.rmtree(root, ignore_errors=True)
 
@@ -164,23 +175,15 @@ class Supervisor:
         return True
 
     async def _spawn(self, index: int) -> Process:
-        assert self.sock is not None and self.relay is not None
+        assert self.socks and self.relay is not None
         ours, theirs = socket.socketpair()
-        command = [
-            sys.executable,
-            "-m",
-            "edge",
-            "worker",
-            "--index",
-            str(index),
-            "--listen-fd",
-            str(self.sock.fileno()),
-            "--hub-fd",
-            str(theirs.fileno()),
-        ]
+        fds = [sock.fileno() for sock in self.socks]  # in the order of listeners(config)
+        command = [sys.executable, "-m", "edge", "worker", "--index", str(index)]
+        command += [arg for fd in fds for arg in ("--listen-fd", str(fd))]
+        command += ["--hub-fd", str(theirs.fileno())]
         # a fork and exec: a few milliseconds, only at start-up, reloads and replacements
         popen = subprocess.Popen(  # noqa: ASYNC220
-            command, stdin=subprocess.PIPE, pass_fds=(self.sock.fileno(), theirs.fileno())
+            command, stdin=subprocess.PIPE, pass_fds=(*fds, theirs.fileno())
         )
         theirs.close()
         process = Process(index, popen, time.monotonic())
@@ -267,6 +270,7 @@ class Supervisor:
         if changed:
             log.warning("these settings take effect at restart only", extra={"keys": changed})
         fixed = {key: getattr(self.config, key) for key in FIXED_ON_RELOAD}
+        fixed["tls_ticket_secret"] = fresh.tls_ticket_secret or self.config.tls_ticket_secret
         old_config, self.config = self.config, dataclasses.replace(fresh, **fixed)
         old = self.current
         if not await self._start_all():  # keep serving with the old workers

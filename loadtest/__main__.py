@@ -83,6 +83,7 @@ def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
         "stb_rendition": args.rendition,
         "phone_bandwidth": args.phone_bandwidth,
         "progress": False if args.no_progress else None,
+        "insecure": True if args.insecure else None,
     }
     config = from_sources(file_values, overrides, path)
     rules = [parse_threshold(text) for text in config.thresholds]

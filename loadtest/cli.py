@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import NoReturn
 
+from classcast.cli import OneLineParser
 from loadtest.city import cli as city_cli
 from loadtest.errors import ConfigError
 from loadtest.planner import CORE_GBPS
 
 
-class Parser(argparse.ArgumentParser):
+class Parser(OneLineParser):
     def error(self, message: str) -> NoReturn:
         raise ConfigError(message)
 
@@ -33,6 +33,9 @@ def build_parser() -> Parser:
     run.add_argument("--phone-bandwidth", help="fixed=KBPS, walk=START,LOW,HIGH or trace=FILE")
     run.add_argument("--config", help="TOML defaults (default: config/loadtest.toml)")
     run.add_argument("--no-progress", action="store_true", help="no live progress view")
+    run.add_argument(
+        "--insecure", action="store_true", help="https: do not verify the certificate (self-signed)"
+    )
     merge = commands.add_parser("merge", help="merge the reports of several runs into one")
     merge.add_argument("runs", nargs="+", metavar="DIR", help="report directories of the runs")
     merge.add_argument("--report", required=True, help="directory for the merged report")

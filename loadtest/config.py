@@ -76,6 +76,7 @@ class RunConfig:
     sample_interval_s: float = 1.0
     seed: int = 1
     progress: bool = True
+    insecure: bool = False  # https targets: skip certificate checks (a self-signed edge)
     session: SessionSettings = field(default_factory=SessionSettings)
     limits: Limits = field(default_factory=Limits)
 

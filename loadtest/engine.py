@@ -113,7 +113,9 @@ class Engine:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        self.http = HttpClient(self.clock, self.config.request_timeout_s)
+        self.http = HttpClient(
+            self.clock, self.config.request_timeout_s, insecure=self.config.insecure
+        )
         self.recorder = Recorder()
         self.stop_signal = StopSignal()
         probe, cpu = LoopLagProbe(self.clock), CpuMeter(self.clock)

@@ -79,7 +79,7 @@ class Worker:
     async def run(self, request_log: IO[bytes] | None) -> WorkerResult:
         recorder = Recorder(request_log)
         probe, cpu = LoopLagProbe(self.clock), CpuMeter(self.clock)
-        http = HttpClient(self.clock, self.config.request_timeout_s)
+        http = HttpClient(self.clock, self.config.request_timeout_s, insecure=self.config.insecure)
         try:
             started = self.clock()
             fetcher = Fetcher(http, recorder, self.clock, started)

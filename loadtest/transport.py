@@ -346,8 +346,16 @@ class HttpClient:
     """The process's client: the shared receive buffer, TLS context, timeouts, and the sweeper
     that aborts answers whose bytes stopped coming for `read_timeout_s`."""
 
-    def __init__(self, clock: Clock, read_timeout_s: float, connect_timeout_s: float = 0.0):
+    def __init__(
+        self,
+        clock: Clock,
+        read_timeout_s: float,
+        connect_timeout_s: float = 0.0,
+        *,
+        insecure: bool = False,
+    ):
         self.clock = clock
+        self.insecure = insecure  # https: no certificate check (`--insecure`, a self-signed edge)
         self.read_timeout_s = read_timeout_s
         self.connect_timeout_s = connect_timeout_s or CONNECT_TIMEOUT_S
         # One buffer for every connection: a read is consumed before the next one lands.
@@ -364,6 +372,9 @@ class HttpClient:
         host, port, tls = key
         if tls and self._tls is None:
             self._tls = ssl.create_default_context()
+            if self.insecure:
+                self._tls.check_hostname = False
+                self._tls.verify_mode = ssl.CERT_NONE
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_timeout_s):

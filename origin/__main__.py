@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from classcast.cli import OneLineParser as SharedParser
 from classcast.errors import ClasscastError
 from origin.ladder import DEFAULT_LADDER, parse_ladder
 from origin.logs import configure_logging
 
 
-class OneLineParser(argparse.ArgumentParser):
+class OneLineParser(SharedParser):
     """Usage mistakes print one line naming the problem, like every other start-up error."""
 
     def error(self, message: str) -> NoReturn:

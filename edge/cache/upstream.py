@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -63,8 +64,10 @@ class Upstream:
         read_timeout: float,
         retries: int,
         clock: Callable[[], float],
+        ca_file: str = "",
     ) -> None:
         self.parents = [p.rstrip("/") for p in parents]
+        self.ca_file = ca_file  # https parents are verified against it ("" = the system store)
         self.via = via
         self.retries = retries
         self._clock = clock
@@ -80,10 +83,21 @@ class Upstream:
         self.errors = 0
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=256, limit_per_host=128, keepalive_timeout=30)
+        connector = aiohttp.TCPConnector(
+            limit=256, limit_per_host=128, keepalive_timeout=30, ssl=self._tls()
+        )
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=self._timeout, auto_decompress=False
         )
+
+    def _tls(self) -> ssl.SSLContext | bool:
+        """For https parents: the certificate verified (chain and host name; SNI is sent for
+        a name), TLS 1.2 or newer; kept-alive connections are reused like plain ones."""
+        if not any(parent.startswith("https:") for parent in self.parents):
+            return True  # aiohttp's default
+        context = ssl.create_default_context(cafile=self.ca_file or None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
     async def close(self) -> None:
         if self._session is not None:

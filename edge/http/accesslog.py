@@ -29,10 +29,11 @@ MAX_PENDING = 4096  # lines: a burst is written early rather than growing the bu
 # (a container's log) only up to PIPE_BUF bytes.
 FILE_WRITE = 1024**2
 LINE = (
-    '{"ts":%.3f,"method":"%s","path":%s,"status":%d,"cache":"%s","bytes":%d,"ms":%.3f,"peer":"%s"}'
+    '{"ts":%.3f,"method":"%s","path":%s,"status":%d,"cache":"%s","bytes":%d,"ms":%.3f,'
+    '"peer":"%s"%s}'
 )
 
-Entry = tuple[float, str, str, int, str, int, float, str]
+Entry = tuple[float, str, str, int, str, int, float, str, str]
 
 
 class AccessLog:
@@ -49,7 +50,15 @@ class AccessLog:
         self._pending: list[Entry] = []
         self._timer: asyncio.TimerHandle | None = None
 
-    def log(self, request: Request, status: int, x_cache: str, sent: int, seconds: float) -> None:
+    def log(
+        self,
+        request: Request,
+        status: int,
+        x_cache: str,
+        sent: int,
+        seconds: float,
+        tls: str = "",  # the connection's `,"tls":...,"resumed":...` fields, if HTTPS
+    ) -> None:
         pending = self._pending
         pending.append(
             (
@@ -61,6 +70,7 @@ class AccessLog:
                 sent,
                 seconds,
                 request.peer,
+                tls,
             )
         )
         if len(pending) >= MAX_PENDING:
@@ -101,8 +111,9 @@ def _atomic_write_size(out: BinaryIO) -> int:
 
 def format_lines(entries: list[Entry], redact: Callable[[str], str] = str) -> bytes:
     lines = [
-        LINE % (ts, method, _json_string(redact(path)), status, cache, sent, seconds * 1000, peer)
-        for ts, method, path, status, cache, sent, seconds, peer in entries
+        LINE
+        % (ts, method, _json_string(redact(path)), status, cache, sent, seconds * 1000, peer, tls)
+        for ts, method, path, status, cache, sent, seconds, peer, tls in entries
     ]
     lines.append("")
     # targets are ASCII (the protocol percent-encodes the rest), so this cannot fail

@@ -102,6 +102,8 @@ class Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._started = 0.0
+        self.tls_note = ""  # for the access log: the TLS version and whether it resumed
+        self.extra_head = b""  # header lines of this connection's every answer (HSTS)
         self.writer: AnswerWriter  # made with the transport, in connection_made
 
     def __repr__(self) -> str:
@@ -119,8 +121,18 @@ class Connection(asyncio.Protocol):
         )
         peer = transport.get_extra_info("peername")
         self.peer = peer[0] if isinstance(peer, tuple) else ""
+        tls = transport.get_extra_info("ssl_object")
+        if tls is not None:  # the handshake is over: connection_made comes after it
+            self._tls_made(tls.version() or "", bool(tls.session_reused))
         self.deadline = self.server.now + self.limits.header_timeout
         self.server.opened(self)
+
+    def _tls_made(self, version: str, resumed: bool) -> None:
+        stats = self.server.stats
+        stats.tls_connections += 1
+        stats.tls_resumed += resumed
+        self.tls_note = f',"tls":"{version}","resumed":{"true" if resumed else "false"}'
+        self.extra_head = self.server.tls_head
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.closed(self)
@@ -307,7 +319,15 @@ class Connection(asyncio.Protocol):
             connection = b"Connection: close\r\n"
         framing = b"" if status in NO_BODY_STATUSES else b"Content-Length: %d\r\n" % length
         return b"".join(
-            (status_line(status), self.server.date_line, headers, framing, connection, b"\r\n")
+            (
+                status_line(status),
+                self.server.date_line,
+                headers,
+                self.extra_head,
+                framing,
+                connection,
+                b"\r\n",
+            )
         )
 
     def _send_answer(self, request: Request, answer: Answer) -> None:
@@ -316,7 +336,8 @@ class Connection(asyncio.Protocol):
         prebuilt = answer.prebuilt
         if prebuilt is not None and keep and request.version == "1.1" and request.method == "GET":
             # the hot path: a stored version's head joined once (edge/http/prebuilt.py)
-            self.writer.write_prebuilt(prebuilt, self.server.date_line, answer.headers, body)
+            extra = answer.headers + self.extra_head if self.extra_head else answer.headers
+            self.writer.write_prebuilt(prebuilt, self.server.date_line, extra, body)
             self._done(request, answer.status, answer.x_cache, len(body), keep)
             return
         length = len(body) if answer.length < 0 else answer.length
@@ -336,7 +357,8 @@ class Connection(asyncio.Protocol):
     def _done(self, request: Request, status: int, x_cache: str, sent: int, keep: bool) -> None:
         access = self.server.access_log
         if access is not None:
-            access.log(request, status, x_cache, sent, self.monotonic() - self._started)
+            elapsed = self.monotonic() - self._started
+            access.log(request, status, x_cache, sent, elapsed, self.tls_note)
         if not keep and self.transport is not None:
             self.queue.clear()
             self.transport.close()

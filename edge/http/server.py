@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import math
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from email.utils import formatdate
@@ -39,6 +40,8 @@ class ServerStats:
         "connections",
         "copied_bytes",
         "refused_connections",
+        "tls_connections",
+        "tls_resumed",
         "zero_copy_bytes",
     )
 
@@ -48,6 +51,8 @@ class ServerStats:
         self.copied_bytes = 0
         self.connections = 0
         self.refused_connections = 0
+        self.tls_connections = 0  # handshakes completed
+        self.tls_resumed = 0  # of which resumed a session (no key exchange, no signature)
 
 
 class HttpServer:
@@ -65,6 +70,7 @@ class HttpServer:
         clock: Clock = time.time,
         ticker: Ticker | None = None,
         protocol: ConnectionFactory = Connection,
+        tls_head: bytes = b"",
     ) -> None:
         self.handler = handler
         self.limits = limits
@@ -77,9 +83,14 @@ class HttpServer:
         self.clock = clock  # the Date header
         self.ticker = ticker if ticker is not None else SecondTicker(clock)
         self.protocol = protocol  # what serves one connection (tests watch it)
+        self.tls_head = tls_head  # header lines every HTTPS answer carries (HSTS)
         self.stats = ServerStats()
         self.connections: set[Connection] = set()
         self.seen_heads = SeenHeads()  # request heads parsed once (edge/http/seen.py)
+        # TLS connections accepted whose handshake is not over (their Connection is made at
+        # accept, connection_made comes after the handshake): a stop waits for them too
+        self.handshaking: dict[Connection, float] = {}
+        self.stopping = False
         self.now = monotonic()
         self.date_line = b""
         self._servers: list[asyncio.Server] = []
@@ -88,31 +99,59 @@ class HttpServer:
 
     # -- life -----------------------------------------------------------------------------------
     async def listen(
-        self, host: str, port: int, *, backlog: int = 1024, sock: socket.socket | None = None
+        self,
+        host: str,
+        port: int,
+        *,
+        backlog: int = 1024,
+        sock: socket.socket | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> int:
-        """Start accepting; returns the port (useful with port 0)."""
+        """Start accepting; returns the port (useful with port 0). With `tls`, connections
+        are HTTPS; a handshake must end within the header timeout (a slowloris on the
+        handshake is cut like one on the request head)."""
         loop = asyncio.get_running_loop()
+        handshake = self.limits.header_timeout
+        timeout = handshake if tls is not None and math.isfinite(handshake) else None
+        factory = self._accepted_tls if tls is not None else lambda: self.protocol(self)
         if sock is not None:
             server = await loop.create_server(
-                lambda: self.protocol(self), sock=sock, backlog=backlog
+                factory,
+                sock=sock,
+                backlog=backlog,
+                ssl=tls,
+                ssl_handshake_timeout=timeout,
             )
         else:
             server = await loop.create_server(
-                lambda: self.protocol(self), host, port, backlog=backlog, reuse_address=True
+                factory,
+                host,
+                port,
+                backlog=backlog,
+                reuse_address=True,
+                ssl=tls,
+                ssl_handshake_timeout=timeout,
             )
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
 
+    def _accepted_tls(self) -> Connection:
+        connection = self.protocol(self)
+        self.handshaking[connection] = self.now
+        return connection
+
     async def stop(self, grace_s: float) -> None:
-        """Stop accepting, let answers in progress finish (up to `grace_s`), then cut."""
+        """Stop accepting, let answers in progress finish (up to `grace_s`), then cut.
+        A TLS handshake under way finishes too, and its first request is answered."""
+        self.stopping = True
         for server in self._servers:
             server.close()
         for connection in list(self.connections):
             connection.shut_down()
-        if self.connections:
+        if self.connections or self.handshaking:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace_s):
-                    await self.wait_connections(lambda count: count == 0)
+                    await self.wait_connections(lambda count: count == 0 and not self.handshaking)
         for connection in list(self.connections):
             if connection.transport is not None:
                 connection.transport.abort()
@@ -125,6 +164,7 @@ class HttpServer:
 
     # -- connections ----------------------------------------------------------------------------
     def opened(self, connection: Connection) -> None:
+        self.handshaking.pop(connection, None)
         self.stats.connections += 1
         if not self.per_client.opened(connection.peer):  # one too many: closed at once
             self.stats.refused_connections += 1
@@ -133,6 +173,8 @@ class HttpServer:
             connection.transport.abort()
             return
         self.connections.add(connection)
+        if self.stopping:  # its handshake ended after the stop began
+            connection.shut_down()
         self._count_changed()
 
     def closed(self, connection: Connection) -> None:
@@ -172,6 +214,11 @@ class HttpServer:
         self.date_line = b"Date: " + formatdate(self.clock(), usegmt=True).encode() + b"\r\n"
         for connection in [c for c in self.connections if c.deadline <= now]:
             connection.expire()
+        if self.handshaking:  # a failed handshake never reaches connection_made
+            cutoff = now - min(self.limits.header_timeout, 60.0) - 1.0
+            for connection in [c for c, at in self.handshaking.items() if at < cutoff]:
+                del self.handshaking[connection]
+                self._count_changed()
 
     def start_ticking(self) -> None:
         self.tick()

@@ -1,4 +1,4 @@
-"""python -m loadtest.edgebench [--seconds 5] [--rounds 3] [--connections 32] [--json FILE]
+"""python -m loadtest.edgebench [--seconds 5] [--rounds 3] [--connections 32] [--json FILE] [--tls]
     [--scenarios segments,playlists,cold,workers,hotset] [--live-seconds 60]
 
 Hot 2 MB segments and hot playlists through the edge, against aiohttp baselines (and nginx
@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import shutil
+import statistics
 import tempfile
 import urllib.request
 from contextlib import ExitStack
@@ -44,10 +45,11 @@ from loadtest.edgebench.stack import (
     Stack,
     set_faults,
 )
+from loadtest.edgebench.tls import EDGE_TLS, HANDSHAKE_CLIENTS, NGINX_TLS, handshake_rounds
 from loadtest.edgebench.workers import live_playlist_rates, workers_hot, workers_ratios
 
 COLD_WAITERS = 500
-SCENARIOS = ("segments", "playlists", "cold", "workers", "hotset")
+SCENARIOS = ("segments", "playlists", "cold", "workers", "hotset", "tls")
 
 
 def main() -> None:
@@ -69,7 +71,14 @@ def main() -> None:
         help="comma list of segments, playlists, cold, workers, hotset"
         " (default: segments, playlists, cold)",
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="only the HTTPS comparison: edge and nginx, one process each (edgebench/tls.py)",
+    )
     args = parser.parse_args()
+    if args.tls:
+        args.scenarios = {"tls"}
     if unknown := args.scenarios - set(SCENARIOS):
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     if shutil.which("wrk") is None:
@@ -124,6 +133,9 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
         cold = cold_scenario(s, s.url[EDGE], EDGE)
         results["cold"] = cold
     ratios = compute_ratios(seg, pl, cold)
+    if "tls" in args.scenarios:
+        results["tls"], more = tls_scenario(s, args, script)
+        ratios.update(more)
     if "workers" in args.scenarios:
         results["workers"], more = workers_scenario(s, args, script)
         ratios.update(more)
@@ -153,6 +165,54 @@ def workers_scenario(
         "skipped": s.skipped,
     }
     return results, workers_ratios(seg, pl, cold, live)
+
+
+def tls_scenario(
+    s: Stack, args: argparse.Namespace, script: Path
+) -> tuple[dict[str, object], dict[str, float]]:
+    if NGINX_TLS not in s.url:
+        raise SystemExit("edgebench: --tls compares against nginx, which is not installed")
+    per_gb, gb, per_1k = "cpu_s_per_gb", "gbytes_per_s", "cpu_ms_per_1000_requests"
+    print(f"https, hot 2 MB segment: {args.connections} keep-alive connections")
+    seg = hot(
+        [s.target(n, n, SEGMENT_PATH) for n in (EDGE_TLS, NGINX_TLS)],
+        args.rounds, args.seconds, args.connections, script,
+    )  # fmt: skip
+    print("https, hot playlist")
+    pl = hot(
+        [s.target(n, n, PLAYLIST_PATH) for n in (EDGE_TLS, NGINX_TLS)],
+        args.rounds, args.seconds, args.connections, script,
+    )  # fmt: skip
+    print(f"https, connections with one request each ({HANDSHAKE_CLIENTS} openssl s_time)")
+    hs = handshake_rounds(
+        [s.target(n, n, PLAYLIST_PATH) for n in (EDGE_TLS, NGINX_TLS)], args.rounds, args.seconds
+    )
+    e, n = EDGE_TLS, NGINX_TLS
+
+    def hs_ratio(mode: str, figure: str) -> float:
+        pairs = zip(hs[(e, mode)], hs[(n, mode)], strict=True)
+        return float(statistics.median(getattr(a, figure) / getattr(b, figure) for a, b in pairs))
+
+    ratios = {
+        "https segment cpu/GB, edge / nginx (target <= 1.3)": ratio(seg[e], seg[n], per_gb),
+        "https segment GB/s, edge / nginx (target >= 0.8)": ratio(seg[e], seg[n], gb),
+        "https playlist cpu/1k req, edge / nginx (target <= 1.3)": ratio(pl[e], pl[n], per_1k),
+        "https playlist req/s, edge / nginx": ratio(pl[e], pl[n], "requests_per_s"),
+        "https full handshakes/s, edge / nginx (target >= 0.8)": hs_ratio("new", "per_s"),
+        "https full handshake cpu/conn, edge / nginx": hs_ratio("new", "cpu_ms_per_connection"),
+        "https resumed/s, edge / nginx (target >= 0.8)": hs_ratio("reuse", "per_s"),
+        "https resumed cpu/conn, edge / nginx": hs_ratio("reuse", "cpu_ms_per_connection"),
+    }
+    results: dict[str, object] = {
+        "segments": [r.summary() for r in seg.values()],
+        "playlists": [r.summary() for r in pl.values()],
+        "handshakes": [
+            {"server": h.name, "mode": h.mode, "per_s": h.per_s, "cpu_ms": h.cpu_ms_per_connection}
+            for runs in hs.values()
+            for h in runs
+        ],
+    }
+    return results, ratios
 
 
 def cold_scenario(s: Stack, edge: str, name: str) -> dict[str, float]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from loadtest.edgebench.nginx import nginx_command
 from loadtest.edgebench.procs import ROOT, ServerExited, free_port, server
 from loadtest.edgebench.scenarios import Target
+from loadtest.edgebench.tls import EDGE_TLS, NGINX_TLS, make_certificate, nginx_tls_command
 
 LESSON = "bench"
 SEGMENT_PATH = f"/vod/{LESSON}/360p/hot_2mb.ts"
@@ -91,6 +92,8 @@ class Stack:
             self._start_comparison(content)
         if "workers" in scenarios:
             self._start_workers()
+        if "tls" in scenarios:
+            self._start_tls()
 
     def start(self, name: str, command: list[str], port: int) -> None:
         self.url[name] = f"http://127.0.0.1:{port}"
@@ -166,3 +169,21 @@ class Stack:
             )
             if nginx is not None:
                 self.start(name, nginx, port)
+
+    def _start_tls(self) -> None:
+        """The edge (one process) and nginx (one worker), each with HTTPS beside HTTP."""
+        certificate = make_certificate(self.root)
+        files = ["--tls-cert", str(certificate.cert), "--tls-key", str(certificate.key)]
+        for name in (EDGE_TLS, NGINX_TLS):
+            port, tls_port = free_port(), free_port()
+            if name == EDGE_TLS:
+                command: list[str] | None = self.edge_command(
+                    port, "--no-access-log", "--tls-port", str(tls_port), *files
+                )
+            else:
+                command = nginx_tls_command(
+                    self.root, port, tls_port, self.url["origin"], certificate
+                )
+            if command is not None:
+                self.start(name, command, port)
+                self.url[name] = f"https://127.0.0.1:{tls_port}"

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.certs import make_ca, make_leaf
 from tests.support.process import ROOT, run_service
 
 CONFIG = ROOT / "config"
@@ -104,6 +105,16 @@ def test_manifests_have_the_three_tiers_wired_together(overlay: str) -> None:
     assert {"edge", "shield"} <= set(by_kind(docs, "PodDisruptionBudget"))
     hpa = by_kind(docs, "HorizontalPodAutoscaler")["edge"]
     assert hpa["spec"]["scaleTargetRef"]["name"] == "edge"
+    edge_pod = deployments["edge"]["spec"]["template"]["spec"]
+    secret = next(v["secret"] for v in edge_pod["volumes"] if v["name"] == "tls")
+    assert secret["secretName"] == "edge-tls"  # the certificate, mounted read-only
+    env = {e["name"]: e.get("value") for e in edge_pod["containers"][0]["env"]}
+    mount = next(m for m in edge_pod["containers"][0]["volumeMounts"] if m["name"] == "tls")
+    assert env["CLASSCAST_EDGE_TLS_CERT"].startswith(mount["mountPath"] + "/")
+    https = next(p for p in services["edge"]["spec"]["ports"] if p["name"] == "https")
+    assert (https["port"], https["targetPort"]) == (443, "https")
+    container_ports = {p["name"]: p["containerPort"] for p in edge_pod["containers"][0]["ports"]}
+    assert container_ports["https"] == int(env["CLASSCAST_EDGE_TLS_PORT"])
 
 
 def test_configmaps_carry_the_reviewed_config_files() -> None:
@@ -215,7 +226,11 @@ def test_services_start_with_the_manifests_command_config_and_environment(
     docs = documents(OVERLAYS[0])
     found = {**by_kind(docs, "Deployment"), **by_kind(docs, "StatefulSet")}[workload]
     container = found["spec"]["template"]["spec"]["containers"][0]
+    tls = tmp_path / "tls"  # the Secret edge-tls, as kubernetes.io/tls names its keys
+    leaf = make_leaf(make_ca(tmp_path / "ca"), tls, "tls", 1)
     paths = {
+        "/etc/classcast/tls/tls.crt": str(leaf.cert),
+        "/etc/classcast/tls/tls.key": str(leaf.key),
         "/etc/classcast/": str(CONFIG / "kubernetes" / "base" / "toml") + "/",
         "/app/content": str(ROOT / "content"),
         "/var/cache/classcast": str(tmp_path / "cache"),
@@ -228,6 +243,8 @@ def test_services_start_with_the_manifests_command_config_and_environment(
 
     for variable in container["env"]:
         value = variable.get("value", f"{workload}-0")  # fieldRef: the pod's name
+        if variable["name"] == "CLASSCAST_EDGE_TLS_PORT":
+            value = "0"  # any free port: tests never take a fixed one
         monkeypatch.setenv(variable["name"], local(value))
     module, command, *args = container["command"][2:]
     assert command == "serve"
