@@ -12,6 +12,7 @@ from classcast.llhls import (
     parse_directives,
     read_facts,
 )
+from tests.support.llplaylists import playlist
 
 
 @pytest.mark.parametrize(
@@ -41,32 +42,6 @@ def test_directives(query: str, expected: Directives) -> None:
 def test_bad_directives(query: str, problem: str) -> None:
     with pytest.raises(DirectiveError, match=problem):
         parse_directives(query)
-
-
-def playlist(
-    segments: int, parts_last: int = 0, trailing: int = 0, first: int = 100, skip: bool = True
-) -> str:
-    """A live LL playlist of 4 s segments; the last complete one lists `parts_last` parts."""
-    until = ",CAN-SKIP-UNTIL=24.0" if skip else ""
-    lines = [
-        "#EXTM3U",
-        "#EXT-X-VERSION:9",
-        "#EXT-X-TARGETDURATION:4",
-        f"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES{until},PART-HOLD-BACK=1.5",
-        "#EXT-X-PART-INF:PART-TARGET=0.5",
-        f"#EXT-X-MEDIA-SEQUENCE:{first}",
-    ]
-    for n in range(first, first + segments):
-        if n == first + 2:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:2025-09-01T08:00:{n - first:02d}.000Z")
-        if n == first + segments - 1:
-            lines += [f'#EXT-X-PART:DURATION=0.5,URI="p{n}.{i}.ts"' for i in range(parts_last)]
-        lines += ["#EXTINF:4.0,", f"s{n}.ts"]
-    last = first + segments
-    lines += [f'#EXT-X-PART:DURATION=0.5,URI="p{last}.{i}.ts"' for i in range(trailing)]
-    lines.append(f'#EXT-X-PRELOAD-HINT:TYPE=PART,URI="p{last}.{trailing}.ts"')
-    return "\n".join(lines) + "\n"
 
 
 @pytest.mark.parametrize(
