@@ -168,7 +168,8 @@ async def test_live_playlist_is_a_function_of_the_clock(client: Client, clock: F
 async def test_live_segment_uris_are_vod_objects(client: Client) -> None:
     playlist = m3u8.loads(await (await client.get("/live/grade-8/180p/index.m3u8")).text())
     for segment in playlist.segments:
-        assert (await client.head(segment.uri)).status == 200
+        if segment.uri:  # grade-8 is low-latency: the growing segment lists parts only
+            assert (await client.head(segment.uri)).status == 200
 
 
 async def test_live_master_lists_shared_renditions(client: Client) -> None:

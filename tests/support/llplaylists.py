@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(2025, 9, 1, 8, 0, 0, tzinfo=UTC)  # program date-time of segment `first`
+
 
 def playlist(
     segments: int,
@@ -25,7 +29,8 @@ def playlist(
     for n in range(first, first + segments):
         if n == first + 2:
             lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:2025-09-01T08:00:{n - first:02d}.000Z")
+        stamp = EPOCH + timedelta(seconds=(n - first) * target)
+        lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{stamp.isoformat(timespec='milliseconds')}")
         if n == first + segments - 1:
             lines += [f'#EXT-X-PART:DURATION=0.5,URI="p{n}.{i}.ts"' for i in range(parts_last)]
         lines += [f"#EXTINF:{target}.0,", f"s{n}.ts"]
