@@ -240,3 +240,13 @@ async def test_legacy_channel_is_unchanged(
 ) -> None:
     text = await (await (await make_client()).get("/live/grade-10/180p/index.m3u8")).text()
     assert "#EXT-X-VERSION:3" in text and "EXT-X-PART" not in text
+
+
+async def test_portal_plays_ll_channels_in_low_latency_mode(make_client: MakeClient) -> None:
+    client = await make_client()
+    ll = await (await client.get("/watch/live/grade-5")).text()
+    legacy = await (await client.get("/watch/live/grade-10")).text()
+    assert 'data-low-latency="true"' in ll and 'data-low-latency="false"' in legacy
+    assert "data-behind" in ll  # where the page says how far behind live the viewer is
+    script = await (await client.get("/assets/portal.js")).text()
+    assert "lowLatencyMode: this.lowLatency" in script and "hls.latency" in script
