@@ -1,5 +1,5 @@
 """python -m loadtest.edgebench [--seconds 5] [--rounds 3] [--connections 32] [--json FILE]
-    [--scenarios segments,playlists,cold,workers] [--live-seconds 60]
+    [--scenarios segments,playlists,cold,workers,llhls] [--live-seconds 60]
 
 Hot 2 MB segments and hot playlists through the edge, against aiohttp baselines (and nginx
 proxy_cache when installed) in the same run; then cold misses. `workers`, only when named: the
@@ -21,6 +21,7 @@ import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 
+from loadtest.edgebench.llhls import held_reloads
 from loadtest.edgebench.procs import WRK_REPORT
 from loadtest.edgebench.scenarios import Rounds, cold_misses, hot, ratio
 from loadtest.edgebench.stack import (
@@ -42,7 +43,9 @@ from loadtest.edgebench.stack import (
 from loadtest.edgebench.workers import live_playlist_rates, workers_hot, workers_ratios
 
 COLD_WAITERS = 500
-SCENARIOS = ("segments", "playlists", "cold", "workers")
+SCENARIOS = ("segments", "playlists", "cold", "workers", "llhls")
+LL_VIEWERS = 1000
+LL_PARTS = 5
 
 
 def main() -> None:
@@ -61,7 +64,7 @@ def main() -> None:
         "--scenarios",
         type=lambda v: set(v.split(",")),
         default={"segments", "playlists", "cold"},
-        help="comma list of segments, playlists, cold, workers (default: all but workers)",
+        help="comma list of segments, playlists, cold, workers, llhls (default: the first three)",
     )
     args = parser.parse_args()
     if unknown := args.scenarios - set(SCENARIOS):
@@ -118,6 +121,8 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
         cold = cold_scenario(s, s.url[EDGE], EDGE)
         results["cold"] = cold
     ratios = compute_ratios(seg, pl, cold)
+    if "llhls" in args.scenarios:
+        results["llhls"] = llhls_scenario(s, nginx)
     if "workers" in args.scenarios:
         results["workers"], more = workers_scenario(s, args, script)
         ratios.update(more)
@@ -143,6 +148,21 @@ def workers_scenario(
         "skipped": s.skipped,
     }
     return results, workers_ratios(seg, pl, cold, live)
+
+
+def llhls_scenario(s: Stack, nginx: list[str]) -> dict[str, object]:
+    """issue 20: held blocking reloads for the next part, the edge and nginx in the same run."""
+    figures: dict[str, object] = {}
+    for name in [EDGE, *nginx[:1]]:
+        print(f"LL-HLS: {LL_VIEWERS} viewers holding blocking reloads through {name}")
+        got = asyncio.run(held_reloads(s.url[name], s.url["origin"], LL_VIEWERS, LL_PARTS))
+        figures[name] = got
+        print(
+            f"  upstream requests per part {got['upstream_requests_per_part']:.2f}, "
+            f"waiters answered after the first: p99 {got['p99_waiter_ms']:.1f} ms, "
+            f"last {got['last_waiter_ms']:.1f} ms, ok {got['ok_ratio']:.3f}"
+        )
+    return figures
 
 
 def cold_scenario(s: Stack, edge: str, name: str) -> dict[str, float]:
