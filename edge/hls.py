@@ -53,3 +53,22 @@ def segment_uris(body: bytes) -> list[str]:
     except Exception as exc:  # m3u8 raises plain exceptions on bad playlists
         raise PlaylistError(repr(exc)) from exc
     return [segment.uri for segment in playlist.segments if segment.uri]
+
+
+# --- Low-Latency HLS (rfc8216bis), the edge's side; the shared rules are classcast/llhls.py ---
+
+# rfc8216bis Appendix B: the answer to a blocking reload never changes, so caches keep it for
+# six target durations (the time its MSN stays in any playlist).
+BLOCKING_TTL_TARGET_DURATIONS = 6
+# how long a blocking reload's fill may be held upstream, at most: rfc8216bis 6.2.5.2 lets a
+# server hold three target durations, and MAX_TARGET_DURATION would be absurd here
+BLOCKING_FILL_DEADLINE = 30.0
+
+
+def is_blocking(query: str) -> bool:
+    """A cache key's query asks for a blocking reload (`_HLS_msn`; the key keeps it)."""
+    return "_HLS_msn=" in query
+
+
+def blocking_ttl(target_duration: float | None) -> float:
+    return BLOCKING_TTL_TARGET_DURATIONS * (target_duration or 2.0)

@@ -75,7 +75,7 @@ def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
         "viewers": args.viewers,
         "duration_s": args.duration,
         "ramp_s": args.ramp,
-        "mix": args.mix,
+        "mix": "ll=1" if args.ll else args.mix,
         "processes": args.processes,
         "report_dir": args.report,
         "ndjson": args.ndjson,

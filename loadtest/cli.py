@@ -24,6 +24,9 @@ def build_parser() -> Parser:
     run.add_argument("--duration", type=float, required=True, help="seconds")
     run.add_argument("--ramp", type=float, help="seconds over which viewers join")
     run.add_argument("--mix", help="cohort shares, e.g. stb=0.8,phone=0.2")
+    run.add_argument(
+        "--ll", action="store_true", help="every viewer is an LL-HLS player (same as --mix ll=1)"
+    )
     run.add_argument("--processes", type=int, help="worker processes (one event loop each)")
     run.add_argument("--report", help="directory for summary.json and report.html")
     run.add_argument("--ndjson", help="write one JSON line per request to this file")

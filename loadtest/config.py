@@ -21,7 +21,7 @@ from loadtest.errors import ConfigError
 from loadtest.models.session import SessionSettings
 from loadtest.selfcheck import Limits
 
-COHORTS = ("stb", "phone")
+COHORTS = ("stb", "phone", "ll")  # ll: the LL-HLS viewer (loadtest/models/llhls.py)
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "loadtest.toml"
 ENV_PREFIX = "CLASSCAST_LOADTEST_"
 

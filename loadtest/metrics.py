@@ -121,6 +121,8 @@ class Recorder:
             cohort.seconds_by_rendition[name] = cohort.seconds_by_rendition.get(name, 0.0) + seconds
         if report.live_lag_mean is not None:
             cohort.live_lag.record(report.live_lag_mean)
+        for seconds in report.latency_samples:
+            cohort.latency.record(max(0.0, seconds))
         cohort.stale_playlists += report.stale_playlists
         cohort.not_found += report.not_found
         cohort.errors += report.errors

@@ -98,6 +98,11 @@ def parse_media(text: str, base_url: str) -> MediaPlaylist:
     segments: list[Segment] = []
     start = 0.0
     for index, entry in enumerate(document.segments):
+        if not entry.uri:
+            # rfc8216bis 4.4.4.9: an LL-HLS playlist ends with the parts of a segment still
+            # being written (m3u8 lists them as a segment without a URI); a legacy player
+            # plays complete segments only
+            continue
         duration = float(entry.duration or 0.0)
         segments.append(Segment(urljoin(base_url, entry.uri), first + index, duration, start))
         start += duration

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from loadtest.bandwidth import make_profile
 from loadtest.config import Mix, RunConfig
+from loadtest.models.llhls import LowLatencySession
 from loadtest.models.phone import PhoneSession
 from loadtest.models.session import ViewerSession
 from loadtest.models.stb import make_set_top_box
@@ -40,5 +43,11 @@ def make_viewer(
         seed = config.seed * 1_000_003 + index * 7919 + session_number
         return PhoneSession(
             config.target, now, make_profile(config.phone_bandwidth, seed), config.session
+        )
+    if cohort == "ll":
+        # the engine's clock is monotonic; latency behind live needs the wall clock
+        wall_offset = time.time() - time.monotonic()
+        return LowLatencySession(
+            config.target, now, config.stb_rendition, config.session, wall_offset
         )
     return make_set_top_box(config.target, now, config.stb_rendition, config.session)

@@ -77,6 +77,7 @@ class CohortStats(Mergeable):
     seconds_by_rendition: dict[str, float] = field(default_factory=dict)
     segment_ratio: Histogram = field(default_factory=Histogram)  # download time / duration
     live_lag: Histogram = field(default_factory=Histogram)  # per-session mean
+    latency: Histogram = field(default_factory=Histogram)  # behind live, every LL sample
     stale_playlists: int = 0
     not_found: int = 0
     errors: int = 0

@@ -30,6 +30,7 @@ def cohort_metrics(cohort: CohortStats) -> dict[str, Metric]:
         "switches": cohort.switches,
         "segment_ratio": cohort.segment_ratio,
         "live_lag": cohort.live_lag,
+        "latency": cohort.latency,
         "stale_playlists": cohort.stale_playlists,
         "not_found": cohort.not_found,
         "errors": cohort.errors,

@@ -25,6 +25,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
         "switches",
         "seg dl/dur p95",
         "live lag mean s",
+        "latency p50/p99 s",
         "stale pl.",
         "404s",
     ):
@@ -43,6 +44,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             str(c["switches"]),
             f"{c['segment_ratio']['p95']:.3f}",
             f"{lag['mean']:.1f}" if lag["count"] else "-",
+            _latency(c.get("latency")),
             str(c["stale_playlists"]),
             str(c["not_found"]),
         )
@@ -82,3 +84,10 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
     for rule in summary["thresholds"]:
         mark = "[green]pass[/]" if rule["passed"] else "[bold red]FAIL[/]"
         console.print(f"threshold {rule['rule']}: {rule['value']} -> {mark}")
+
+
+def _latency(latency: dict[str, float] | None) -> str:
+    """LL-HLS viewers' latency behind live; '-' for cohorts that do not measure it."""
+    if not latency or not latency["count"]:
+        return "-"
+    return f"{latency['p50']:.2f}/{latency['p99']:.2f}"

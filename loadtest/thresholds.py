@@ -23,6 +23,7 @@ DISTRIBUTIONS = frozenset(
         "viewer_bitrate",
         "segment_ratio",
         "live_lag",
+        "latency",
         "loop_lag",
         "ttfb",
         "total",
@@ -52,7 +53,7 @@ NUMBERS = frozenset(
     }
 )
 ALIASES = {"startup": "startup_time", "ttfb": "ttfb", "lag": "live_lag"}
-COHORT_PREFIXES = ("stb.", "phone.")
+COHORT_PREFIXES = ("stb.", "phone.", "ll.")
 KIND_SUFFIXES = (".master", ".playlist", ".segment")
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from origin import handlers, portal
+from origin import handlers, llhandlers, portal
 from origin.appkeys import (
     ASSETS,
     CHANNELS,
@@ -18,15 +18,19 @@ from origin.appkeys import (
     FAULTS,
     FILES,
     LIBRARY,
+    PART_PLANS,
     SCAN_LOCK,
+    SLEEP,
     STATS,
     Clock,
+    Sleep,
 )
 from origin.assets import load_assets
 from origin.config import OriginConfig
 from origin.faults import FaultInjector
 from origin.files import FileStore
 from origin.library import Library
+from origin.llchannel import plan_channels
 from origin.middlewares import MIDDLEWARES
 from origin.schedule import Channel, load_schedule, resolve_channels
 from origin.stats import RequestStats
@@ -46,12 +50,15 @@ def make_app(
     channels: dict[str, Channel],
     clock: Clock = time.time,
     rng: random.Random | None = None,
+    sleep: Sleep = asyncio.sleep,
 ) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES)
     app[CONFIG] = config
     app[CLOCK] = clock
     app[LIBRARY] = library
     app[CHANNELS] = channels
+    app[PART_PLANS] = plan_channels(channels, library)  # reads the LL channels' segments once
+    app[SLEEP] = sleep
     app[FILES] = FileStore(config.file_cache_bytes)
     app[STATS] = RequestStats()
     app[FAULTS] = FaultInjector(rng or random.Random(config.fault_seed))
@@ -78,7 +85,8 @@ def add_routes(app: web.Application, faults: bool) -> None:
     get("/assets/{name}", portal.asset)
     get("/vod/{lesson}/{path:.+}", handlers.vod_file)
     get("/live/{channel}/master.m3u8", handlers.live_master)
-    get("/live/{channel}/{rendition}/index.m3u8", handlers.live_media)
+    get("/live/{channel}/{rendition}/index.m3u8", llhandlers.media_playlist)
+    get("/live/{channel}/{rendition}/parts/{name}", llhandlers.part)
     get("/api/lessons", handlers.api_lessons)
     get("/api/lessons/{lesson}", handlers.api_lesson)
     get("/api/channels", handlers.api_channels)

@@ -64,7 +64,7 @@ async def error_bodies(request: web.Request, handler: Handler) -> web.StreamResp
     try:
         response = await handler(request)
     except RequestError as error:
-        response = error_response(error.status, error.reason)
+        response = error_response(error.status, error.reason, error.headers or None)
     except web.HTTPException as error:
         response = _from_http_exception(request, error)
     except (asyncio.CancelledError, ConnectionError):

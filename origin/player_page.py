@@ -22,6 +22,7 @@ class Player:
     master: str  # path from the root
     renditions: tuple[tuple[str, str, int], ...]  # (name, path from the root, bandwidth)
     next_html: str  # the "next lesson" paragraph, already rendered
+    low_latency: bool = False  # an LL-HLS channel: hls.js plays it in lowLatencyMode
 
 
 def render_player(player: Player, links: Links) -> str:
@@ -40,12 +41,13 @@ def render_player(player: Player, links: Links) -> str:
 </header>
 <main id="player" data-kind="{player.kind}" data-id="{escape(player.id)}"
  data-src="{base}{escape(player.master)}" data-hls="{escape(links.asset("hls.min.js"))}"
- data-refresh="{base}api/channels">
+ data-refresh="{base}api/channels" data-low-latency="{str(player.low_latency).lower()}">
 <div class="stage">
 <video id="video" playsinline preload="auto"
  aria-label="{escape(("Live lesson: " if live else "Lesson: ") + player.title)}"></video>
 </div>
 <p id="status" class="status" role="status" aria-live="polite">Loading the video…</p>
+<p id="behind" class="behind" data-behind hidden></p>
 <div id="alert" class="alert" role="alert" hidden></div>
 <div class="controls" role="group" aria-label="Playback">
 <button type="button" id="play">Play</button>

@@ -61,6 +61,7 @@ async def watch_live(request: web.Request) -> web.StreamResponse:
         master=f"live/{channel.id}/master.m3u8",
         renditions=quality_items(channel.renditions, f"live/{channel.id}"),
         next_html=live_next_html(card),
+        low_latency=channel.is_low_latency,
     )
     return await respond_page(request, render_player(player, links_for(request)))
 

@@ -21,7 +21,7 @@ from edge.cache.freshness import (
 )
 from edge.cache.keys import CacheKey, classify
 from edge.cache.objects import ObjectMeta
-from edge.hls import playlist_kind
+from edge.hls import blocking_ttl, is_blocking, playlist_kind
 
 # End-to-end headers kept with the object and sent on (others are rewritten or dropped).
 KEPT_HEADERS = ("Content-Encoding", "Content-Language", "Content-Disposition", "Link", "Location")
@@ -69,7 +69,11 @@ def completed_meta(
         return meta
     playlist, target = playlist_kind(body)
     meta = replace(meta, playlist=playlist, target_duration=target)
-    return replace(meta, freshness=object_freshness(meta, headers, defaults))
+    fresh = object_freshness(meta, headers, defaults)
+    if playlist == "live" and fresh.store and is_blocking(head.key.partition("?")[2]):
+        # rfc8216bis Appendix B: a blocking reload's answer is final; no stale windows needed
+        fresh = replace(fresh, ttl=blocking_ttl(target), swr=0.0, sie=0.0)
+    return replace(meta, freshness=fresh)
 
 
 def revalidated_meta(

@@ -23,7 +23,7 @@ from edge.cache.stats import Stats
 from edge.cache.tiers import Stored
 from edge.cache.upstream import Upstream
 from edge.errors import UpstreamError
-from edge.hls import is_m3u8
+from edge.hls import BLOCKING_FILL_DEADLINE, is_blocking, is_m3u8
 
 log = logging.getLogger("edge.fetch")
 
@@ -63,6 +63,8 @@ class Fetcher:
         # a playlist that trickles in is as bad as none: bound the whole fill, then fall back
         # to stale-if-error or fail, so players switch instead of waiting on a frozen edge
         deadline = self.playlist_deadline_s if fill.kind == "playlist" else None
+        if deadline is not None and is_blocking(fill.key.query):
+            deadline = max(deadline, BLOCKING_FILL_DEADLINE)  # the origin holds it on purpose
         self.fetching += 1
         try:
             async with (

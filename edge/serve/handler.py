@@ -21,6 +21,7 @@ from edge.http.heads import HeadBuilder
 from edge.http.messages import Answer, AnyAnswer, FileAnswer, FileRange, Request, StreamAnswer
 from edge.http.ratelimit import retry_after
 from edge.serve.answers import EntryGone, Responder
+from edge.serve.llhls import LowLatency
 from edge.serve.miss import StaleCopy, miss_end
 from edge.serve.playlist_tokens import add_token
 from edge.serve.signing import carried_query, needs_token, verify
@@ -59,6 +60,7 @@ class ContentHandler:
         self.keep_query = keep_query
         self.node_id = node_id
         self.clock = clock
+        self.low_latency = LowLatency(cache, responder, clock, self._ordinary)
 
     def handle(self, request: Request) -> AnyAnswer | Awaitable[AnyAnswer]:
         """A hit is answered at once; anything that must wait returns a coroutine."""
@@ -78,6 +80,11 @@ class ContentHandler:
             return self._refusal(exc)
 
     def _answer(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
+        if "_HLS_" in key.query:  # LL-HLS delivery directives (edge/serve/llhls.py)
+            return self.low_latency.answer(request, key)
+        return self._ordinary(request, key)
+
+    def _ordinary(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
         try:
             found = self.cache.find(key)
             if found is None:

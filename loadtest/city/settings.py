@@ -23,7 +23,9 @@ class CitySettings:
     kill_shield_at: float | None = None
     report_dir: Path = ROOT / "reports" / "city"
     access: Access = "iptv"
-    channel: str = "grade-5"
+    # the legacy channel: the city is the IPTV audience the planner models (an LL channel's
+    # playlists are fresh for 1 s, not half a target duration, so its origin rate is higher)
+    channel: str = "grade-10"
     mix: str = "stb=0.8,phone=0.2"
     prometheus: bool = False
     shield_config: Path = ROOT / "config" / "shield.toml"

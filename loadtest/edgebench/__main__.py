@@ -1,5 +1,5 @@
 """python -m loadtest.edgebench [--seconds 5] [--rounds 3] [--connections 32] [--json FILE] [--tls]
-    [--scenarios segments,playlists,cold,workers,hotset] [--live-seconds 60]
+    [--scenarios segments,playlists,cold,workers,hotset,llhls] [--live-seconds 60]
 
 Hot 2 MB segments and hot playlists through the edge, against aiohttp baselines (and nginx
 proxy_cache when installed) in the same run; then cold misses. `workers`, only when named: the
@@ -27,6 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from loadtest.edgebench.hotset import run_hotset, start_servers
+from loadtest.edgebench.llhls import held_reloads
 from loadtest.edgebench.procs import WRK_REPORT
 from loadtest.edgebench.scenarios import Rounds, cold_misses, hot, ratio
 from loadtest.edgebench.stack import (
@@ -49,7 +50,9 @@ from loadtest.edgebench.tls import EDGE_TLS, HANDSHAKE_CLIENTS, NGINX_TLS, hands
 from loadtest.edgebench.workers import live_playlist_rates, workers_hot, workers_ratios
 
 COLD_WAITERS = 500
-SCENARIOS = ("segments", "playlists", "cold", "workers", "hotset", "tls")
+SCENARIOS = ("segments", "playlists", "cold", "workers", "hotset", "tls", "llhls")
+LL_VIEWERS = 1000
+LL_PARTS = 5
 
 
 def main() -> None:
@@ -68,7 +71,7 @@ def main() -> None:
         "--scenarios",
         type=lambda v: set(v.split(",")),
         default={"segments", "playlists", "cold"},
-        help="comma list of segments, playlists, cold, workers, hotset"
+        help="comma list of segments, playlists, cold, workers, hotset, llhls"
         " (default: segments, playlists, cold)",
     )
     parser.add_argument(
@@ -136,6 +139,8 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
     if "tls" in args.scenarios:
         results["tls"], more = tls_scenario(s, args, script)
         ratios.update(more)
+    if "llhls" in args.scenarios:
+        results["llhls"] = llhls_scenario(s, nginx)
     if "workers" in args.scenarios:
         results["workers"], more = workers_scenario(s, args, script)
         ratios.update(more)
@@ -213,6 +218,21 @@ def tls_scenario(
         ],
     }
     return results, ratios
+
+
+def llhls_scenario(s: Stack, nginx: list[str]) -> dict[str, object]:
+    """issue 20: held blocking reloads for the next part, the edge and nginx in the same run."""
+    figures: dict[str, object] = {}
+    for name in [EDGE, *nginx[:1]]:
+        print(f"LL-HLS: {LL_VIEWERS} viewers holding blocking reloads through {name}")
+        got = asyncio.run(held_reloads(s.url[name], s.url["origin"], LL_VIEWERS, LL_PARTS))
+        figures[name] = got
+        print(
+            f"  upstream requests per part {got['upstream_requests_per_part']:.2f}, "
+            f"waiters answered after the first: p99 {got['p99_waiter_ms']:.1f} ms, "
+            f"last {got['last_waiter_ms']:.1f} ms, ok {got['ok_ratio']:.3f}"
+        )
+    return figures
 
 
 def cold_scenario(s: Stack, edge: str, name: str) -> dict[str, float]:

@@ -36,7 +36,7 @@ EDGE_1W, EDGE_2W, NGINX_1W, NGINX_2W = (
     "nginx proxy_cache, 1 worker",
     "nginx proxy_cache, 2 workers",
 )
-COMPARISON_SCENARIOS = frozenset({"segments", "playlists", "cold"})
+COMPARISON_SCENARIOS = frozenset({"segments", "playlists", "cold", "llhls"})
 
 
 def make_library(root: Path) -> Path:
@@ -125,6 +125,8 @@ class Stack:
             "warning",
             "--rate-per-client",
             "0",
+            "--max-conns-per-client",
+            "0",  # llhls: a thousand viewers from one loopback address
             *extra,
         ]
 

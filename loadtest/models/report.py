@@ -24,6 +24,8 @@ class ViewerReport:
     not_found: int = 0
     errors: int = 0
     resyncs: int = 0  # fell out of the live window and jumped back in
+    # LL-HLS viewers: wall clock minus the program date-time of what plays, once per part
+    latency_samples: list[float] = field(default_factory=list)
 
     @property
     def rebuffer_ratio(self) -> float:

@@ -120,6 +120,8 @@
     this.root = root;
     this.video = $("#video");
     this.live = root.dataset.kind === "live";
+    this.lowLatency = root.dataset.lowLatency === "true";
+    this.behind = $("#behind");
     this.status = $("#status");
     this.alert = $("#alert");
     this.retryButton = $("#retry");
@@ -204,8 +206,10 @@
       if (video.canPlayType("application/vnd.apple.mpegurl")) { this.engine = "native"; return this.load(); }
       return this.fail("this browser cannot play HLS video", true);
     }
-    var hls = new Hls({ startPosition: this.live ? -1 : 0 });
+    // LL-HLS channels: parts, blocking reloads and PART-HOLD-BACK (hls.js lowLatencyMode)
+    var hls = new Hls({ startPosition: this.live ? -1 : 0, lowLatencyMode: this.lowLatency });
     this.hls = hls;
+    if (this.live) this.showBehind(hls);
     this.root.dataset.engine = "hlsjs";
     hls.on(Hls.Events.MANIFEST_PARSED, function () { self.applyLevel(); self.play(); });
     hls.on(Hls.Events.LEVEL_SWITCHED, function (_, data) {
@@ -225,6 +229,20 @@
     });
     hls.loadSource(this.source);
     hls.attachMedia(video);
+  };
+
+  // How far behind live the viewer is: hls.js's latency (wall clock minus the program date-time
+  // of the playhead), shown once a second.
+  Player.prototype.showBehind = function (hls) {
+    var behind = this.behind;
+    if (!behind) return;
+    setInterval(function () {
+      var seconds = hls.latency;
+      if (!isFinite(seconds) || seconds <= 0) return;
+      behind.hidden = false;
+      behind.dataset.seconds = seconds.toFixed(2);
+      behind.textContent = seconds.toFixed(1) + " s behind live";
+    }, 1000);
   };
 
   function levelName(level) {

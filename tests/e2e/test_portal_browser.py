@@ -334,3 +334,23 @@ def test_a_failing_live_stream_says_so_and_recovers_by_itself(
     alert.wait_for(state="hidden")  # the automatic retry plays, with no one pressing a key
     start = tab.video("video.currentTime")  # (hls.js seeks to the live edge before it plays)
     tab.wait_video(f"video.currentTime > {start + 1}")
+
+
+def test_hls_js_low_latency_mode_plays_an_ll_channel_near_live(
+    open_tab: OpenTab, stack: Stack
+) -> None:
+    """issue 20 target: hls.js in Chromium through origin -> edge, median latency <= 3.0 s."""
+    tab = open_tab(TV)
+    tab.page.goto(stack.edge.url + "/watch/live/grade-5?engine=hlsjs")
+    tab.wait_video("video.currentTime > 1")
+    samples: list[float] = []
+    for _ in range(8):  # the page shows hls.latency once a second
+        tab.page.wait_for_timeout(1000)
+        seconds = tab.page.get_attribute("[data-behind]", "data-seconds")
+        if seconds is not None:
+            samples.append(float(seconds))
+    assert any("_HLS_msn=" in url for url in tab.requests), "blocking reloads in lowLatencyMode"
+    assert any("/parts/" in url for url in tab.requests), "hls.js fetched parts"
+    assert len(samples) >= 5, samples
+    samples.sort()
+    assert samples[len(samples) // 2] <= 3.0, samples

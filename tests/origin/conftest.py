@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from classcast.clock import FakeClock as FakeClock  # re-exported for the tests
 from origin.app import load_state, make_app
+from origin.appkeys import Sleep
 from origin.config import OriginConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,10 +46,10 @@ MakeClient = Callable[..., Awaitable[Client]]
 async def make_client(clock: FakeClock) -> AsyncIterator[MakeClient]:
     clients: list[Client] = []
 
-    async def factory(**changes: object) -> Client:
+    async def factory(sleep: Sleep = asyncio.sleep, **changes: object) -> Client:
         config = sample_config(**changes)
         library, channels = load_state(config)
-        app = make_app(config, library, channels, clock=clock, rng=random.Random(7))
+        app = make_app(config, library, channels, clock=clock, rng=random.Random(7), sleep=sleep)
         client: Client = TestClient(TestServer(app))
         await client.start_server()
         clients.append(client)

@@ -17,7 +17,7 @@ def test_serve_live_and_stop(tmp_path: Path) -> None:
     log_path = tmp_path / "origin.log"
     args = ["--content", "content", "--schedule", "config/schedule.toml", "--faults"]
     with run_service("origin", args, log_path) as service:
-        with urllib.request.urlopen(service.url + "/live/grade-5/360p/index.m3u8") as answer:
+        with urllib.request.urlopen(service.url + "/live/grade-10/360p/index.m3u8") as answer:
             playlist = m3u8.loads(answer.read().decode())
             assert answer.headers["Cache-Control"] == "public, max-age=2"
         assert len(playlist.segments) == 6
