@@ -61,6 +61,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="copy disk hits through Python instead of zero-copy sendfile",
     )
     _security_flags(serve)
+    serve.add_argument(
+        "--no-viewers",
+        dest="viewers",
+        action="store_false",
+        default=None,
+        help="no viewer sessions, CMCD or latency histograms",
+    )
+    serve.add_argument("--viewer-window-targets", type=float, help="window in target durations")
+    serve.add_argument("--viewer-sessions-max", type=int, help="sessions kept per worker")
     worker = commands.add_parser("worker", help="one worker of a node (serve --workers starts it)")
     worker.add_argument("--index", type=int, required=True)
     worker.add_argument("--listen-fd", type=int, required=True)

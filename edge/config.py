@@ -103,6 +103,10 @@ class EdgeConfig:
     rate_burst_per_client: float = 2000.0
     header_timeout: float = 10.0  # seconds to receive a whole request head
     idle_timeout: float = 60.0  # seconds a keep-alive connection may wait for its next request
+    # issue 19: viewer sessions, CMCD and the latency histograms (off: none of them)
+    viewers: bool = True
+    viewer_window_targets: float = 3.0  # a session watches for this many target durations
+    viewer_sessions_max: int = 200_000  # per worker; beyond, the oldest session is dropped
 
 
 MIN_SIGN_KEY_LENGTH = 16
@@ -153,6 +157,10 @@ def validate(config: EdgeConfig) -> EdgeConfig:
         if getattr(config, key) < 0:
             raise ConfigError.for_key(key, "must not be negative")
     _validate_security(config)
+    if config.viewer_window_targets <= 0:
+        raise ConfigError.for_key("viewer_window_targets", "must be positive")
+    if config.viewer_sessions_max < 1:
+        raise ConfigError.for_key("viewer_sessions_max", "at least 1")
     if config.max_open_files < 1:
         raise ConfigError.for_key("max_open_files", "at least 1")
     if not config.node_id:

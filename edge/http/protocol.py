@@ -308,9 +308,13 @@ class Connection(asyncio.Protocol):
         self._send_answer(request, answer)
 
     def _done(self, request: Request, status: int, x_cache: str, sent: int, keep: bool) -> None:
-        access = self.server.access_log
-        if access is not None:
-            access.log(request, status, x_cache, sent, self.monotonic() - self._started)
+        server = self.server
+        if server.access_log is not None or server.observer is not None:
+            took = self.monotonic() - self._started
+            if server.access_log is not None:
+                server.access_log.log(request, status, x_cache, sent, took)
+            if server.observer is not None:
+                server.observer(request, status, x_cache, sent, took)
         if not keep and self.transport is not None:
             self.queue.clear()
             self.transport.close()

@@ -298,7 +298,8 @@ class Hub:
         self._send(ask.requester, m.Purged(ask.request_id, len(names)))
 
     def _gathered(self, ask: Ask) -> m.Gathered:
-        total = Snapshot(dict(self.retired.requests), dict(self.retired.counters), {})
+        total = Snapshot({}, {}, {})
+        total.add(self.retired, gauges=False)
         workers = []
         for wid, reply in ask.replies.items():
             worker = self.workers.get(wid)
@@ -308,6 +309,8 @@ class Hub:
             total.add(snap)
             gauges = {**snap.gauges, "requests": sum(snap.requests.values())}
             workers.append({"index": worker.index, "pid": worker.pid, "gauges": gauges})
+            if "viewers" in reply.snapshot:  # opaque here: the scraping worker merges them
+                workers[-1]["viewers"] = reply.snapshot["viewers"]
         total.gauges.update(self.node_gauges())
         return m.Gathered(ask.request_id, total.to_dict(), workers)
 

@@ -64,6 +64,8 @@ class NodeLink:
         self.memory: MemoryTier | None = None
         self.disk: DiskView | None = None
         self.local_snapshot: Callable[[], Snapshot] = lambda: Snapshot({}, {}, {})
+        # this worker's viewer sessions, only for a scrape (edge/serve/viewers.py)
+        self.local_viewers: Callable[[], dict[str, Any] | None] = lambda: None
         self.local_purge: Callable[[str, bool], list[str]] = lambda name, prefix: []
         self.clock: Callable[[], float] = time.time  # the wall clock the cache reads
         self.lost = lost or asyncio.Event()  # set when the supervisor is gone
@@ -160,11 +162,13 @@ class NodeLink:
         self.send(stored_message(stored, self.epoch))
 
     # -- questions to the node -------------------------------------------------------------
-    async def gather(self) -> tuple[Snapshot, list[WorkerGauges]]:
+    async def gather(self) -> tuple[Snapshot, list[WorkerGauges], list[dict[str, Any]]]:
+        """The node's counters, each worker's gauges, and each worker's viewer sessions."""
         reply = await self._ask(m.Gather)
         assert isinstance(reply, m.Gathered)
         workers = [WorkerGauges(w["index"], w["pid"], w["gauges"]) for w in reply.workers]
-        return Snapshot.from_dict(reply.total), sorted(workers, key=lambda w: w.index)
+        viewers = [w["viewers"] for w in reply.workers if "viewers" in w]
+        return Snapshot.from_dict(reply.total), sorted(workers, key=lambda w: w.index), viewers
 
     async def purge(self, name: str, prefix: bool) -> int:
         reply = await self._ask(lambda ask_id: m.Purge(ask_id, name, prefix))
@@ -199,7 +203,11 @@ class NodeLink:
                 if self.disk is not None:
                     self.disk.forget(name, Path(path))
             case m.AskSnapshot(ask):
-                self.send(m.SnapshotReply(ask, self.local_snapshot().to_dict()))
+                snap = self.local_snapshot().to_dict()
+                viewers = self.local_viewers()
+                if viewers is not None:
+                    snap["viewers"] = viewers
+                self.send(m.SnapshotReply(ask, snap))
             case m.PurgeOrder(ask, epoch, target, prefix):
                 self.epoch = max(self.epoch, epoch)
                 self.send(m.PurgedHere(ask, self.local_purge(target, prefix)))
