@@ -13,9 +13,10 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -159,7 +160,7 @@ async def running_edge(
             config.admin_remote,
             keep_query,
             node_purge=node.purge if node is not None else None,
-            viewers=viewers.lookup if viewers is not None else None,
+            viewers=_lookup(viewers, node),
         )
         registry = CollectorRegistry()
 
@@ -207,6 +208,7 @@ async def running_edge(
             node.local_snapshot = collector.snapshot
             if viewers is not None:
                 node.local_viewers = viewers.tally
+                node.local_lookup = viewers.lookup
         port = await server.listen(config.host, config.port, sock=sock)
         server.start_ticking()
         # first out on the way down: stop accepting, let answers in flight finish
@@ -225,6 +227,15 @@ def _viewers(
         return None
     audience = Audience(config.viewer_sessions_max, config.viewer_window_targets)
     return Viewers(audience, clock, cache=cache, keep_query=keep_query, endpoints=endpoints)
+
+
+def _lookup(
+    viewers: Viewers | None, node: NodeLink | None
+) -> Callable[[str, str], list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]] | None:
+    """The support lookup: this process's sessions, or (a node) every worker's."""
+    if viewers is None:
+        return None
+    return viewers.lookup if node is None else node.viewers
 
 
 def _metrics_answer(registry: CollectorRegistry) -> Answer:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+from urllib.parse import urlsplit
+
 from loadtest.bandwidth import make_profile
 from loadtest.config import Mix, RunConfig
 from loadtest.models.phone import PhoneSession
@@ -31,14 +35,35 @@ def viewer_indices(worker: int, workers: int, viewers: int) -> range:
     return range(worker, viewers, workers)
 
 
+def target_of_viewer(config: RunConfig, index: int) -> str:
+    """Viewers are spread over the targets (comma-separated master URLs) in turn."""
+    targets = config.target.split(",")
+    return targets[index % len(targets)].strip()
+
+
+def home_address(index: int, target: str) -> str:
+    """A set-top box's home address: on loopback each box has its own 127.x.y.z (from
+    127.1.0.1), as homes would; towards another host, the machine's own address ("")."""
+    host = urlsplit(target).hostname or ""
+    try:
+        if not ipaddress.ip_address(host).is_loopback or ":" in host:
+            return ""
+    except ValueError:
+        return ""
+    return f"127.{1 + index // 62500}.{index // 250 % 250}.{index % 250 + 1}"
+
+
 def make_viewer(
     config: RunConfig, index: int, session_number: int, now: float, cohort: str | None = None
 ) -> ViewerSession:
     """The model for a viewer; its cohort comes from the mix unless given (Locust's user class)."""
     cohort = cohort or cohort_of(index, config.mix)
+    target = target_of_viewer(config, index)
     if cohort == "phone":
         seed = config.seed * 1_000_003 + index * 7919 + session_number
-        return PhoneSession(
-            config.target, now, make_profile(config.phone_bandwidth, seed), config.session
-        )
-    return make_set_top_box(config.target, now, config.stb_rendition, config.session)
+        sid = f"lt-{config.seed}-{index}-{session_number}-{os.getpid()}"
+        profile = make_profile(config.phone_bandwidth, seed)
+        return PhoneSession(target, now, profile, config.session, sid)
+    box = make_set_top_box(target, now, config.stb_rendition, config.session)
+    box.source = home_address(index, target)
+    return box

@@ -17,6 +17,8 @@ from edge.cache.keys import cache_key
 from edge.errors import RequestError
 from edge.http.messages import Answer, Request
 
+Found = list[dict[str, Any]]
+
 
 class Admin:
     def __init__(
@@ -27,7 +29,7 @@ class Admin:
         keep_query: frozenset[str],
         *,
         node_purge: Callable[[str, bool], Awaitable[int]] | None = None,
-        viewers: Callable[[str, str], list[dict[str, Any]]] | None = None,
+        viewers: Callable[[str, str], Found | Awaitable[Found]] | None = None,
     ) -> None:
         self.viewers_lookup = viewers  # None: viewer sessions are off
         self.cache = cache
@@ -59,7 +61,7 @@ class Admin:
             return self._node_purge(self.node_purge(name, prefix))
         return _answer(200, {"purged": len(self.cache.purged(name, prefix))})
 
-    def viewers(self, request: Request) -> Answer:
+    def viewers(self, request: Request) -> Answer | Awaitable[Answer]:
         """GET /_admin/viewers?client=ADDRESS or ?sid=ID: one viewer's sessions (support)."""
         refusal = self._refusal(request)
         if refusal is not None:
@@ -78,8 +80,17 @@ class Admin:
                 return _answer(400, {"error": f"client {client[:64]!r} is not an IP address"})
         if len(sid) > 64:
             return _answer(400, {"error": "sid is at most 64 characters (CTA-5004)"})
-        sessions = self.viewers_lookup(client, sid)
-        return _answer(200, {"client": client or None, "sid": sid or None, "sessions": sessions})
+        found = self.viewers_lookup(client, sid)
+        asked_for: dict[str, object] = {"client": client or None, "sid": sid or None}
+        if isinstance(found, list):
+            return _answer(200, {**asked_for, "sessions": found})
+        return self._node_lookup(asked_for, found)
+
+    async def _node_lookup(self, asked_for: dict[str, object], found: Awaitable[Found]) -> Answer:
+        try:
+            return _answer(200, {**asked_for, "sessions": await found})
+        except TimeoutError:
+            return _answer(503, {"error": "the node's workers did not answer in time"})
 
     async def _node_purge(self, purged: Awaitable[int]) -> Answer:
         try:
