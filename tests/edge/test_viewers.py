@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 import pytest
 
+from edge.__main__ import main
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import EdgeClient, ScriptedUpstream, settle
 
@@ -126,3 +128,20 @@ async def test_one_setting_turns_viewers_off(make_edge: EdgeFactory) -> None:
     assert "classcast_edge_viewers" not in text and "duration_seconds" not in text
     off = await edge.get("/_admin/viewers?sid=x", headers={"Authorization": f"Bearer {TOKEN}"})
     assert off.status == 404
+
+
+async def test_the_support_command_prints_the_lookup(
+    watched: EdgeClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phone = cmcd('br=600,bl=2500,mtp=4000,bs,sid="phone-1"')
+    await (await watched.get(f"{MEDIA}?{phone}", headers={"User-Agent": "hls.js"})).read()
+    base = str(watched.make_url("")).rstrip("/")
+    args = ["viewers", "--admin", base, "--sid", "phone-1", "--token", TOKEN]
+    assert await asyncio.to_thread(main, args) == 0
+    printed = capsys.readouterr().out
+    assert "WATCHING: live/grade-5 at 360p" in printed
+    assert "bitrate 600 kbit/s, buffer 2.5 s, throughput 4000 kbit/s, 1 stalls" in printed
+    assert "MISS" in printed and "/live/grade-5/360p/index.m3u8" in printed
+    wrong = ["viewers", "--admin", base, "--client", "127.0.0.1", "--token", "nope"]
+    assert await asyncio.to_thread(main, wrong) == 1
+    assert "401" in capsys.readouterr().err
