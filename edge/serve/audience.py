@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,7 +84,7 @@ class Audience:
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         self.targets: dict[str, float] = {}  # content -> its target duration
         self.dropped = 0
-        self._longest = DEFAULT_TARGET_S * window_targets
+        self.longest = DEFAULT_TARGET_S * window_targets
 
     def __len__(self) -> int:
         return len(self.sessions)
@@ -111,20 +110,10 @@ class Audience:
 
     def set_target(self, content: str, target_s: float) -> None:
         self.targets[content] = target_s
-        self._longest = max(self._longest, target_s * self.window_targets)
+        self.longest = max(self.longest, target_s * self.window_targets)
 
     def window(self, content: str) -> float:
         return self.targets.get(content, DEFAULT_TARGET_S) * self.window_targets
-
-    def watching(self, now: float) -> Iterator[Session]:
-        """The sessions watching now, newest first."""
-        window = self.window
-        for session in reversed(self.sessions.values()):
-            age = now - session.seen
-            if age > self._longest:
-                return
-            if age <= window(session.content):
-                yield session
 
     def is_stalled(self, session: Session, now: float) -> bool:
         return now - session.stalled_at <= self.window(session.content)
@@ -167,8 +156,20 @@ def tally(audience: Audience, now: float) -> dict[str, Any]:
     once): per content and rendition the idents watching, per content the idents stalled."""
     viewers: dict[str, dict[str, list[int]]] = {}
     stalled: dict[str, list[int]] = {}
-    for session in audience.watching(now):
+    windows: dict[str, float] = {}
+    longest = audience.longest
+    # one pass, newest first, over the watching sessions only: the scrape's cost at 100,000
+    # sessions (BENCHMARKS.md, "Viewers: memory and scrape")
+    for session in reversed(audience.sessions.values()):
+        age = now - session.seen
+        if age > longest:
+            break
         content = session.content
+        window = windows.get(content)
+        if window is None:
+            window = windows[content] = audience.window(content)
+        if age > window:
+            continue
         renditions = viewers.get(content)
         if renditions is None:
             renditions = viewers[content] = {}
@@ -176,7 +177,7 @@ def tally(audience: Audience, now: float) -> dict[str, Any]:
         if idents is None:
             idents = renditions[session.rendition] = []
         idents.append(session.ident)
-        if now - session.stalled_at <= audience.window(content):
+        if now - session.stalled_at <= window:
             stalled.setdefault(content, []).append(session.ident)
     return {"viewers": viewers, "stalled": stalled}
 
@@ -193,6 +194,8 @@ class Counts:
 def merged(tallies: list[dict[str, Any]]) -> Counts:
     """The counts over the tallies of a node's workers: a session (its ident) counts once.
     Contents a tally names as known and nobody watches count 0, so a gauge falls to 0."""
+    if len(tallies) == 1:  # one process: every ident is there once
+        return _counted(tallies[0])
     by_rendition: dict[tuple[str, str], set[int]] = {}
     by_content: dict[str, set[int]] = {}
     stalled: dict[str, set[int]] = {}
@@ -216,3 +219,16 @@ def merged(tallies: list[dict[str, Any]]) -> Counts:
         {content: len(idents) for content, idents in by_content.items()},
         {content: len(idents) for content, idents in stalled.items()},
     )
+
+
+def _counted(one: dict[str, Any]) -> Counts:
+    by_content = dict.fromkeys(one.get("known", ()), 0)
+    stalled = dict.fromkeys(one.get("known", ()), 0)
+    by_rendition = {}
+    for content, renditions in one.get("viewers", {}).items():
+        for rendition, idents in renditions.items():
+            by_rendition[(content, rendition)] = len(idents)
+        by_content[content] = sum(len(idents) for idents in renditions.values())
+    for content, idents in one.get("stalled", {}).items():
+        stalled[content] = len(idents)
+    return Counts(by_rendition, by_content, stalled)

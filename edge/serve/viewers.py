@@ -28,7 +28,7 @@ from edge.cache.stats import Histogram, series_name
 from edge.errors import RequestError
 from edge.http.messages import Request
 from edge.serve.audience import Audience, Session, tally
-from edge.serve.cmcd import Value, carries_cmcd, request_cmcd
+from edge.serve.cmcd import Value, request_cmcd
 
 # Seconds to the last byte: a RAM hit is tens of microseconds, a disk hit of a 2 MB segment a
 # few ms on loopback, a miss a fill's time (up to three target durations, 18 s for 6 s ones).
@@ -115,21 +115,35 @@ class Viewers:
         now = self.clock()
         headers = request.headers
         cmcd = None
-        if carries_cmcd(target, headers):
+        if (
+            "CMCD=" in target
+            or "cmcd-session" in headers
+            or "cmcd-request" in headers
+            or "cmcd-object" in headers
+            or "cmcd-status" in headers
+        ):
             cmcd, bad = request_cmcd(target, headers)
             self.malformed += bad
         session = self._session(request, headers, cmcd, now)
-        if status < 400:
-            if watch:
-                self._watched(session, target, kind, content, rendition, now)
-        else:
+        if status >= 400:
             session.errors += 1
             session.last_error = (now, status, target)
+        elif watch:
+            if session.content is content and session.rendition is rendition:
+                # the steady state (a reload of the same playlist): BENCHMARKS.md, "Viewers: cost"
+                session.seen = now
+                self.audience.sessions.move_to_end(session.key)
+                read = self._targets_read.get(content, -1e18)
+                if kind == "playlist" and now - read > TARGET_RECHECK_S:
+                    self._targets_read[content] = now
+                    self._read_target(content, target)
+            else:
+                self._watched(session, target, kind, content, rendition, now)
         if cmcd:
             self._cmcd(session, cmcd, content, target, status, kind)
         at = self._next
         self.recent[at] = (now, session.key, request.method, target, status, x_cache, sent, s)
-        self._next = (at + 1) % RING
+        self._next = at + 1 if at + 1 < RING else 0
 
     def _session(
         self, request: Request, headers: dict[str, str], cmcd: dict[str, Value] | None, now: float
@@ -141,7 +155,9 @@ class Viewers:
         else:
             playback = headers.get("x-playback-session-id")
             key = f"psid:{playback}" if playback else f"{request.peer} {agent}"
-        session = self.audience.session(key, request.peer, agent, now)
+        session = self.audience.sessions.get(key)
+        if session is None:
+            return self.audience.session(key, request.peer, agent, now)
         session.peer = request.peer
         return session
 
@@ -163,7 +179,10 @@ class Viewers:
             else:
                 self._contents.add(content)
         audience.watched(session, content, rendition, now)
-        if kind == "playlist" and now - self._targets_read.get(content, -1e18) > TARGET_RECHECK_S:
+        if (
+            kind == "playlist"
+            and now - self._targets_read.setdefault(content, -1e18) > TARGET_RECHECK_S
+        ):
             self._targets_read[content] = now
             self._read_target(content, target)
 
