@@ -37,6 +37,7 @@ class Session:
         "key",
         "last_error",
         "peer",
+        "quiet",
         "rendition",
         "seen",
         "stalled_at",
@@ -62,6 +63,7 @@ class Session:
         self.buffer_ms = -1  # CMCD bl
         self.throughput = -1  # CMCD mtp, kbps
         self.errors = 0
+        self.quiet = 0  # fast playlist hits, not kept among the recent requests
         self.last_error: tuple[float, int, str] | None = None
         self.history: list[Change] | None = None  # only once it changes
 

@@ -50,7 +50,8 @@ def _session(s: dict[str, Any]) -> str:
         lines.append("  errors: none")
     requests = s["requests"][-RECENT_SHOWN:]
     if requests:
-        lines.append("  last requests:")
+        quiet = s.get("quiet_playlist_hits", 0)
+        lines.append(f"  last requests ({quiet} fast playlist hits besides, not listed):")
         for r in requests:
             lines.append(
                 f"    {_ago(r['at']):>9} {r['status']} {r['cache']:<11} {r['bytes']:>9} B"

@@ -16,6 +16,7 @@ parser runs only for requests that carry CMCD.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from posixpath import normpath
@@ -47,7 +48,8 @@ RING = 16384  # recent requests kept (all sessions) for the support lookup
 LOOKUP_REQUESTS = 50  # a session's last requests in a lookup
 MAX_CONTENTS = 512  # distinct content labels; beyond, "other" (labels must stay few)
 MAX_PATHS = 16384  # the path memo is cleared when it is this big
-TARGET_RECHECK_S = 30.0  # how often a content's target duration is read again from its playlist
+TARGET_READ_S = 1.0  # target durations are read from the cache at most this often
+QUIET_S = 0.05  # a playlist hit faster than this is counted per session, not listed
 KINDS = {"playlist": "playlist", "segment": "segment", "init": "segment"}
 
 # (duration label, content, rendition, watching): what a path says
@@ -99,7 +101,10 @@ class Viewers:
         self._paths: dict[str, Where] = dict.fromkeys(endpoints, NOT_CONTENT)
         self._endpoints = endpoints
         self._contents: set[str] = set()
-        self._targets_read: dict[str, float] = {}
+        self._targets_due = 0.0
+        self._duration_counts: dict[str, dict[str, list[float]]] = {
+            label: {} for label in ("playlist", "segment", "other")
+        }
 
     def answered(self, request: Request, status: int, x_cache: str, sent: int, s: float) -> None:
         target = request.target
@@ -109,7 +114,11 @@ class Viewers:
         if place is NOT_CONTENT:  # /metrics, /healthz, admin
             return
         kind, content, rendition, watch = place
-        self.durations.observe(s, (kind, x_cache if x_cache != "-" else "NONE"))
+        counts = self._duration_counts[kind].get(x_cache)
+        if counts is None:
+            counts = self._duration_series(kind, x_cache)
+        counts[bisect_left(REQUEST_BUCKETS, s)] += 1
+        counts[-1] += s
         if not content or request.method == "-":
             return
         now = self.clock()
@@ -130,13 +139,15 @@ class Viewers:
             session.last_error = (now, status, target)
         elif watch:
             if session.content is content and session.rendition is rendition:
-                # the steady state (a reload of the same playlist): BENCHMARKS.md, "Viewers: cost"
+                # the steady state, a reload of the same playlist: no call, no allocation
+                # (BENCHMARKS.md, "Viewers: cost")
                 session.seen = now
                 self.audience.sessions.move_to_end(session.key)
-                read = self._targets_read.get(content, -1e18)
-                if kind == "playlist" and now - read > TARGET_RECHECK_S:
-                    self._targets_read[content] = now
-                    self._read_target(content, target)
+                if cmcd is None and kind == "playlist" and x_cache == "HIT" and s < QUIET_S:
+                    session.quiet += 1  # counted, not listed in the recent requests
+                    if now > self._targets_due:
+                        self._read_target(content, target, now)
+                    return
             else:
                 self._watched(session, target, kind, content, rendition, now)
         if cmcd:
@@ -144,6 +155,12 @@ class Viewers:
         at = self._next
         self.recent[at] = (now, session.key, request.method, target, status, x_cache, sent, s)
         self._next = at + 1 if at + 1 < RING else 0
+
+    def _duration_series(self, kind: str, x_cache: str) -> list[float]:
+        labels = (kind, x_cache if x_cache != "-" else "NONE")
+        counts = self.durations.series.setdefault(labels, [0.0] * (len(REQUEST_BUCKETS) + 2))
+        self._duration_counts[kind][x_cache] = counts
+        return counts
 
     def _session(
         self, request: Request, headers: dict[str, str], cmcd: dict[str, Value] | None, now: float
@@ -179,14 +196,13 @@ class Viewers:
             else:
                 self._contents.add(content)
         audience.watched(session, content, rendition, now)
-        if (
-            kind == "playlist"
-            and now - self._targets_read.setdefault(content, -1e18) > TARGET_RECHECK_S
-        ):
-            self._targets_read[content] = now
-            self._read_target(content, target)
+        if kind == "playlist" and content not in audience.targets and now > self._targets_due:
+            self._read_target(content, target, now)
 
-    def _read_target(self, content: str, target: str) -> None:
+    def _read_target(self, content: str, target: str, now: float) -> None:
+        """A content's target duration, from its playlist in the cache (one content a second
+        at most: a playlist's target duration never changes, RFC 8216 6.2.1)."""
+        self._targets_due = now + TARGET_READ_S
         if self.cache is None:
             return
         try:
@@ -320,6 +336,7 @@ class Viewers:
                 "stalls": session.stalls,
                 "stalled_now": audience.is_stalled(session, now),
             },
+            "quiet_playlist_hits": session.quiet,
             "errors": {
                 "count": session.errors,
                 "last": None

@@ -36,13 +36,15 @@ from loadtest.edgebench.stack import (
     NGINX_LOGGING,
     PLAYLIST_PATH,
     SEGMENT_PATH,
+    VIEWERS_OFF,
+    VIEWERS_ON,
     Stack,
     set_faults,
 )
 from loadtest.edgebench.workers import live_playlist_rates, workers_hot, workers_ratios
 
 COLD_WAITERS = 500
-SCENARIOS = ("segments", "playlists", "cold", "workers")
+SCENARIOS = ("segments", "playlists", "cold", "workers", "viewers")
 
 
 def main() -> None:
@@ -61,7 +63,7 @@ def main() -> None:
         "--scenarios",
         type=lambda v: set(v.split(",")),
         default={"segments", "playlists", "cold"},
-        help="comma list of segments, playlists, cold, workers (default: all but workers)",
+        help="comma list of segments, playlists, cold, workers, viewers (default: the first three)",
     )
     args = parser.parse_args()
     if unknown := args.scenarios - set(SCENARIOS):
@@ -121,6 +123,9 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
     if "workers" in args.scenarios:
         results["workers"], more = workers_scenario(s, args, script)
         ratios.update(more)
+    if "viewers" in args.scenarios and VIEWERS_OFF in s.url:
+        results["viewers"], more = viewers_scenario(s, args, script)
+        ratios.update(more)
     print("ratios (median of per-round ratios)")
     for key, value in ratios.items():
         print(f"  {key:<58} {value:6.2f}")
@@ -143,6 +148,31 @@ def workers_scenario(
         "skipped": s.skipped,
     }
     return results, workers_ratios(seg, pl, cold, live)
+
+
+def viewers_scenario(
+    s: Stack, args: argparse.Namespace, script: Path
+) -> tuple[dict[str, object], dict[str, float]]:
+    """Issue 19's cost: the same edge with viewer sessions and histograms on and off."""
+    print("viewers on and off: hot playlist, then hot 2 MB segment")
+    names = (VIEWERS_ON, VIEWERS_OFF)
+    targets = [s.target(name, name, PLAYLIST_PATH) for name in names]
+    pl = hot(targets, args.rounds, args.seconds, args.connections, script)
+    targets = [s.target(name, name, SEGMENT_PATH) for name in names]
+    seg = hot(targets, args.rounds, args.seconds, args.connections, script)
+    ratios = {
+        "playlist cpu/1k req, viewers on / off (target <= 1.05)": ratio(
+            pl[VIEWERS_ON], pl[VIEWERS_OFF], "cpu_ms_per_1000_requests"
+        ),
+        "segment cpu/GB, viewers on / off (target <= 1.03)": ratio(
+            seg[VIEWERS_ON], seg[VIEWERS_OFF], "cpu_s_per_gb"
+        ),
+    }
+    results: dict[str, object] = {
+        "playlists": [r.summary() for r in pl.values()],
+        "segments": [r.summary() for r in seg.values()],
+    }
+    return results, ratios
 
 
 def cold_scenario(s: Stack, edge: str, name: str) -> dict[str, float]:
