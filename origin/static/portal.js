@@ -204,7 +204,13 @@
       if (video.canPlayType("application/vnd.apple.mpegurl")) { this.engine = "native"; return this.load(); }
       return this.fail("this browser cannot play HLS video", true);
     }
-    var hls = new Hls({ startPosition: this.live ? -1 : 0 });
+    // CMCD (CTA-5004) in the query, so no CORS preflight: the edge counts this viewer per
+    // channel or lesson and sees its buffer, bitrate and stalls (issue 19)
+    var contentId = this.root.dataset.kind + "/" + this.root.dataset.id;
+    var hls = new Hls({
+      startPosition: this.live ? -1 : 0,
+      cmcd: { contentId: contentId, useHeaders: false }
+    });
     this.hls = hls;
     this.root.dataset.engine = "hlsjs";
     hls.on(Hls.Events.MANIFEST_PARSED, function () { self.applyLevel(); self.play(); });
