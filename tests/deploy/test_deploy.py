@@ -183,7 +183,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
     with run_service("origin", origin_args, logs / "origin.log") as origin:
         edge_args = ["--upstream", origin.url, "--no-access-log"]
         with run_service("edge", edge_args, logs / "edge.log") as edge:
-            watched = edge.url + "/live/grade-5/180p/index.m3u8"  # a viewer (issue 19)
+            # a viewer whose player sends CMCD (issue 19): bl=1000,br=300,sid="deploy"
+            cmcd = "CMCD=bl%3D1000%2Cbr%3D300%2Cmtp%3D900%2Csid%3D%22deploy%22"
+            watched = f"{edge.url}/live/grade-5/180p/index.m3u8?{cmcd}"
             for url in (edge.url + "/live/grade-5/master.m3u8", watched, edge.url + "/nope.ts"):
                 # the 404 is wanted too: error answers are counted by their status
                 with contextlib.suppress(OSError):
