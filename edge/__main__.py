@@ -9,6 +9,9 @@ import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from edge.errors import ConfigError
 from edge.http.tls import ServerTls, TlsError
 from edge.runtime import raise_fd_limit, stop_event, tune_gc, tune_malloc
 from edge.serve.signing import sign_url
+from edge.serve.support import describe
 from edge.supervisor import Supervisor
 from edge.worker import serve_worker
 
@@ -66,6 +70,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     _security_flags(serve)
     _tls_flags(serve)
+    serve.add_argument(
+        "--no-viewers",
+        dest="viewers",
+        action="store_false",
+        default=None,
+        help="no viewer sessions, CMCD or latency histograms",
+    )
+    serve.add_argument("--viewer-window-targets", type=float, help="window in target durations")
+    serve.add_argument("--viewer-sessions-max", type=int, help="sessions kept per worker")
     worker = commands.add_parser("worker", help="one worker of a node (serve --workers starts it)")
     worker.add_argument("--index", type=int, required=True)
     worker.add_argument("--listen-fd", type=int, action="append", required=True)
@@ -76,6 +89,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     sign.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid")
     sign.add_argument("--prefix", default="", help="sign every path under this prefix")
     sign.add_argument("--client-ip", default="", help="bind the token to this client address")
+    viewers = commands.add_parser("viewers", help="print the support lookup of one viewer")
+    viewers.add_argument("--admin", required=True, help="the edge's base URL (http://host:port)")
+    who = viewers.add_mutually_exclusive_group(required=True)
+    who.add_argument("--client", help="the viewer's address")
+    who.add_argument("--sid", help="the player's CMCD or playback session id")
+    viewers.add_argument("--token", help="admin token (default: $CLASSCAST_EDGE_ADMIN_TOKEN)")
+    viewers.add_argument("--json", action="store_true", help="print the JSON as it came")
     return parser.parse_args(argv)
 
 
@@ -121,6 +141,27 @@ def sign_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def viewers_command(args: argparse.Namespace) -> int:
+    token = args.token or env_values(os.environ, edge_config.ENV_PREFIX).get("admin_token", "")
+    query = urllib.parse.urlencode({"client": args.client} if args.client else {"sid": args.sid})
+    url = f"{args.admin.rstrip('/')}/_admin/viewers?{query}"
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            found = orjson.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        reason = exc.read().decode("utf-8", "replace").strip()
+        print(f"edge viewers: {exc.code} from {args.admin}: {reason}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"edge viewers: cannot ask {args.admin}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        orjson.dumps(found, option=orjson.OPT_INDENT_2).decode() if args.json else describe(found)
+    )
+    return 0
+
+
 def flags(args: argparse.Namespace) -> dict[str, Any]:
     values = {k: v for k, v in vars(args).items() if k not in ("command", "config", "upstream")}
     values["upstreams"] = tuple(args.upstream) if args.upstream else None
@@ -154,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "sign":
         return sign_command(args)
+    if args.command == "viewers":
+        return viewers_command(args)
     try:
         if args.command == "worker" and sys.stdin.isatty():
             print("edge worker: started by `edge serve --workers N`, not by hand", file=sys.stderr)

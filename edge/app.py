@@ -13,9 +13,10 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -27,7 +28,7 @@ from edge.cache.freshness import FreshnessDefaults
 from edge.cache.hot import HotTier
 from edge.cache.keys import HLS_DIRECTIVES
 from edge.cache.memory import MemoryTier
-from edge.cache.stats import Stats
+from edge.cache.stats import UPSTREAM_BUCKETS, Histogram, Stats
 from edge.cache.upstream import Upstream
 from edge.config import EdgeConfig, listeners
 from edge.http.accesslog import AccessLog
@@ -42,9 +43,11 @@ from edge.metrics import EdgeCollector, SnapshotCollector
 from edge.node.link import NodeLink
 from edge.serve.admin import Admin
 from edge.serve.answers import Responder
+from edge.serve.audience import Audience, merged
 from edge.serve.dispatch import Dispatcher
 from edge.serve.handler import ContentHandler
 from edge.serve.signing import redact
+from edge.serve.viewers import Viewers
 
 log = logging.getLogger("edge")
 
@@ -125,7 +128,7 @@ async def running_edge(
         await upstream.start()
         stack.push_async_callback(upstream.close)
         keep_query = frozenset(config.keep_query) | HLS_DIRECTIVES
-        stats = Stats()
+        stats = Stats(upstream_durations=Histogram(UPSTREAM_BUCKETS) if config.viewers else None)
         fetcher = Fetcher(
             memory,
             disk,
@@ -167,12 +170,15 @@ async def running_edge(
             clock=clock,
             sign_keys=config.sign_keys,
         )
+        endpoints = ("/healthz", "/readyz", "/metrics", "/_admin/purge", "/_admin/viewers")
+        viewers = _viewers(config, cache, clock, keep_query, frozenset(endpoints))
         admin = Admin(
             cache,
             config.admin_token,
             config.admin_remote,
             keep_query,
             node_purge=node.purge if node is not None else None,
+            viewers=_lookup(viewers, node),
         )
         registry = CollectorRegistry()
 
@@ -182,11 +188,12 @@ async def running_edge(
         async def node_metrics(request: Request) -> Answer:
             assert node is not None
             try:
-                total, workers = await node.gather()
+                total, workers, tallies = await node.gather()
             except TimeoutError:
                 return heads.error(503, "the node's workers did not answer in time")
+            counts = merged(tallies) if viewers is not None else None
             node_registry = CollectorRegistry()
-            node_registry.register(SnapshotCollector(total, workers))
+            node_registry.register(SnapshotCollector(total, workers, counts))
             return _metrics_answer(node_registry)
 
         dispatcher = Dispatcher(
@@ -196,6 +203,7 @@ async def running_edge(
                 "/readyz": ("GET", lambda request: HEALTHY),
                 "/metrics": ("GET", metrics if node is None else node_metrics),
                 "/_admin/purge": ("POST", admin.purge),
+                "/_admin/viewers": ("GET", admin.viewers),
             },
             heads,
         )
@@ -205,6 +213,7 @@ async def running_edge(
             dispatcher.handle,
             limits(config),
             access_log=AccessLog(redact=redact) if config.access_log else None,
+            observer=viewers.answered if viewers is not None else None,
             use_sendfile=config.sendfile,
             refusal=heads.error,
             max_conns_per_client=config.max_conns_per_client,
@@ -213,11 +222,14 @@ async def running_edge(
             tls_head=_tls_head(config),
         )
         collector = EdgeCollector(
-            stats, lambda: _gauges(cache, server), lambda: server.stats.bytes_sent
+            stats, lambda: _gauges(cache, server), lambda: server.stats.bytes_sent, viewers
         )
         registry.register(collector)
         if node is not None:
             node.local_snapshot = collector.snapshot
+            if viewers is not None:
+                node.local_viewers = viewers.tally
+                node.local_lookup = viewers.lookup
         if socks is None:
             socks = [bind(listener) for listener in wanted]
         for sock in socks:
@@ -269,6 +281,28 @@ def hot_tier(
     disk.on_drop = hot.dropped
     hot.start_sweeping()
     return hot
+
+
+def _viewers(
+    config: EdgeConfig,
+    cache: EdgeCache,
+    clock: Callable[[], float],
+    keep_query: frozenset[str],
+    endpoints: frozenset[str],
+) -> Viewers | None:
+    if not config.viewers:
+        return None
+    audience = Audience(config.viewer_sessions_max, config.viewer_window_targets)
+    return Viewers(audience, clock, cache=cache, keep_query=keep_query, endpoints=endpoints)
+
+
+def _lookup(
+    viewers: Viewers | None, node: NodeLink | None
+) -> Callable[[str, str], list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]] | None:
+    """The support lookup: this process's sessions, or (a node) every worker's."""
+    if viewers is None:
+        return None
+    return viewers.lookup if node is None else node.viewers
 
 
 def _metrics_answer(registry: CollectorRegistry) -> Answer:

@@ -134,6 +134,10 @@ class EdgeConfig:
     tls_ticket_secret: Secret = ""  # "" = random per node; share it to resume across nodes
     hsts_max_age: int = 0  # Strict-Transport-Security on HTTPS answers, seconds; 0: none
     upstream_ca: str = ""  # CA file for https upstreams; "" = the system store
+    # issue 19: viewer sessions, CMCD and the latency histograms (off: none of them)
+    viewers: bool = True
+    viewer_window_targets: float = 3.0  # a session watches for this many target durations
+    viewer_sessions_max: int = 200_000  # per worker; beyond, the oldest session is dropped
 
 
 MIN_SIGN_KEY_LENGTH = 16
@@ -189,6 +193,10 @@ def validate(config: EdgeConfig) -> EdgeConfig:
             raise ConfigError.for_key(key, "must not be negative")
     _validate_security(config)
     _validate_hot(config)
+    if config.viewer_window_targets <= 0:
+        raise ConfigError.for_key("viewer_window_targets", "must be positive")
+    if config.viewer_sessions_max < 1:
+        raise ConfigError.for_key("viewer_sessions_max", "at least 1")
     if config.max_open_files < 1:
         raise ConfigError.for_key("max_open_files", "at least 1")
     if not config.node_id:

@@ -78,7 +78,8 @@ class Fetcher:
         # Only throttled viewers (phones) pay for a clock reading per received chunk.
         rate_of = viewer.read_rate if viewer.read_rate(started) is not None else None
         try:
-            answer = await connections.get(fetch.url, keep_body, rate_of)
+            cmcd = viewer.cmcd(fetch, started)
+            answer = await connections.get(fetch.url, keep_body, rate_of, query=cmcd)
         except TransportError:
             answer = None
         finished = self.clock()
@@ -110,7 +111,7 @@ async def play(viewer: ViewerSession, fetcher: Fetcher, clock: Clock, stop: Stop
     """Run one session until the model stops (recording ended, start failed) or the run does."""
     wakers: dict[Lane, Waker] = {"playlist": Waker(), "segment": Waker()}
     stop.wakers.update(wakers.values())
-    connections = fetcher.http.connections()
+    connections = fetcher.http.connections(viewer.source)
     playlists = asyncio.create_task(
         _run_lane("playlist", viewer, fetcher, connections, clock, wakers, stop)
     )

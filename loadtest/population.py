@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import time
+from urllib.parse import urlsplit
 
 from loadtest.bandwidth import make_profile
 from loadtest.config import Mix, RunConfig
@@ -34,20 +37,39 @@ def viewer_indices(worker: int, workers: int, viewers: int) -> range:
     return range(worker, viewers, workers)
 
 
+def target_of_viewer(config: RunConfig, index: int) -> str:
+    """Viewers are spread over the targets (comma-separated master URLs) in turn."""
+    targets = config.target.split(",")
+    return targets[index % len(targets)].strip()
+
+
+def home_address(index: int, target: str) -> str:
+    """A set-top box's home address: on loopback each box has its own 127.x.y.z (from
+    127.1.0.1), as homes would; towards another host, the machine's own address ("")."""
+    host = urlsplit(target).hostname or ""
+    try:
+        if not ipaddress.ip_address(host).is_loopback or ":" in host:
+            return ""
+    except ValueError:
+        return ""
+    return f"127.{1 + index // 62500}.{index // 250 % 250}.{index % 250 + 1}"
+
+
 def make_viewer(
     config: RunConfig, index: int, session_number: int, now: float, cohort: str | None = None
 ) -> ViewerSession:
     """The model for a viewer; its cohort comes from the mix unless given (Locust's user class)."""
     cohort = cohort or cohort_of(index, config.mix)
+    target = target_of_viewer(config, index)
     if cohort == "phone":
         seed = config.seed * 1_000_003 + index * 7919 + session_number
-        return PhoneSession(
-            config.target, now, make_profile(config.phone_bandwidth, seed), config.session
-        )
+        sid = f"lt-{config.seed}-{index}-{session_number}-{os.getpid()}"
+        profile = make_profile(config.phone_bandwidth, seed)
+        return PhoneSession(target, now, profile, config.session, sid)
     if cohort == "ll":
         # the engine's clock is monotonic; latency behind live needs the wall clock
         wall_offset = time.time() - time.monotonic()
-        return LowLatencySession(
-            config.target, now, config.stb_rendition, config.session, wall_offset
-        )
-    return make_set_top_box(config.target, now, config.stb_rendition, config.session)
+        return LowLatencySession(target, now, config.stb_rendition, config.session, wall_offset)
+    box = make_set_top_box(target, now, config.stb_rendition, config.session)
+    box.source = home_address(index, target)
+    return box

@@ -9,6 +9,7 @@ import multiprocessing
 import queue
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import IO, Any
 import uvloop
 
 from classcast.clock import Clock
+from loadtest import audience
 from loadtest.client import Fetcher, StopSignal, play
+from loadtest.cmcd import content_of
 from loadtest.config import RunConfig
 from loadtest.errors import LoadtestError
 from loadtest.metrics import Recorder, RunStats
@@ -32,6 +35,7 @@ Publish = Callable[[Progress], None]
 FAILED_START_PAUSE_S = 1.0
 DRAIN_TIMEOUT_S = 5.0  # requests in flight at the end get this long to finish, then are cancelled
 RESULT_TIMEOUT_S = 120.0
+AUDIENCE_LEAD_S = 1.5  # the edge is asked what it sees this long before the run ends
 # Python's cyclic GC walks every live object in a full collection; with 5,000 viewers that
 # measured 43 full collections of up to 430 ms in 50 s (loop lag p99 1.2 s). Rarer collections,
 # and freezing what the ramp created (sessions live for the whole run), removed those pauses.
@@ -44,12 +48,15 @@ class WorkerResult:
     loop_lag: dict[str, Any]
     cpu_cores: float
     generator_bound: bool
+    # what the edge saw beside this process's truth (loadtest/audience.py); {} if not looked
+    audience: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class RunResult:
     stats: RunStats
     workers: list[WorkerResult] = field(default_factory=list)
+    audience: dict[str, Any] = field(default_factory=dict)
 
     @property
     def generator_bound(self) -> bool:
@@ -75,6 +82,9 @@ class Worker:
         self.clock: Clock = time.monotonic
         self.slots: list[Slot] = []
         self.stop = StopSignal()
+        self.rebuffers: Counter[str] = Counter()  # phones' rebuffer events per content
+        self.truth: dict[str, dict[str, int]] = {}
+        self.edge: dict[str, Any] = {}
 
     async def run(self, request_log: IO[bytes] | None) -> WorkerResult:
         recorder = Recorder(request_log)
@@ -83,9 +93,12 @@ class Worker:
         try:
             started = self.clock()
             fetcher = Fetcher(http, recorder, self.clock, started)
+            if self.worker == 0:  # one process asks the edge what it saw
+                self.edge["before"] = await audience.scrape(self.metrics_url)
             background = [
                 asyncio.create_task(probe.run()),
                 asyncio.create_task(self._sample(recorder, probe, cpu, started)),
+                asyncio.create_task(self._look(started)),
             ]
             viewers: set[asyncio.Task[None]] = set()
             spawner = asyncio.create_task(self._spawn(viewers, fetcher, recorder, started))
@@ -103,11 +116,33 @@ class Worker:
             await http.close()
         for slot in self.slots:
             if slot.session is not None:
+                self._count_rebuffers(slot.session, ended)
                 recorder.record_session(slot.session.finish(ended))
+        if self.worker == 0:
+            self.edge["after"] = await audience.scrape(self.metrics_url)
         lag_p99 = probe.lag.percentile(0.99)
         overall = cpu.overall()
         bound = is_generator_bound(lag_p99, overall, self.config.limits)
-        return WorkerResult(recorder.stats, probe.lag.to_dict(), overall, bound)
+        looked = {"truth": self.truth, "rebuffers": dict(self.rebuffers), "edge": self.edge}
+        return WorkerResult(recorder.stats, probe.lag.to_dict(), overall, bound, looked)
+
+    @property
+    def metrics_url(self) -> str:
+        return audience.metrics_url(self.config.target)
+
+    async def _look(self, started: float) -> None:
+        """Near the end of the run (after the ramp), count who watches and ask the edge."""
+        lead = min(AUDIENCE_LEAD_S, self.config.duration_s / 4)
+        at = started + max(self.config.ramp_s, self.config.duration_s - lead)
+        await asyncio.sleep(max(0.0, at - self.clock()))
+        self.truth = audience.watching((slot.session for slot in self.slots), self.clock())
+        if self.worker == 0:
+            self.edge["probe"] = await audience.scrape(self.metrics_url)
+
+    def _count_rebuffers(self, session: ViewerSession, now: float) -> None:
+        if session.cohort == "phone":
+            session.buffer.advance(now)
+            self.rebuffers[content_of(session.master_url)] += session.buffer.rebuffer_count
 
     async def _spawn(
         self, viewers: set[asyncio.Task[None]], fetcher: Fetcher, recorder: Recorder, started: float
@@ -133,6 +168,7 @@ class Worker:
             if self.stop.is_set:
                 return  # the run is over; the session is closed at the run's end time
             slot.session = None
+            self._count_rebuffers(session, self.clock())
             recorder.record_session(session.finish(self.clock()))
             number += 1
             if session.report.start_failed:
@@ -218,6 +254,7 @@ def result_to_dict(result: WorkerResult) -> dict[str, Any]:
         "loop_lag": result.loop_lag,
         "cpu_cores": result.cpu_cores,
         "generator_bound": result.generator_bound,
+        "audience": result.audience,
     }
 
 
@@ -227,6 +264,7 @@ def result_from_dict(data: dict[str, Any]) -> WorkerResult:
         data["loop_lag"],
         data["cpu_cores"],
         data["generator_bound"],
+        data.get("audience", {}),
     )
 
 
@@ -238,7 +276,23 @@ def run(config: RunConfig, publish: Publish) -> RunResult:
     merged = RunStats()
     for result in results:
         merged.merge(result.stats)
-    return RunResult(merged, results)
+    return RunResult(merged, results, merged_audience(results))
+
+
+def merged_audience(results: list[WorkerResult]) -> dict[str, Any]:
+    """Every process's truth summed, beside what worker 0 read from the edge."""
+    truth: dict[str, dict[str, int]] = {}
+    rebuffers: Counter[str] = Counter()
+    for result in results:
+        for content, counts in result.audience.get("truth", {}).items():
+            mine = truth.setdefault(content, {})
+            for cohort, count in counts.items():
+                mine[cohort] = mine.get(cohort, 0) + count
+        rebuffers.update(result.audience.get("rebuffers", {}))
+    edge = results[0].audience.get("edge", {}) if results else {}
+    return audience.compare(
+        truth, dict(rebuffers), edge.get("probe"), edge.get("before"), edge.get("after")
+    )
 
 
 def _run_processes(config: RunConfig, publish: Publish) -> list[WorkerResult]:

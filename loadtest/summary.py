@@ -125,6 +125,7 @@ def build_summary(
                 for worker in result.workers
             ],
         },
+        "edge_audience": result.audience,
         "thresholds": verdicts,
         "passed": all(verdict["passed"] for verdict in verdicts),
         "timeline": timeline_rows(result, config.sample_interval_s),

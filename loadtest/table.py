@@ -74,6 +74,7 @@ def print_summary(summary: dict[str, Any], console: Console) -> None:
             " ".join(f"{k}:{v}" for k, v in sorted(r["statuses"].items())),
         )
     console.print(requests)
+    _print_audience(summary.get("edge_audience") or {}, console)
     generator = summary["generator"]
     lag = max((w["loop_lag"]["p99"] for w in generator["workers"]), default=0.0)
     cpu = max((w["cpu_cores"] for w in generator["workers"]), default=0.0)
@@ -91,3 +92,26 @@ def _latency(latency: dict[str, float] | None) -> str:
     if not latency or not latency["count"]:
         return "-"
     return f"{latency['p50']:.2f}/{latency['p99']:.2f}"
+
+
+def _print_audience(seen: dict[str, Any], console: Console) -> None:
+    """The harness's truth beside what the edge's /metrics said (issue 19)."""
+    if not seen.get("contents"):
+        return
+    if not seen.get("said"):
+        console.print("edge audience: the target's /metrics has no classcast_edge_viewers")
+        return
+    table = Table(title="what the edge saw")
+    for column in ("content", "viewers (harness)", "viewers (edge)", "rebuffers", "stalls (edge)"):
+        table.add_column(column, justify="right")
+    for content, row in sorted(seen["contents"].items()):
+        cohorts = " ".join(f"{k}:{v}" for k, v in sorted(row["harness_by_cohort"].items()))
+        edge_stalls = row["edge_stalls"]
+        table.add_row(
+            content,
+            f"{row['harness_viewers']} ({cohorts})" if cohorts else str(row["harness_viewers"]),
+            f"{row['edge_viewers']:g}",
+            str(row["harness_rebuffers"]),
+            "-" if edge_stalls is None else f"{edge_stalls:g}",
+        )
+    console.print(table)

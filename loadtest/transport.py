@@ -76,6 +76,13 @@ def target_of(url: str) -> Target:
     return Target((parts.hostname, port, tls), head)
 
 
+def with_query(head: bytes, query: str) -> bytes:
+    """A request head with `query` added to its target."""
+    line, rest = head.split(b" HTTP/1.1\r\n", 1)
+    joiner = b"&" if b"?" in line else b"?"
+    return b"".join((line, joiner, query.encode("ascii"), b" HTTP/1.1\r\n", rest))
+
+
 @dataclass(slots=True)
 class Answer:
     """One finished exchange. `first_byte` is the clock reading when the answer's first byte
@@ -365,10 +372,10 @@ class HttpClient:
         self._sweeper: asyncio.Task[None] | None = None
         self.connections_opened = 0
 
-    def connections(self) -> ViewerConnections:
-        return ViewerConnections(self)
+    def connections(self, source: str = "") -> ViewerConnections:
+        return ViewerConnections(self, source)
 
-    async def open(self, key: tuple[str, int, bool]) -> Connection:
+    async def open(self, key: tuple[str, int, bool], source: str = "") -> Connection:
         host, port, tls = key
         if tls and self._tls is None:
             self._tls = ssl.create_default_context()
@@ -383,6 +390,7 @@ class HttpClient:
                     host,
                     port,
                     ssl=self._tls if tls else None,
+                    local_addr=(source, 0) if source else None,
                 )
         except TimeoutError:
             raise TransportError(f"connect to {host}:{port} timed out") from None
@@ -428,17 +436,27 @@ class ViewerConnections:
     """The connections one viewer holds, as a player's HTTP stack does: reuse an idle one,
     open another while both lanes are busy, keep `IDLE_PER_VIEWER` open in between."""
 
-    def __init__(self, client: HttpClient) -> None:
+    def __init__(self, client: HttpClient, source: str = "") -> None:
         self.client = client
+        self.source = source  # a home's own address (set-top boxes on loopback: 127.x.y.z)
         self.idle: dict[tuple[str, int, bool], list[Connection]] = {}
 
     async def get(
-        self, url: str, keep_body: bool, rate_of: RateOf | None = None, started: float = 0.0
+        self,
+        url: str,
+        keep_body: bool,
+        rate_of: RateOf | None = None,
+        started: float = 0.0,
+        query: str = "",
     ) -> Answer:
-        """GET `url` (following redirects); raises TransportError below HTTP."""
+        """GET `url` (following redirects), with `query` (CMCD) added to the first request;
+        raises TransportError below HTTP."""
         first_byte = -1.0
         for _ in range(MAX_REDIRECTS + 1):
             target = target_of(url)
+            if query:  # per request: not in target_of's memo
+                target = Target(target.key, with_query(target.head, query))
+                query = ""
             exchange = await self._exchange(target, keep_body, rate_of)
             if first_byte < 0:
                 first_byte = exchange.first_byte
@@ -452,7 +470,9 @@ class ViewerConnections:
     async def _exchange(self, target: Target, keep_body: bool, rate_of: RateOf | None) -> Exchange:
         loop = asyncio.get_running_loop()
         for attempt in (1, 2):
-            connection = self._take_idle(target.key) or await self.client.open(target.key)
+            connection = self._take_idle(target.key) or await self.client.open(
+                target.key, self.source
+            )
             exchange = Exchange(loop.create_future(), keep_body, rate_of)
             try:
                 await self.client.exchange(connection, target.head, exchange)

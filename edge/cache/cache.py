@@ -164,5 +164,14 @@ class EdgeCache:
                 fill, _ = self.fill(key)
                 fill.leave()  # nobody waits on it
 
+    def hinted(self, key: CacheKey) -> bool:
+        """A player named its next object (CMCD nor): fetch it unless held or being fetched."""
+        if self.lookup(key) is not None or self.fills.get(key) is not None:
+            return False
+        self.stats.prefetches += 1
+        fill, _ = self.fill(key)
+        fill.leave()  # nobody waits on it yet
+        return True
+
     async def close(self) -> None:
         await self.fills.close(grace_s=1.0)

@@ -81,7 +81,10 @@ class Fetcher:
             self._failed(fill, UpstreamError(f"upstream body broke: {type(exc).__name__}"))
         finally:
             self.fetching -= 1
-            self.stats.fill_seconds_total += self.monotonic() - started
+            took = self.monotonic() - started
+            self.stats.fill_seconds_total += took
+            if self.stats.upstream_durations is not None:
+                self.stats.upstream_durations.observe(took)
 
     def _failed(self, fill: Fill, error: UpstreamError) -> None:
         self.stats.upstream_errors += 1

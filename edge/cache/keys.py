@@ -21,6 +21,8 @@ HLS_DIRECTIVES = frozenset({"_HLS_msn", "_HLS_part", "_HLS_skip"})
 # signed-URL token parameters (edge/serve/signing.py): never part of a key, never sent upstream,
 # even when an operator lists one in keep_query
 TOKEN_PARAMS = frozenset({"cc_exp", "cc_prefix", "cc_ip", "cc_sig"})
+# CMCD (CTA-5004) is per viewer and per request: never in a key, never sent upstream (issue 19)
+NEVER_KEPT = TOKEN_PARAMS | {"CMCD"}
 MAX_PATH_LENGTH = 2048
 
 ObjectKind = Literal["playlist", "segment", "init", "key", "other"]
@@ -92,7 +94,7 @@ def _cache_key(raw_path_qs: str, keep_query: frozenset[str]) -> CacheKey:
         path = normalise_path(raw_path)
     except UnicodeDecodeError:
         raise BadRequest("path is not valid UTF-8") from None
-    return CacheKey(path, normalise_query(raw_query, (keep_query | HLS_DIRECTIVES) - TOKEN_PARAMS))
+    return CacheKey(path, normalise_query(raw_query, (keep_query | HLS_DIRECTIVES) - NEVER_KEPT))
 
 
 def classify(path: str, content_type: str = "") -> ObjectKind:

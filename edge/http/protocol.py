@@ -355,10 +355,13 @@ class Connection(asyncio.Protocol):
         self._send_answer(request, answer)
 
     def _done(self, request: Request, status: int, x_cache: str, sent: int, keep: bool) -> None:
-        access = self.server.access_log
-        if access is not None:
-            elapsed = self.monotonic() - self._started
-            access.log(request, status, x_cache, sent, elapsed, self.tls_note)
+        server = self.server
+        if server.access_log is not None or server.observer is not None:
+            took = self.monotonic() - self._started
+            if server.access_log is not None:
+                server.access_log.log(request, status, x_cache, sent, took, self.tls_note)
+            if server.observer is not None:
+                server.observer(request, status, x_cache, sent, took)
         if not keep and self.transport is not None:
             self.queue.clear()
             self.transport.close()

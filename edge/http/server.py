@@ -16,13 +16,15 @@ from email.utils import formatdate
 from classcast.clock import Clock
 from edge.http.accesslog import AccessLog
 from edge.http.connlimit import ConnectionCounter
-from edge.http.messages import Answer, Handler
+from edge.http.messages import Answer, Handler, Request
 from edge.http.protocol import Connection, Limits
 from edge.http.seen import SeenHeads
 from edge.http.ticker import SecondTicker, Ticker
 
 Refusals = Callable[[int, str], Answer]
 Rates = Callable[[str], float]
+# (request, status, X-Cache, body bytes sent, seconds to the last byte): viewers and latency
+Observer = Callable[[Request, int, str, int, float], None]
 ConnectionFactory = Callable[["HttpServer"], Connection]
 DEFAULT_LIMITS = Limits()
 
@@ -62,6 +64,7 @@ class HttpServer:
         limits: Limits = DEFAULT_LIMITS,
         *,
         access_log: AccessLog | None = None,
+        observer: Observer | None = None,
         use_sendfile: bool = True,
         refusal: Refusals = plain_refusal,
         max_conns_per_client: int = 0,
@@ -75,6 +78,7 @@ class HttpServer:
         self.handler = handler
         self.limits = limits
         self.access_log = access_log
+        self.observer = observer  # told of each answer once sent, as the access log is
         self.use_sendfile = use_sendfile
         self.refusal = refusal
         self.per_client = ConnectionCounter(max_conns_per_client)

@@ -94,14 +94,14 @@ class Worker:
 
 @dataclass(slots=True)
 class Ask:
-    """A question put to every worker: a scrape or a purge."""
+    """A question put to every worker: a scrape, a purge or a support lookup."""
 
-    kind: Literal["gather", "purge"]
+    kind: Literal["gather", "purge", "lookup"]
     requester: int
     request_id: int
     waiting: set[int]
     deadline: float
-    replies: dict[int, m.SnapshotReply | m.PurgedHere] = field(default_factory=dict)
+    replies: dict[int, m.SnapshotReply | m.PurgedHere | m.LookupReply] = field(default_factory=dict)
 
 
 class Hub:
@@ -174,9 +174,9 @@ class Hub:
                 self.disk.forget(name, Path(path))
             case m.Report(snapshot):
                 self.workers[wid].last = Snapshot.from_dict(snapshot)
-            case m.Gather() | m.Purge():
+            case m.Gather() | m.Purge() | m.Lookup():
                 self._ask(wid, message)
-            case m.SnapshotReply() | m.PurgedHere():
+            case m.SnapshotReply() | m.PurgedHere() | m.LookupReply():
                 self._reply(wid, message)
             case m.Ready():
                 self.workers[wid].ready = True
@@ -260,10 +260,16 @@ class Hub:
         self._broadcast(m.Evict(entry.meta.key, str(entry.path)))
 
     # -- questions to every worker -----------------------------------------------------------
-    def _ask(self, wid: int, message: m.Gather | m.Purge) -> None:
+    def _ask(self, wid: int, message: m.Gather | m.Purge | m.Lookup) -> None:
         self._ask_ids += 1
         ask_id = self._ask_ids
-        kind: Literal["gather", "purge"] = "gather" if isinstance(message, m.Gather) else "purge"
+        kind: Literal["gather", "purge", "lookup"] = (
+            "gather"
+            if isinstance(message, m.Gather)
+            else "lookup"
+            if isinstance(message, m.Lookup)
+            else "purge"
+        )
         deadline = self.clock() + ASK_TIMEOUT_S
         ask = self._asks[ask_id] = Ask(kind, wid, message.id, set(self.workers), deadline)
         question: m.Message
@@ -272,12 +278,14 @@ class Hub:
             self._purges.append((self.epoch, message.target, message.prefix))
             ask.replies[HUB] = m.PurgedHere(ask_id, self._purge_here(message))
             question = m.PurgeOrder(ask_id, self.epoch, message.target, message.prefix)
+        elif isinstance(message, m.Lookup):
+            question = m.AskLookup(ask_id, message.client, message.sid)
         else:
             question = m.AskSnapshot(ask_id)
         self._broadcast(question)
         self._out.append(WakeAt(deadline))
 
-    def _reply(self, wid: int, message: m.SnapshotReply | m.PurgedHere) -> None:
+    def _reply(self, wid: int, message: m.SnapshotReply | m.PurgedHere | m.LookupReply) -> None:
         ask = self._asks.get(message.ask)
         if ask is None or wid not in ask.waiting:
             return
@@ -291,6 +299,15 @@ class Hub:
         if ask.kind == "gather":
             self._send(ask.requester, self._gathered(ask))
             return
+        if ask.kind == "lookup":
+            found = [
+                session
+                for reply in ask.replies.values()
+                if isinstance(reply, m.LookupReply)
+                for session in reply.sessions
+            ]
+            self._send(ask.requester, m.Looked(ask.request_id, found))
+            return
         names: set[str] = set()
         for reply in ask.replies.values():
             if isinstance(reply, m.PurgedHere):
@@ -298,7 +315,8 @@ class Hub:
         self._send(ask.requester, m.Purged(ask.request_id, len(names)))
 
     def _gathered(self, ask: Ask) -> m.Gathered:
-        total = Snapshot(dict(self.retired.requests), dict(self.retired.counters), {})
+        total = Snapshot({}, {}, {})
+        total.add(self.retired, gauges=False)
         workers = []
         for wid, reply in ask.replies.items():
             worker = self.workers.get(wid)
@@ -308,6 +326,8 @@ class Hub:
             total.add(snap)
             gauges = {**snap.gauges, "requests": sum(snap.requests.values())}
             workers.append({"index": worker.index, "pid": worker.pid, "gauges": gauges})
+            if "viewers" in reply.snapshot:  # opaque here: the scraping worker merges them
+                workers[-1]["viewers"] = reply.snapshot["viewers"]
         total.gauges.update(self.node_gauges())
         return m.Gathered(ask.request_id, total.to_dict(), workers)
 

@@ -44,6 +44,7 @@ log = logging.getLogger("edge.node")
 CLAIM_TIMEOUT_S = 2.0  # no word from the supervisor: fetch alone rather than wait
 REPORT_INTERVAL_S = 1.0  # disk hits (for the node's LRU) and counters go to the supervisor
 GATHER_TIMEOUT_S = 5.0
+Answered = m.Gathered | m.Purged | m.Looked
 
 
 FOLLOW_SILENCE_S = 30.0  # a filler that says nothing for this long is taken for dead
@@ -64,12 +65,15 @@ class NodeLink:
         self.memory: MemoryTier | None = None
         self.disk: DiskView | None = None
         self.local_snapshot: Callable[[], Snapshot] = lambda: Snapshot({}, {}, {})
+        # this worker's viewer sessions, only for a scrape (edge/serve/viewers.py)
+        self.local_viewers: Callable[[], dict[str, Any] | None] = lambda: None
+        self.local_lookup: Callable[[str, str], list[dict[str, Any]]] = lambda client, sid: []
         self.local_purge: Callable[[str, bool], list[str]] = lambda name, prefix: []
         self.clock: Callable[[], float] = time.time  # the wall clock the cache reads
         self.lost = lost or asyncio.Event()  # set when the supervisor is gone
         self._claims: dict[int, tuple[Fill, asyncio.Future[m.Role]]] = {}  # by claim id
         self._following: dict[str, Following] = {}
-        self._asked: dict[int, asyncio.Future[m.Gathered | m.Purged]] = {}
+        self._asked: dict[int, asyncio.Future[Answered]] = {}
         self._ids = 0
         self.epoch = 0  # the node's purges this worker has applied
         self._report: asyncio.TimerHandle | None = None
@@ -160,21 +164,29 @@ class NodeLink:
         self.send(stored_message(stored, self.epoch))
 
     # -- questions to the node -------------------------------------------------------------
-    async def gather(self) -> tuple[Snapshot, list[WorkerGauges]]:
+    async def gather(self) -> tuple[Snapshot, list[WorkerGauges], list[dict[str, Any]]]:
+        """The node's counters, each worker's gauges, and each worker's viewer sessions."""
         reply = await self._ask(m.Gather)
         assert isinstance(reply, m.Gathered)
         workers = [WorkerGauges(w["index"], w["pid"], w["gauges"]) for w in reply.workers]
-        return Snapshot.from_dict(reply.total), sorted(workers, key=lambda w: w.index)
+        viewers = [w["viewers"] for w in reply.workers if "viewers" in w]
+        return Snapshot.from_dict(reply.total), sorted(workers, key=lambda w: w.index), viewers
 
     async def purge(self, name: str, prefix: bool) -> int:
         reply = await self._ask(lambda ask_id: m.Purge(ask_id, name, prefix))
         assert isinstance(reply, m.Purged)
         return reply.count
 
-    async def _ask(self, question: Callable[[int], m.Message]) -> m.Gathered | m.Purged:
+    async def viewers(self, client: str, sid: str) -> list[dict[str, Any]]:
+        """A viewer's sessions in every worker of the node (the support lookup)."""
+        reply = await self._ask(lambda ask_id: m.Lookup(ask_id, client, sid))
+        assert isinstance(reply, m.Looked)
+        return reply.sessions
+
+    async def _ask(self, question: Callable[[int], m.Message]) -> Answered:
         self._ids += 1
         ask_id = self._ids
-        answer: asyncio.Future[m.Gathered | m.Purged] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[Answered] = asyncio.get_running_loop().create_future()
         self._asked[ask_id] = answer
         self.send(question(ask_id))
         try:
@@ -199,11 +211,17 @@ class NodeLink:
                 if self.disk is not None:
                     self.disk.forget(name, Path(path))
             case m.AskSnapshot(ask):
-                self.send(m.SnapshotReply(ask, self.local_snapshot().to_dict()))
+                snap = self.local_snapshot().to_dict()
+                viewers = self.local_viewers()
+                if viewers is not None:
+                    snap["viewers"] = viewers
+                self.send(m.SnapshotReply(ask, snap))
             case m.PurgeOrder(ask, epoch, target, prefix):
                 self.epoch = max(self.epoch, epoch)
                 self.send(m.PurgedHere(ask, self.local_purge(target, prefix)))
-            case m.Gathered(ask_id) | m.Purged(ask_id):
+            case m.AskLookup(ask, client, sid):
+                self.send(m.LookupReply(ask, self.local_lookup(client, sid)))
+            case m.Gathered(ask_id) | m.Purged(ask_id) | m.Looked(ask_id):
                 answer = self._asked.get(ask_id)
                 if answer is not None and not answer.done():
                     answer.set_result(message)

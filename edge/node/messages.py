@@ -196,6 +196,33 @@ class Purged:
     count: int
 
 
+# -- a support lookup (GET /_admin/viewers): every worker's sessions of one viewer ------------
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    id: int
+    client: str
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskLookup:
+    ask: int
+    client: str
+    sid: str
+
+
+@dataclass(frozen=True, slots=True)
+class LookupReply:
+    ask: int
+    sessions: list[Json]
+
+
+@dataclass(frozen=True, slots=True)
+class Looked:
+    id: int
+    sessions: list[Json]
+
+
 Message = (
     Ready
     | Claim
@@ -217,6 +244,10 @@ Message = (
     | PurgeOrder
     | PurgedHere
     | Purged
+    | Lookup
+    | AskLookup
+    | LookupReply
+    | Looked
 )
 
 # The table: each kind's name on the wire. A class missing here fails the table test.
@@ -241,6 +272,10 @@ KINDS: dict[str, type[Message]] = {
     "purge_order": PurgeOrder,
     "purged_here": PurgedHere,
     "purged": Purged,
+    "lookup": Lookup,
+    "ask_lookup": AskLookup,
+    "lookup_reply": LookupReply,
+    "looked": Looked,
 }
 PAYLOAD = "body"  # the one field that travels as the raw payload, never in the JSON header
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -14,6 +16,8 @@ from edge.cache.cache import EdgeCache
 from edge.cache.keys import cache_key
 from edge.errors import RequestError
 from edge.http.messages import Answer, Request
+
+Found = list[dict[str, Any]]
 
 
 class Admin:
@@ -25,7 +29,9 @@ class Admin:
         keep_query: frozenset[str],
         *,
         node_purge: Callable[[str, bool], Awaitable[int]] | None = None,
+        viewers: Callable[[str, str], Found | Awaitable[Found]] | None = None,
     ) -> None:
+        self.viewers_lookup = viewers  # None: viewer sessions are off
         self.cache = cache
         self.node_purge = node_purge  # a worker of a node: every worker forgets it
         self.keep_query = keep_query
@@ -54,6 +60,37 @@ class Admin:
         if self.node_purge is not None:
             return self._node_purge(self.node_purge(name, prefix))
         return _answer(200, {"purged": len(self.cache.purged(name, prefix))})
+
+    def viewers(self, request: Request) -> Answer | Awaitable[Answer]:
+        """GET /_admin/viewers?client=ADDRESS or ?sid=ID: one viewer's sessions (support)."""
+        refusal = self._refusal(request)
+        if refusal is not None:
+            return refusal
+        if self.viewers_lookup is None:
+            return _answer(404, {"error": "viewer sessions are off (viewers = false)"})
+        asked = parse_qs(request.target.partition("?")[2])
+        client = asked.get("client", [""])[0]
+        sid = asked.get("sid", [""])[0]
+        if bool(client) == bool(sid):
+            return _answer(400, {"error": "give exactly one of client=ADDRESS or sid=ID"})
+        if client:
+            try:
+                client = str(ipaddress.ip_address(client))
+            except ValueError:
+                return _answer(400, {"error": f"client {client[:64]!r} is not an IP address"})
+        if len(sid) > 64:
+            return _answer(400, {"error": "sid is at most 64 characters (CTA-5004)"})
+        found = self.viewers_lookup(client, sid)
+        asked_for: dict[str, object] = {"client": client or None, "sid": sid or None}
+        if isinstance(found, list):
+            return _answer(200, {**asked_for, "sessions": found})
+        return self._node_lookup(asked_for, found)
+
+    async def _node_lookup(self, asked_for: dict[str, object], found: Awaitable[Found]) -> Answer:
+        try:
+            return _answer(200, {**asked_for, "sessions": await found})
+        except TimeoutError:
+            return _answer(503, {"error": "the node's workers did not answer in time"})
 
     async def _node_purge(self, purged: Awaitable[int]) -> Answer:
         try:

@@ -43,6 +43,8 @@ from loadtest.edgebench.stack import (
     NGINX_LOGGING,
     PLAYLIST_PATH,
     SEGMENT_PATH,
+    VIEWERS_OFF,
+    VIEWERS_ON,
     Stack,
     set_faults,
 )
@@ -50,7 +52,7 @@ from loadtest.edgebench.tls import EDGE_TLS, HANDSHAKE_CLIENTS, NGINX_TLS, hands
 from loadtest.edgebench.workers import live_playlist_rates, workers_hot, workers_ratios
 
 COLD_WAITERS = 500
-SCENARIOS = ("segments", "playlists", "cold", "workers", "hotset", "tls", "llhls")
+SCENARIOS = ("segments", "playlists", "cold", "workers", "hotset", "tls", "llhls", "viewers")
 LL_VIEWERS = 1000
 LL_PARTS = 5
 
@@ -71,7 +73,7 @@ def main() -> None:
         "--scenarios",
         type=lambda v: set(v.split(",")),
         default={"segments", "playlists", "cold"},
-        help="comma list of segments, playlists, cold, workers, hotset, llhls"
+        help="comma list of segments, playlists, cold, workers, hotset, llhls, viewers"
         " (default: segments, playlists, cold)",
     )
     parser.add_argument(
@@ -143,6 +145,9 @@ def run(s: Stack, args: argparse.Namespace, script: Path) -> dict[str, object]:
         results["llhls"] = llhls_scenario(s, nginx)
     if "workers" in args.scenarios:
         results["workers"], more = workers_scenario(s, args, script)
+        ratios.update(more)
+    if "viewers" in args.scenarios and VIEWERS_OFF in s.url:
+        results["viewers"], more = viewers_scenario(s, args, script)
         ratios.update(more)
     if "hotset" in args.scenarios:
         start_servers(s)
@@ -216,6 +221,31 @@ def tls_scenario(
             for runs in hs.values()
             for h in runs
         ],
+    }
+    return results, ratios
+
+
+def viewers_scenario(
+    s: Stack, args: argparse.Namespace, script: Path
+) -> tuple[dict[str, object], dict[str, float]]:
+    """Issue 19's cost: the same edge with viewer sessions and histograms on and off."""
+    print("viewers on and off: hot playlist, then hot 2 MB segment")
+    names = (VIEWERS_ON, VIEWERS_OFF)
+    targets = [s.target(name, name, PLAYLIST_PATH) for name in names]
+    pl = hot(targets, args.rounds, args.seconds, args.connections, script)
+    targets = [s.target(name, name, SEGMENT_PATH) for name in names]
+    seg = hot(targets, args.rounds, args.seconds, args.connections, script)
+    ratios = {
+        "playlist cpu/1k req, viewers on / off (target <= 1.05)": ratio(
+            pl[VIEWERS_ON], pl[VIEWERS_OFF], "cpu_ms_per_1000_requests"
+        ),
+        "segment cpu/GB, viewers on / off (target <= 1.03)": ratio(
+            seg[VIEWERS_ON], seg[VIEWERS_OFF], "cpu_s_per_gb"
+        ),
+    }
+    results: dict[str, object] = {
+        "playlists": [r.summary() for r in pl.values()],
+        "segments": [r.summary() for r in seg.values()],
     }
     return results, ratios
 

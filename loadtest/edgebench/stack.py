@@ -36,6 +36,8 @@ EDGE_1W, EDGE_2W, NGINX_1W, NGINX_2W = (
     "nginx proxy_cache, 1 worker",
     "nginx proxy_cache, 2 workers",
 )
+# the viewers scenario (issue 19): the same edge with sessions and histograms on and off
+VIEWERS_ON, VIEWERS_OFF = "classcast edge, viewers on", "classcast edge, viewers off"
 COMPARISON_SCENARIOS = frozenset({"segments", "playlists", "cold", "llhls"})
 
 
@@ -94,6 +96,10 @@ class Stack:
             self._start_workers()
         if "tls" in scenarios:
             self._start_tls()
+        if "viewers" in scenarios:  # access log on in both, as an operator runs it
+            for name, extra in ((VIEWERS_ON, []), (VIEWERS_OFF, ["--no-viewers"])):
+                port = free_port()
+                self.start_or_skip(name, self.edge_command(port, *extra), port)
 
     def start(self, name: str, command: list[str], port: int) -> None:
         self.url[name] = f"http://127.0.0.1:{port}"

@@ -83,6 +83,7 @@ class ViewerSession:
         self.tally = SegmentTally()
         self.master_retry_at = opened_at
         self.done = False
+        self.source = ""  # the local address its connections come from ("": the default)
 
     # -- what to do next -------------------------------------------------------------------
 
@@ -249,6 +250,11 @@ class ViewerSession:
         self.tally.lag_count += 1
 
     # -- observation -------------------------------------------------------------------------
+
+    def cmcd(self, fetch: Fetch, now: float) -> str:
+        """The CMCD query argument this viewer's player adds to `fetch` ("" for none: a
+        set-top box sends none)."""
+        return ""
 
     def read_rate(self, now: float) -> float | None:
         """Bits per second this viewer's network allows now; None for unthrottled."""

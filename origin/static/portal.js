@@ -206,8 +206,15 @@
       if (video.canPlayType("application/vnd.apple.mpegurl")) { this.engine = "native"; return this.load(); }
       return this.fail("this browser cannot play HLS video", true);
     }
-    // LL-HLS channels: parts, blocking reloads and PART-HOLD-BACK (hls.js lowLatencyMode)
-    var hls = new Hls({ startPosition: this.live ? -1 : 0, lowLatencyMode: this.lowLatency });
+    // LL-HLS channels: parts, blocking reloads and PART-HOLD-BACK (hls.js lowLatencyMode).
+    // CMCD (CTA-5004) in the query, so no CORS preflight: the edge counts this viewer per
+    // channel or lesson and sees its buffer, bitrate and stalls (issue 19)
+    var contentId = this.root.dataset.kind + "/" + this.root.dataset.id;
+    var hls = new Hls({
+      startPosition: this.live ? -1 : 0,
+      lowLatencyMode: this.lowLatency,
+      cmcd: { contentId: contentId, useHeaders: false }
+    });
     this.hls = hls;
     if (this.live) this.showBehind(hls);
     this.root.dataset.engine = "hlsjs";

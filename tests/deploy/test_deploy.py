@@ -147,6 +147,10 @@ def test_promtool_accepts_the_config_and_rules() -> None:
     run(tool("promtool"), "check", "rules", *rules)
 
 
+def test_promtool_tests_the_stalled_viewers_alert() -> None:
+    run(tool("promtool"), "test", "rules", str(Path(__file__).parent / "viewers_alert_test.yml"))
+
+
 def test_alerts_cover_what_matters_to_a_video_edge() -> None:
     alerts = yaml.safe_load((CONFIG / "prometheus" / "alerts.yml").read_text())
     names = {rule["alert"] for group in alerts["groups"] for rule in group["rules"]}
@@ -190,7 +194,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[set[str]]:
     with run_service("origin", origin_args, logs / "origin.log") as origin:
         edge_args = ["--upstream", origin.url, "--no-access-log"]
         with run_service("edge", edge_args, logs / "edge.log") as edge:
-            for url in (edge.url + "/live/grade-5/master.m3u8", edge.url + "/nope.ts"):
+            # a viewer whose player sends CMCD (issue 19): bl=1000,br=300,sid="deploy"
+            cmcd = "CMCD=bl%3D1000%2Cbr%3D300%2Cmtp%3D900%2Csid%3D%22deploy%22"
+            watched = f"{edge.url}/live/grade-5/180p/index.m3u8?{cmcd}"
+            for url in (edge.url + "/live/grade-5/master.m3u8", watched, edge.url + "/nope.ts"):
                 # the 404 is wanted too: error answers are counted by their status
                 with contextlib.suppress(OSError):
                     urllib.request.urlopen(url).read()

@@ -34,6 +34,9 @@ class Stack:
         urllib.request.urlopen(request).read()
 
 
+ADMIN_TOKEN = "portal-test-admin-token"
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("logs")
@@ -47,7 +50,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ]
     with run_service("origin", origin_args, logs / "origin.log") as origin:
         edge_args = ["--upstream", origin.url, "--cache-dir", str(cache_dir)]
-        with run_service("edge", edge_args, logs / "edge.log") as edge:
+        admin = {"CLASSCAST_EDGE_ADMIN_TOKEN": ADMIN_TOKEN}
+        with run_service("edge", edge_args, logs / "edge.log", admin) as edge:
             stack = Stack(origin, edge, cache_dir)
             yield stack
             stack.set_faults()

@@ -5,17 +5,19 @@ Screenshots of the portal and the players at phone and TV sizes land in reports/
 
 from __future__ import annotations
 
+import json
 import tomllib
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, sync_playwright
 
+from tests.e2e.conftest import ADMIN_TOKEN
 from tests.support.process import ROOT
 
 from .conftest import CONTENT, Stack
@@ -45,7 +47,8 @@ ENGINES = ["native", "hlsjs"]  # Chromium has native HLS; ?engine=hlsjs forces h
 @dataclass
 class Tab:
     page: Page
-    requests: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)  # without hls.js's CMCD argument
+    cmcd: list[str] = field(default_factory=list)  # the URLs that carried one, as sent
     x_cache: dict[str, str] = field(default_factory=dict)  # URL -> the edge's X-Cache
 
     def video(self, expression: str) -> Any:
@@ -91,7 +94,7 @@ def open_tab(browser: Browser, stack: Stack) -> Iterator[OpenTab]:
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         tab = Tab(context.new_page())
-        context.on("request", lambda request: tab.requests.append(request.url))
+        context.on("request", lambda request: _note_request(tab, request.url))
         context.on("response", lambda answer: _note_cache(tab, answer.url, answer.headers))
         tabs.append(tab)
         return tab
@@ -109,8 +112,15 @@ def _same_origin(url: str, page_url: str) -> bool:
     return url.startswith((home, "blob:" + home, "data:"))  # blob: is MSE's media source
 
 
+def _note_request(tab: Tab, url: str) -> None:
+    if "CMCD=" in url:
+        tab.cmcd.append(url)
+        url = url.split("?CMCD=")[0].split("&CMCD=")[0]
+    tab.requests.append(url)
+
+
 def _note_cache(tab: Tab, url: str, headers: dict[str, str]) -> None:
-    tab.x_cache[url] = headers.get("x-cache", "")
+    tab.x_cache[url.split("?CMCD=")[0].split("&CMCD=")[0]] = headers.get("x-cache", "")
 
 
 def ids(tab: Tab, attribute: str) -> list[str]:
@@ -354,3 +364,31 @@ def test_hls_js_low_latency_mode_plays_an_ll_channel_near_live(
     assert len(samples) >= 5, samples
     samples.sort()
     assert samples[len(samples) // 2] <= 3.0, samples
+
+
+def test_the_edge_counts_the_browser_as_one_viewer_of_its_channel(
+    open_tab: OpenTab, stack: Stack
+) -> None:
+    """hls.js sends CMCD (issue 19): the edge counts this viewer on the right channel with the
+    bitrate its player reported, and the support lookup finds it by its session id."""
+    tab = open_tab(PHONE)
+    tab.page.goto(f"{stack.edge.url}/watch/live/grade-10?engine=hlsjs")
+    tab.wait_video("video.currentTime > 1")
+    assert tab.cmcd, "hls.js sent no CMCD"
+    sent = parse_qs(urlsplit(tab.cmcd[-1]).query)["CMCD"][0]
+    assert 'cid="live/grade-10"' in sent
+    sid = sent.split('sid="')[1].split('"')[0]
+    lookup = urllib.request.Request(
+        f"{stack.edge.url}/_admin/viewers?sid={sid}",
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    with urllib.request.urlopen(lookup) as answer:
+        [session] = json.loads(answer.read())["sessions"]
+    assert session["watching"] and session["content"] == "live/grade-10", session
+    assert session["cmcd"]["bitrate_kbps"] > 0, session
+    metrics = urllib.request.urlopen(stack.edge.url + "/metrics").read().decode()
+    # other tabs of this module may still be within their window: this one is among them
+    viewers = 'classcast_edge_viewers{content="live/grade-10"} '
+    assert float(metrics.split(viewers)[1].split()[0]) >= 1
+    count = 'classcast_edge_viewer_bitrate_kbps_count{content="live/grade-10"} '
+    assert float(metrics.split(count)[1].split()[0]) >= 1

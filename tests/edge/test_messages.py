@@ -40,13 +40,17 @@ EXAMPLES: list[m.Message] = [
     m.PurgeOrder(4, 2, "/v/", True),
     m.PurgedHere(4, ["/v/a.ts"]),
     m.Purged(8, 1),
+    m.Lookup(9, "127.0.0.2", ""),
+    m.AskLookup(5, "", "phone-1"),
+    m.LookupReply(5, [{"session": "sid:phone-1", "history": [{"at": 1.5}]}]),
+    m.Looked(9, []),
 ]
 
 
 def test_every_message_class_has_one_kind_in_the_table() -> None:
     classes = set(get_args(m.Message))
     assert set(m.KINDS.values()) == classes
-    assert len(m.KINDS) == len(classes) == 20
+    assert len(m.KINDS) == len(classes) == 24
 
 
 def test_the_examples_cover_every_kind() -> None:

@@ -1,0 +1,151 @@
+"""Viewer sessions with a fake clock: attribution order, the window, the cap, a node's merge,
+and the histograms' buckets."""
+
+from __future__ import annotations
+
+from classcast.clock import FakeClock
+from edge.cache.stats import Histogram
+from edge.http.messages import Request
+from edge.serve.audience import Audience, merged
+from edge.serve.viewers import NOT_CONTENT, Viewers, where
+
+MEDIA = "/live/grade-5/360p/index.m3u8"
+SEGMENT = "/vod/math-fractions/360p/seg_00001.ts"
+
+
+def viewers(cap: int = 1000, clock: FakeClock | None = None) -> tuple[Viewers, FakeClock]:
+    clock = clock or FakeClock()
+    return Viewers(Audience(cap), clock, endpoints=frozenset({"/metrics"})), clock
+
+
+def get(
+    seen: Viewers,
+    target: str,
+    peer: str = "127.0.0.2",
+    status: int = 200,
+    cache: str = "HIT",
+    **headers: str,
+) -> None:
+    request = Request(
+        "GET", target, {k.replace("_", "-"): v for k, v in headers.items()}, peer=peer
+    )
+    seen.answered(request, status, cache, 1000, 0.0004)
+
+
+def counts(seen: Viewers) -> tuple[dict[str, int], dict[tuple[str, str], int], dict[str, int]]:
+    got = merged([seen.tally()])
+    return got.by_content, got.by_rendition, got.stalled
+
+
+def test_where_a_path_is_watched() -> None:
+    assert where(MEDIA) == ("playlist", "live/grade-5", "360p", True)
+    assert where("/live/grade-5/master.m3u8") == ("playlist", "live/grade-5", "", False)
+    assert where(SEGMENT) == ("segment", "vod/math-fractions", "360p", True)
+    assert where("/vod/l/360p/init.mp4") == ("segment", "vod/l", "360p", False)
+    assert where("/favicon.ico") == ("other", "", "", False)
+    assert where("/vod/l/index.m3u8") == ("playlist", "vod/l", "", True)
+
+
+def test_attribution_sid_then_playback_session_id_then_address_and_agent() -> None:
+    seen, _ = viewers()
+    cmcd = f"{MEDIA}?CMCD=sid%3D%22phone-1%22"
+    get(seen, cmcd, peer="127.0.0.2", user_agent="hls.js")
+    get(seen, cmcd, peer="127.0.0.3", user_agent="hls.js", x_playback_session_id="P")  # moved
+    get(seen, MEDIA, peer="127.0.0.2", user_agent="AVPlayer", x_playback_session_id="P")
+    get(seen, MEDIA, peer="127.0.0.2", user_agent="AVPlayer", x_playback_session_id="P")
+    get(seen, MEDIA, peer="127.0.0.4", user_agent="stb")
+    get(seen, MEDIA, peer="127.0.0.4", user_agent="stb")
+    get(seen, MEDIA, peer="127.0.0.4", user_agent="another stb")  # two boxes in one home
+    keys = sorted(seen.audience.sessions)
+    assert keys == ["127.0.0.4 another stb", "127.0.0.4 stb", "psid:P", "sid:phone-1"]
+    assert counts(seen)[0] == {"live/grade-5": 4}
+    assert seen.audience.sessions["sid:phone-1"].peer == "127.0.0.3"
+
+
+def test_a_viewer_watches_for_the_window_then_counts_zero() -> None:
+    seen, clock = viewers()
+    seen.audience.set_target("live/grade-5", 2.0)  # window: 3 x 2 s
+    get(seen, MEDIA)
+    get(seen, SEGMENT)  # a live channel's segment lives under its lesson
+    clock.advance(6.0)
+    assert counts(seen)[:2] == ({"live/grade-5": 1}, {("live/grade-5", "360p"): 1})
+    clock.advance(0.1)
+    assert counts(seen)[0] == {"live/grade-5": 0}  # known, nobody watching: a gauge of 0
+
+
+def test_a_master_playlist_or_an_error_is_not_watching() -> None:
+    seen, _ = viewers()
+    get(seen, "/live/grade-5/master.m3u8")
+    get(seen, MEDIA, status=404, cache="-")
+    assert counts(seen)[0] == {}
+    session = seen.audience.sessions["127.0.0.2 "]
+    assert session.errors == 1 and session.last_error is not None
+    assert seen.lookup(client="127.0.0.2")[0]["errors"]["last"]["status"] == 404
+
+
+def test_the_cap_drops_the_oldest_and_counts_it() -> None:
+    seen, clock = viewers(cap=3)
+    for n in range(5):
+        get(seen, MEDIA, peer=f"127.0.1.{n}")
+        clock.advance(0.1)
+    assert len(seen.audience) == 3
+    assert seen.audience.dropped == 2
+    assert [s.peer for s in seen.audience.sessions.values()] == [
+        "127.0.1.2",
+        "127.0.1.3",
+        "127.0.1.4",
+    ]
+    assert seen.series()["viewer_sessions_dropped_total"] == [2.0]
+
+
+def test_renditions_switches_and_stalls() -> None:
+    seen, clock = viewers()
+    base = "/live/grade-5/{}/index.m3u8?CMCD="
+    get(seen, base.format("360p") + "br%3D600%2Cbl%3D4000%2Csid%3D%22s%22%2Csu")
+    clock.advance(1)
+    get(seen, base.format("180p") + "br%3D250%2Cbl%3D0%2Cbs%2Csid%3D%22s%22")
+    _, by_rendition, stalled = counts(seen)
+    assert by_rendition == {("live/grade-5", "180p"): 1}
+    assert stalled == {"live/grade-5": 1}
+    found = seen.lookup(sid="s")[0]
+    assert [h["rendition"] for h in found["history"]] == ["360p", "180p"]
+    assert found["cmcd"] == {
+        "bitrate_kbps": 250,
+        "buffer_s": 0.0,
+        "throughput_kbps": None,
+        "stalls": 1,
+        "stalled_now": True,
+    }
+    assert len(found["requests"]) == 2
+    series = seen.series()
+    assert series["stalls_total\x1flive/grade-5"] == [1.0]
+    assert series["startups_total\x1flive/grade-5"] == [1.0]
+    clock.advance(18.1)  # the default window: 3 x 6 s
+    assert counts(seen)[2] == {"live/grade-5": 0}
+
+
+def test_a_node_counts_a_viewer_on_two_workers_once() -> None:
+    clock = FakeClock()
+    one, _ = viewers(clock=clock)
+    two, _ = viewers(clock=clock)
+    get(one, MEDIA, peer="127.0.0.9", user_agent="stb")
+    get(two, MEDIA, peer="127.0.0.9", user_agent="stb")
+    get(two, MEDIA, peer="127.0.0.8", user_agent="stb")
+    assert merged([one.tally(), two.tally()]).by_content == {"live/grade-5": 2}
+
+
+def test_endpoints_and_durations() -> None:
+    seen, _ = viewers()
+    get(seen, "/metrics")
+    get(seen, MEDIA)
+    get(seen, SEGMENT, cache="MISS")
+    assert seen._paths["/metrics"] is NOT_CONTENT
+    assert set(seen.durations.series) == {("playlist", "HIT"), ("segment", "MISS")}
+    assert len(seen.audience) == 1
+
+
+def test_histogram_buckets_are_le_and_keep_the_sum() -> None:
+    histogram = Histogram((0.001, 0.01))
+    for value in (0.0005, 0.001, 0.002, 5.0):
+        histogram.observe(value, ("x",))
+    assert histogram.series[("x",)] == [2.0, 1.0, 1.0, 5.0035]
