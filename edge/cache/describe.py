@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from classcast.http_rules import http_date, parse_http_date
+from classcast.http_rules import http_date, parse_http_date, parse_http_date_strict
 from edge.cache.freshness import (
     NO_STORE,
     Freshness,
@@ -61,6 +61,9 @@ WRITTEN_BY_EDGE = frozenset(
 # The HLS policy rewrites these for playlists and segments (answers.cache_control_out); any
 # other object carries the origin's own (RFC 9111: a cache passes them on)
 HLS_REWRITTEN = frozenset({"cache-control", "expires", "pragma"})
+# A fill's answer may reach coalesced waiters: one viewer's cookie must never reach another
+# (such a response is never stored either; passed-through methods do relay it)
+NEVER_SHARED = frozenset({"set-cookie", "set-cookie2"})
 # RFC 9111 4.3.4: fields a 304 must not change in the stored response
 NOT_UPDATED_BY_304 = frozenset({"content-length", "content-encoding", "content-range", "etag"})
 
@@ -76,7 +79,9 @@ def end_to_end(headers: Headers, drop: frozenset[str] = frozenset()) -> dict[str
     for field, value in items:
         name = str(field)  # aiohttp's names are istr, which orjson (node messages) refuses
         lower = name.lower()
-        if lower in HOP_BY_HOP or lower in WRITTEN_BY_EDGE or lower in listed or lower in drop:
+        if lower in HOP_BY_HOP or lower in WRITTEN_BY_EDGE or lower in NEVER_SHARED:
+            continue
+        if lower in listed or lower in drop:
             continue
         kept[name] = f"{kept[name]}\n{value}" if name in kept else value
     return kept
@@ -108,7 +113,7 @@ def head_meta(
         initial_age=upstream_age(headers),
         freshness=Freshness(0.0),
         extra=end_to_end(headers, HLS_REWRITTEN if kind != "other" else frozenset()),
-        vary=vary_fields(headers.get("Vary", "")),
+        vary=vary_fields(_all(headers, "Vary")),
         authorized=bool(asked and "authorization" in asked),
     )
     return replace(meta, freshness=object_freshness(meta, headers, defaults, now))
@@ -152,9 +157,9 @@ def revalidated_meta(
     return merged.revalidated(now, fresh, upstream_age(headers))
 
 
-def _merged_fields(meta: ObjectMeta, headers: Headers) -> dict[str, str]:
-    fields = {name: value.split("\n")[0] for name, value in meta.extra.items()}
-    for name in ("Cache-Control", "Expires", "Date", "Last-Modified", "Set-Cookie"):
+def _merged_fields(meta: ObjectMeta, headers: Headers) -> CIMultiDict[str]:
+    fields = CIMultiDict((name, value.replace("\n", ", ")) for name, value in meta.extra.items())
+    for name in ("Cache-Control", "CDN-Cache-Control", "Expires", "Date", "Last-Modified"):
         if name in headers:
             fields[name] = headers[name]
     if meta.last_modified and "Last-Modified" not in fields:
@@ -167,16 +172,20 @@ def object_freshness(
 ) -> Freshness:
     if "*" in meta.vary:  # RFC 9111 4.1: Vary: * never matches a later request
         return NO_STORE
-    date = parse_http_date(headers.get("Date")) or now
+    date = parse_http_date_strict(headers.get("Date")) or now
+    # RFC 9213: CDN-Cache-Control, when present, is the origin's word to CDNs (the edge is
+    # one): it replaces Cache-Control and Expires for the edge's own freshness
+    targeted = _all(headers, "CDN-Cache-Control")
+    expires = None if targeted else (_all(headers, "Expires") or None)
     return freshness(
         meta.kind,
         meta.status,
-        parse_cache_control(_all(headers, "Cache-Control")),
+        parse_cache_control(targeted or _all(headers, "Cache-Control")),
         playlist=meta.playlist,
         target_duration=meta.target_duration,
         sets_cookie="Set-Cookie" in headers,
         defaults=defaults,
-        expires=expires_lifetime(headers.get("Expires"), date),
+        expires=expires_lifetime(expires, date),
         since_modified=_since_modified(headers.get("Last-Modified"), date),
         authorized=meta.authorized,
     )
@@ -184,7 +193,7 @@ def object_freshness(
 
 def _all(headers: Headers, name: str) -> str:
     """Every line of a list field, as one (RFC 9110 5.3)."""
-    if isinstance(headers, CIMultiDictProxy):
+    if isinstance(headers, CIMultiDictProxy | CIMultiDict):
         return ", ".join(headers.getall(name, ()))
     return headers.get(name, "")
 
@@ -193,7 +202,7 @@ def expires_lifetime(expires: str | None, date: float) -> float | None:
     """RFC 9111 5.3: Expires minus Date; an invalid Expires (e.g. "0") means already expired."""
     if expires is None:
         return None
-    when = parse_http_date(expires)
+    when = parse_http_date_strict(expires)  # several lines ("a, b") are invalid too
     return 0.0 if when is None else max(0.0, when - date)
 
 

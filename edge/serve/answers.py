@@ -65,8 +65,8 @@ class Responder:
         return self.heads.representation(
             content_type=meta.content_type,
             cache_control=cache_control_out(meta.freshness) if hls else None,
-            etag=(meta.etag or None) if ok else None,  # none yet while a body streams in
-            last_modified=meta.last_modified if ok else None,
+            etag=meta.etag or None,  # none yet while a body streams in
+            last_modified=meta.last_modified,
             extra=meta.extra,
             ranges=ok,
         )
