@@ -218,16 +218,29 @@ def sections(suite: Path) -> dict[str, tuple[str, str]]:
 
 
 def run(
-    name: str, suite: Path, config: Path, timeout: float = SUITE_TIMEOUT_S
+    name: str,
+    suite: Path,
+    config: Path,
+    timeout: float = SUITE_TIMEOUT_S,
+    logs: Path | None = None,
 ) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix=f"cache-tests-{name}-") as raw:
         tmp = Path(raw)
         tmp.chmod(0o755)  # nginx's workers run as another user and write their temp files here
-        with (
-            suite_origin(suite, tmp) as origin,
-            cache_under_test(name, origin, tmp, config) as port,
-        ):
-            return run_suite(suite, port, tmp, timeout)
+        try:
+            with (
+                suite_origin(suite, tmp) as origin,
+                cache_under_test(name, origin, tmp, config) as port,
+            ):
+                return run_suite(suite, port, tmp, timeout)
+        finally:
+            if (
+                logs is not None
+            ):  # the cache's own log is <name>.log, the origin's <name>-origin.log
+                logs.mkdir(parents=True, exist_ok=True)
+                for log in tmp.glob("*.log"):
+                    kept = log.name if log.stem == name else f"{name}-{log.name}"
+                    shutil.copy(log, logs / kept)
 
 
 def passed(results: dict[str, object]) -> set[str]:
@@ -261,6 +274,7 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=WORK, help="where the suite is unpacked")
     parser.add_argument("--json", type=Path, help="write {cache: results} here")
     parser.add_argument("--failures", action="store_true", help="list every test failed")
+    parser.add_argument("--logs", type=Path, help="keep the caches' and origin's logs here")
     parser.add_argument(
         "--prepare-only", action="store_true", help="unpack and npm install, then stop"
     )
@@ -273,7 +287,7 @@ def main() -> int:
     runs = {}
     for name in args.caches:
         started = time.monotonic()
-        runs[name] = run(name, suite, args.config)
+        runs[name] = run(name, suite, args.config, logs=args.logs)
         print(
             f"{name}: {len(passed(runs[name]))} of {len(index)} passed in {time.monotonic() - started:.0f} s",
             file=sys.stderr,

@@ -8,6 +8,7 @@ its body, which tells whether it is live and its target duration (RFC 8216 4.3.3
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -19,6 +20,7 @@ from edge.cache.freshness import (
     Freshness,
     FreshnessDefaults,
     delta_seconds,
+    directives,
     freshness,
     parse_cache_control,
 )
@@ -176,6 +178,8 @@ def object_freshness(
     # RFC 9213: CDN-Cache-Control, when present, is the origin's word to CDNs (the edge is
     # one): it replaces Cache-Control and Expires for the edge's own freshness
     targeted = _all(headers, "CDN-Cache-Control")
+    if targeted and not is_valid_targeted(targeted):
+        targeted = ""  # RFC 9213 2.1: an invalid targeted field is ignored
     expires = None if targeted else (_all(headers, "Expires") or None)
     return freshness(
         meta.kind,
@@ -189,6 +193,21 @@ def object_freshness(
         since_modified=_since_modified(headers.get("Last-Modified"), date),
         authorized=meta.authorized,
     )
+
+
+_SF_KEY = re.compile(r"[a-z*][a-z0-9_.*-]*")
+_SF_INTEGER_KEYS = frozenset({"max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"})
+_QUOTED_LIFETIME = re.compile(r"(?:max-age|s-maxage|stale-while-revalidate|stale-if-error)\s*=\s*\"")
+
+
+def is_valid_targeted(value: str) -> bool:
+    """A structured-field dictionary (RFC 8941) whose lifetimes are integers."""
+    for name, arg in directives(value):
+        if not _SF_KEY.fullmatch(name) or name != name.lower():
+            return False
+        if name in _SF_INTEGER_KEYS and (arg is None or not arg.isdigit()):
+            return False
+    return _QUOTED_LIFETIME.search(value) is None  # a string where an integer must be
 
 
 def _all(headers: Headers, name: str) -> str:
@@ -213,8 +232,8 @@ def _since_modified(last_modified: str | None, date: float) -> float | None:
 
 def upstream_age(headers: Mapping[str, str]) -> float:
     """The Age an upstream cache says its copy has (RFC 9111 5.1); invalid means 0."""
-    value = headers.get("Age")
-    return (delta_seconds(value) or 0.0) if value else 0.0
+    value = headers.get("Age")  # the first line, and the first value of a list (RFC 9111 5.1)
+    return (delta_seconds(value.split(",")[0]) or 0.0) if value else 0.0
 
 
 def is_frozen_live(meta: ObjectMeta) -> bool:
