@@ -53,7 +53,7 @@ def parse_http_date(value: str | None) -> float | None:
         return None
 
 
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _MON = "(" + "|".join(_MONTHS) + ")"
 _TIME = r"(\d{2}):(\d{2}):(\d{2})"

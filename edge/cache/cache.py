@@ -129,9 +129,7 @@ class EdgeCache:
             self.stats.coalesced += 1
         return fill, started
 
-    async def _run(
-        self, fill: Fill, stale: Stored | None, asked: Mapping[str, str] | None
-    ) -> None:
+    async def _run(self, fill: Fill, stale: Stored | None, asked: Mapping[str, str] | None) -> None:
         if self.coordinator is not None:
             verdict = await self.coordinator.before_fetch(fill, stale)
             self.stats.coalesced += verdict.followed
@@ -148,9 +146,7 @@ class EdgeCache:
         """RFC 9111 4.4: forget a URL's stored response and all its variants."""
         return self.purged(name, False) + self.purged(name + "#", True)
 
-    def refresh(
-        self, key: CacheKey, stale: Stored, asked: Mapping[str, str] | None = None
-    ) -> None:
+    def refresh(self, key: CacheKey, stale: Stored, asked: Mapping[str, str] | None = None) -> None:
         """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""
         if self.fills.get(key) is None:
             self.stats.refreshes += 1

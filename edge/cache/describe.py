@@ -197,7 +197,9 @@ def object_freshness(
 
 _SF_KEY = re.compile(r"[a-z*][a-z0-9_.*-]*")
 _SF_INTEGER_KEYS = frozenset({"max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"})
-_QUOTED_LIFETIME = re.compile(r"(?:max-age|s-maxage|stale-while-revalidate|stale-if-error)\s*=\s*\"")
+_QUOTED_LIFETIME = re.compile(
+    r"(?:max-age|s-maxage|stale-while-revalidate|stale-if-error)\s*=\s*\""
+)
 
 
 def is_valid_targeted(value: str) -> bool:

@@ -136,7 +136,7 @@ def directives(header: str) -> list[tuple[str, str | None]]:
             else:
                 end = header.find(",", i)
                 end = n if end < 0 else end
-                value = header[i:end].strip()
+                value = header[i:end].rstrip()  # "max-age= 5" keeps its space: invalid
                 i = end
         if name:
             found.append((name, value))

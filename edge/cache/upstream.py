@@ -46,7 +46,15 @@ NOT_FORWARDED = frozenset(
     }
 )
 # ...and on a request passed through (unsafe methods), the client's conditionals go too
-NOT_PASSED = NOT_FORWARDED - {"if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range", "accept-encoding"}
+NOT_PASSED = NOT_FORWARDED - {
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+    "accept-encoding",
+}
 RETRY_BUDGET_WINDOW_S = 1.0
 
 

@@ -89,9 +89,7 @@ async def pass_through(
     except BaseException:
         response.release()
         raise
-    return StreamAnswer(
-        response.status, head, length, _stream(response), release=response.release
-    )
+    return StreamAnswer(response.status, head, length, _stream(response), release=response.release)
 
 
 async def _whole(response: aiohttp.ClientResponse) -> bytes:
