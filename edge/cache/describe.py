@@ -49,7 +49,6 @@ WRITTEN_BY_EDGE = frozenset(
         "content-length",
         "content-range",
         "accept-ranges",
-        "date",
         "age",
         "via",
         "x-cache",
@@ -62,10 +61,12 @@ WRITTEN_BY_EDGE = frozenset(
 )
 # The HLS policy rewrites these for playlists and segments (answers.cache_control_out); any
 # other object carries the origin's own (RFC 9111: a cache passes them on)
-HLS_REWRITTEN = frozenset({"cache-control", "expires", "pragma"})
+# (and Date: an HLS object's answers carry the edge's; any other one keeps the origin's, as a
+# stored response does, RFC 9110 6.6.1)
+HLS_REWRITTEN = frozenset({"cache-control", "expires", "pragma", "date"})
 # A fill's answer may reach coalesced waiters: one viewer's cookie must never reach another
 # (such a response is never stored either; passed-through methods do relay it)
-NEVER_SHARED = frozenset({"set-cookie", "set-cookie2"})
+NEVER_SHARED = frozenset({"set-cookie"})
 # RFC 9111 4.3.4: fields a 304 must not change in the stored response
 NOT_UPDATED_BY_304 = frozenset({"content-length", "content-encoding", "content-range", "etag"})
 

@@ -73,6 +73,10 @@ class HeadBuilder:
         if ranges:
             fields.append(("Accept-Ranges", "bytes"))
         kept = [(name, line) for name, value in extra.items() for line in value.split("\n")]
+        dated = [field for field in kept if field[0].lower() == "date"]
+        if dated:  # the origin's Date goes first: the protocol then adds none of its own
+            rest = [field for field in kept if field[0].lower() != "date"]
+            return lines(dated[:1]) + self.common + lines([*fields, *rest])
         return self.common + lines([*fields, *kept])
 
     def error(self, status: int, reason: str, extra: Mapping[str, str] | None = None) -> Answer:

@@ -56,6 +56,14 @@ async def _nothing_to_invalidate(names: list[str]) -> None:
     return None
 
 
+class OtherVariant(Exception):
+    """A coalesced request whose Vary'd fields differ from the fill's: it fetches its own."""
+
+    def __init__(self, key: CacheKey) -> None:
+        super().__init__(str(key))
+        self.key = key
+
+
 class ContentHandler:
     def __init__(
         self,
@@ -146,6 +154,9 @@ class ContentHandler:
         fill = joined.fill
         try:
             answer = await self._wait(request, key, stale, fill, joined.x_cache)
+        except OtherVariant as other:  # joined a fill whose answer is another variant's
+            fill.leave()
+            return await self._miss(request, other.key, None)
         except BaseException:
             fill.leave()
             raise
@@ -160,6 +171,10 @@ class ContentHandler:
     ) -> AnyAnswer:
         # shield: a client hanging up must not cancel what other waiters are waiting on
         head = await asyncio.shield(fill.head)
+        if isinstance(head, Head) and head.meta.vary and x_cache == "COALESCED":
+            mine = variant_key(key.primary, head.meta.vary, request.headers)
+            if mine != variant_key(key.primary, head.meta.vary, fill.asked):
+                raise OtherVariant(mine)  # RFC 9111 4.1: never another variant's answer
         x_cache = fill.label or x_cache  # another worker's fetch or copy (edge/node/)
         if isinstance(head, Head) and self._streams(request, fill, head):
             assert head.length is not None

@@ -4,13 +4,21 @@ before it (the suite's test ids are named where one matches)."""
 
 from __future__ import annotations
 
+import asyncio
 from email.utils import formatdate
 
 import pytest
 
 from edge.cache.upstream import RetryBudget
 from tests.edge.conftest import EdgeFactory
-from tests.edge.fakes import EdgeClient, FakeClock, ScriptedUpstream, free_port_url, settle
+from tests.edge.fakes import (
+    EdgeClient,
+    FakeClock,
+    FillWaiters,
+    ScriptedUpstream,
+    free_port_url,
+    settle,
+)
 
 PAGE = b"<p>a page</p>"
 TEXT = {"Content-Type": "text/html"}
@@ -264,3 +272,23 @@ async def test_an_origin_503_on_a_live_playlist_past_its_window_carries_retry_af
     fake.put("/live/a/index.m3u8", b"down", status=503, headers=TEXT)
     failed = await edge.get("/live/a/index.m3u8")
     assert (failed.status, failed.headers["Retry-After"]) == (503, "4")
+
+
+async def test_a_coalesced_request_for_another_variant_gets_its_own(
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    fake, _ = upstream
+    gate = asyncio.Event()
+    vary = {**TEXT, "Cache-Control": "max-age=600", "Vary": "Accept-Language"}
+    fake.put("/hello", b"hello, world", headers=vary, gate=gate)
+    waiters = FillWaiters(edge)
+    en = asyncio.create_task(edge.get("/hello", headers={"Accept-Language": "en"}))
+    await fake.arrived("/hello")
+    fr = asyncio.create_task(edge.get("/hello", headers={"Accept-Language": "fr"}))
+    await waiters.until(lambda: waiters.joins["/hello"] >= 2)  # fr joined en's fill
+    fake.put("/hello", b"bonjour", headers=vary)
+    gate.set()
+    assert await (await en).read() == b"hello, world"
+    french = await fr
+    assert (await french.read(), french.headers["X-Cache"]) == (b"bonjour", "MISS")
+    assert fake.hits["/hello"] == 2
