@@ -5,8 +5,11 @@ so a given request gets the same answer from either (a malformed Range is 400 at
 from __future__ import annotations
 
 import math
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import formatdate, parsedate_to_datetime
 
 MAX_RANGE_DIGITS = 18  # a position past 10**18 bytes is no file; int() of 5,000 digits raises
@@ -48,6 +51,49 @@ def parse_http_date(value: str | None) -> float | None:
         return parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
+
+
+_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_MON = "(" + "|".join(_MONTHS) + ")"
+_TIME = r"(\d{2}):(\d{2}):(\d{2})"
+# RFC 9110 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms, exactly
+_HTTP_DATES = (
+    (re.compile(rf"{_DAY}, (\d{{2}}) {_MON} (\d{{4}}) {_TIME} GMT"), "dmy"),
+    (
+        re.compile(
+            r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), "
+            rf"(\d{{2}})-{_MON}-(\d{{2}}) {_TIME} GMT"
+        ),
+        "dmy2",
+    ),
+    (re.compile(rf"{_DAY} {_MON} ([ \d]\d) {_TIME} (\d{{4}})"), "asctime"),
+)
+
+
+def parse_http_date_strict(value: str | None) -> float | None:
+    """An HTTP-date in one of RFC 9110's three forms, else None (RFC 9111 5.3: an invalid
+    Expires means "already expired", so near misses must not be guessed at)."""
+    if not value:
+        return None
+    for pattern, form in _HTTP_DATES:
+        match = pattern.fullmatch(value)
+        if match is None:
+            continue
+        groups = match.groups()
+        if form == "asctime":
+            month, day, hh, mm, ss, year = groups
+        else:
+            day, month, year, hh, mm, ss = groups
+        years = int(year)
+        if form == "dmy2":  # RFC 9110 5.6.7: a two-digit year more than 50 years ahead is past
+            years += 2000 if years + 2000 <= time.gmtime().tm_year + 50 else 1900
+        try:
+            fields = (years, _MONTHS.index(month) + 1, int(day), int(hh), int(mm), int(ss))
+            return datetime(*fields, tzinfo=UTC).timestamp()
+        except ValueError:
+            return None
+    return None
 
 
 def etags(header: str) -> list[str]:

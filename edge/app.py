@@ -30,7 +30,7 @@ from edge.cache.keys import HLS_DIRECTIVES
 from edge.cache.memory import MemoryTier
 from edge.cache.stats import UPSTREAM_BUCKETS, Histogram, Stats
 from edge.cache.upstream import Upstream
-from edge.config import EdgeConfig, listeners
+from edge.config import EdgeConfig, listeners, rate_burst
 from edge.http.accesslog import AccessLog
 from edge.http.heads import HeadBuilder
 from edge.http.listen import Listener, bind, bound
@@ -84,7 +84,9 @@ class Edge:
 def limits(config: EdgeConfig) -> Limits:
     off = float("inf")  # 0 turns a timeout off
     return Limits(
-        header_timeout=config.header_timeout or off, idle_timeout=config.idle_timeout or off
+        header_timeout=config.header_timeout or off,
+        idle_timeout=config.idle_timeout or off,
+        max_body=config.max_request_body,
     )
 
 
@@ -124,6 +126,7 @@ async def running_edge(
             retries=config.retries,
             clock=monotonic,
             ca_file=config.upstream_ca,
+            retry_budget=config.retry_budget,
         )
         await upstream.start()
         stack.push_async_callback(upstream.close)
@@ -139,6 +142,12 @@ async def running_edge(
                 vod_playlist_ttl=config.vod_playlist_ttl,
                 segment_ttl=config.segment_ttl,
                 negative_ttl=config.negative_ttl,
+                hls_error_statuses=frozenset(config.hls_error_statuses),
+                live_fresh_fraction=config.live_fresh_fraction,
+                live_stale_tds=config.live_stale_tds,
+                live_error_tds=config.live_error_tds,
+                heuristic_fraction=config.heuristic_fraction,
+                heuristic_max=config.heuristic_max,
             ),
             playlist_deadline_s=config.playlist_fill_timeout,
             on_store=node.stored if node is not None else None,
@@ -161,6 +170,19 @@ async def running_edge(
         if node is not None:  # from now on: the node's purges reach this worker's copies
             node.local_purge = cache.purged
         heads = HeadBuilder(config.node_id, config.cors_origin)
+
+        async def invalidate(names: list[str]) -> None:
+            """RFC 9111 4.4 after an unsafe method: every worker of the node forgets them."""
+            for name in names:
+                if node is None:
+                    cache.invalidated(name)
+                    continue
+                try:
+                    await node.purge(name, False)
+                    await node.purge(name + "#", True)
+                except TimeoutError:
+                    log.warning("invalidation not confirmed by every worker", extra={"key": name})
+
         handler = ContentHandler(
             cache,
             Responder(heads, disk, hot),
@@ -169,6 +191,8 @@ async def running_edge(
             node_id=config.node_id,
             clock=clock,
             sign_keys=config.sign_keys,
+            refused_methods=frozenset(config.refused_methods),
+            invalidate=invalidate,
         )
         endpoints = ("/healthz", "/readyz", "/metrics", "/_admin/purge", "/_admin/viewers")
         viewers = _viewers(config, cache, clock, keep_query, frozenset(endpoints))
@@ -352,4 +376,4 @@ def _hot_gauges(hot: HotTier | None) -> dict[str, float]:
 def _rates(config: EdgeConfig, monotonic: Callable[[], float]) -> Callable[[str], float] | None:
     if not config.rate_per_client:
         return None
-    return ClientRates(config.rate_per_client, config.rate_burst_per_client, monotonic).take
+    return ClientRates(config.rate_per_client, rate_burst(config), monotonic).take

@@ -71,6 +71,41 @@ def parse_size_or_off(value: object) -> int:
 
 
 BytesOrOff = Annotated[int, parse_size_or_off]
+
+
+METHOD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ-")
+RATE_BURST_SECONDS = 2.0  # the burst when none is set: this many seconds of the rate
+
+
+def parse_statuses(value: object) -> tuple[int, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"a list of HTTP statuses, got {value!r}")
+    statuses = []
+    for item in items:
+        try:
+            status = int(str(item).strip())
+        except ValueError:
+            raise ValueError(f"{item!r} is not an HTTP status") from None
+        if not 400 <= status <= 599:
+            raise ValueError(f"{status} is not an error status (400-599)")
+        statuses.append(status)
+    return tuple(statuses)
+
+
+def parse_methods(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise ValueError(f"a list of methods, got {value!r}")
+    methods = tuple(str(item).strip().upper() for item in items if str(item).strip())
+    for method in methods:
+        if not set(method) <= METHOD_CHARS:
+            raise ValueError(f"{method!r} is not an HTTP method")
+    return methods
+
+
+Statuses = Annotated[tuple[int, ...], parse_statuses]
+Methods = Annotated[tuple[str, ...], parse_methods]
 Secret = Annotated[str, SECRET]  # SECURITY.md: a config error never repeats its value
 SecretList = Annotated[tuple[str, ...], SECRET]
 
@@ -96,13 +131,22 @@ class EdgeConfig:
     connect_timeout: float = 2.0
     read_timeout: float = 10.0
     playlist_fill_timeout: float = 3.0  # a whole playlist fill, retries included
-    retries: int = 2
+    retries: int = 1  # tries again only what never reached a parent, on the next parent
+    retry_budget: float = 0.1  # retries: at most this share of the last second's requests
     prefetch_segments: int = 2
     refresh_ahead_s: float = 0.5
     master_ttl: float = 10.0
     vod_playlist_ttl: float = 21600.0
     segment_ttl: float = 86400.0
     negative_ttl: float = 1.0
+    hls_error_statuses: Statuses = (404, 410)  # HLS answers cached, for negative_ttl at most
+    live_fresh_fraction: float = 0.5  # a live playlist is fresh for this share of its TD...
+    live_stale_tds: float = 1.0  # ...served stale while refreshed for this many TDs more...
+    live_error_tds: float = 2.0  # ...and never older than this many TDs when the origin fails
+    heuristic_fraction: float = 0.1  # RFC 9111 4.2.2, of the time since Last-Modified; 0: off
+    heuristic_max: float = 86400.0
+    refused_methods: Methods = ()  # answered 405 by the edge; others are passed to upstream
+    max_request_body: Bytes = 1024**2  # a request body passed upstream; larger gets 413
     node_id: str = ""  # named in Via; "" = classcast-edge-<hostname>-<port>, unique per node
     cors_origin: str = "*"
     access_log: bool = True
@@ -119,7 +163,7 @@ class EdgeConfig:
     ] = ()  # the first signs, all verify; prefer the environment
     max_conns_per_client: int = 512
     rate_per_client: float = 1000.0  # requests per second per client address
-    rate_burst_per_client: float = 2000.0
+    rate_burst_per_client: float = 0.0  # 0: RATE_BURST_SECONDS of rate_per_client
     header_timeout: float = 10.0  # seconds to receive a whole request head
     idle_timeout: float = 60.0  # seconds a keep-alive connection may wait for its next request
     # issue 18: listeners and TLS. `listen`/`listen_tls` ADDRESS:PORT lists are the whole set
@@ -188,9 +232,25 @@ def validate(config: EdgeConfig) -> EdgeConfig:
     ):
         if getattr(config, key) <= 0:
             raise ConfigError.for_key(key, "must be positive")
-    for key in ("retries", "prefetch_segments", "master_ttl", "segment_ttl", "vod_playlist_ttl"):
+    for key in (
+        "retries",
+        "retry_budget",
+        "prefetch_segments",
+        "master_ttl",
+        "segment_ttl",
+        "vod_playlist_ttl",
+        "heuristic_fraction",
+        "heuristic_max",
+    ):
         if getattr(config, key) < 0:
             raise ConfigError.for_key(key, "must not be negative")
+    if not 0 < config.live_fresh_fraction <= 1:
+        raise ConfigError.for_key("live_fresh_fraction", "a share of a target duration, 0 to 1")
+    for key in ("live_stale_tds", "live_error_tds"):
+        if getattr(config, key) < 0:
+            raise ConfigError.for_key(key, "must not be negative")
+    if config.max_request_body < 1024:
+        raise ConfigError.for_key("max_request_body", "at least 1KiB (admin orders need it)")
     _validate_security(config)
     _validate_hot(config)
     if config.viewer_window_targets <= 0:
@@ -257,13 +317,18 @@ def _validate_security(config: EdgeConfig) -> None:
     for key in OFF_ABLE_LIMITS:
         if getattr(config, key) < 0:
             raise ConfigError.for_key(key, "must not be negative (0 turns it off)")
-    if config.rate_per_client and config.rate_burst_per_client < 1:
+    if config.rate_per_client and 0 < config.rate_burst_per_client < 1:
         raise ConfigError.for_key("rate_burst_per_client", "at least 1 when rate_per_client is set")
     for number, key in enumerate(config.sign_keys, 1):  # never echo a secret in an error
         if len(key) < MIN_SIGN_KEY_LENGTH:
             raise ConfigError.for_key(
                 "sign_keys", f"key {number} is shorter than {MIN_SIGN_KEY_LENGTH} characters"
             )
+
+
+def rate_burst(config: EdgeConfig) -> float:
+    """The per-client burst: as set, else RATE_BURST_SECONDS of the rate (50/s: 100 at once)."""
+    return config.rate_burst_per_client or max(1.0, config.rate_per_client * RATE_BURST_SECONDS)
 
 
 def load(

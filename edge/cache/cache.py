@@ -7,7 +7,7 @@ fetch.py, the single flight flight.py, prefetch's choice prefetch.py, freshness 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from edge.cache.coordinator import FillCoordinator
@@ -72,7 +72,7 @@ class EdgeCache:
         name = str(key)
         return self.memory.get(name) or self.disk.get(name)
 
-    def find(self, key: CacheKey) -> Found | None:
+    def find(self, key: CacheKey, asked: Mapping[str, str] | None = None) -> Found | None:
         """What the cache holds for `key` and what to do with it (None: nothing); a copy to
         refresh behind the viewer (stale-while-revalidate, refresh-ahead) is being refreshed
         on return."""
@@ -86,17 +86,19 @@ class EdgeCache:
             age, meta.freshness, is_live=meta.is_live, refresh_ahead_s=self.refresh_ahead_s
         )
         if decision == "serve_stale" or decision == "serve_and_refresh":
-            self.refresh(key, stored)
+            self.refresh(key, stored, asked)
         return stored, age, decision
 
-    def join(self, key: CacheKey, stale: Stored | None, via: str | None) -> Joined | Stored:
+    def join(
+        self, key: CacheKey, stale: Stored | None, asked: Mapping[str, str] | None = None
+    ) -> Joined | Stored:
         """The fill that answers a miss: the running one for `key`, or a new one (revalidating
         `stale` if given). A request that found nothing may run a loop turn after its lookup:
         if a fill stored the object meanwhile, that copy is the answer (a second fill would
         replace the file under its readers)."""
         if stale is None and (stored := self.lookup(key)) is not None:
             return stored
-        fill, started = self.fill(key, stale, via)
+        fill, started = self.fill(key, stale, asked)
         return Joined(fill, "MISS" if started else "COALESCED")
 
     def settled(self, fill: Fill) -> Stored | None:
@@ -114,21 +116,25 @@ class EdgeCache:
 
     # -- fills -----------------------------------------------------------------------------
     def fill(
-        self, key: CacheKey, stale: Stored | None = None, via: str | None = None
+        self,
+        key: CacheKey,
+        stale: Stored | None = None,
+        asked: Mapping[str, str] | None = None,
     ) -> tuple[Fill, bool]:
         """Join the running fill for `key`, or start one (revalidating `stale` if given).
 
-        `via` is the Via chain of the request that starts it, passed on upstream so that tiers
-        configured in a circle see themselves and answer 508 (RFC 9110 7.6.3).
+        `asked` are the fields of the request that starts it (lower-case names): its end-to-end
+        ones go upstream, its Via chain too, so that tiers configured in a circle see
+        themselves and answer 508 (RFC 9110 7.6.3).
         """
         fill, started = self.fills.join_or_start(
-            key, classify(key.path), lambda f: self._run(f, stale, via)
+            key, classify(key.path), lambda f: self._run(f, stale, asked)
         )
         if not started:
             self.stats.coalesced += 1
         return fill, started
 
-    async def _run(self, fill: Fill, stale: Stored | None, via: str | None) -> None:
+    async def _run(self, fill: Fill, stale: Stored | None, asked: Mapping[str, str] | None) -> None:
         if self.coordinator is not None:
             verdict = await self.coordinator.before_fetch(fill, stale)
             self.stats.coalesced += verdict.followed
@@ -136,16 +142,20 @@ class EdgeCache:
                 return
             stale = verdict.stale
         self.stats.fills += 1
-        await self.fetcher.run(fill, stale, via)
+        await self.fetcher.run(fill, stale, asked)
         outcome = fill.finished.result() if fill.finished.done() else None
         if outcome in ("stored", "passed") and fill.meta is not None and fill.meta.is_live:
             self.prefetch(fill.key, fill.body)  # a live playlist came whole: its newest segments
 
-    def refresh(self, key: CacheKey, stale: Stored) -> None:
+    def invalidated(self, name: str) -> list[str]:
+        """RFC 9111 4.4: forget a URL's stored response and all its variants."""
+        return self.purged(name, False) + self.purged(name + "#", True)
+
+    def refresh(self, key: CacheKey, stale: Stored, asked: Mapping[str, str] | None = None) -> None:
         """Revalidate behind the viewers' backs (stale-while-revalidate, refresh-ahead)."""
         if self.fills.get(key) is None:
             self.stats.refreshes += 1
-            fill, _ = self.fill(key, stale)
+            fill, _ = self.fill(key, stale, asked)
             fill.leave()  # nobody waits on it
 
     def prefetch(self, playlist_key: CacheKey, body: bytes) -> None:

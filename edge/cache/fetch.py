@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -21,7 +22,8 @@ from edge.cache.objects import ObjectMeta
 from edge.cache.sink import TempFileSink
 from edge.cache.stats import Stats
 from edge.cache.tiers import Stored
-from edge.cache.upstream import Upstream
+from edge.cache.upstream import Upstream, forwardable
+from edge.cache.variants import marker_for, variant_key
 from edge.errors import UpstreamError
 from edge.hls import BLOCKING_FILL_DEADLINE, is_blocking, is_m3u8
 
@@ -58,7 +60,12 @@ class Fetcher:
         self.clock = clock
         self.monotonic = monotonic
 
-    async def run(self, fill: Fill, stale: Stored | None, via: str | None) -> None:
+    async def run(
+        self, fill: Fill, stale: Stored | None, asked: Mapping[str, str] | None = None
+    ) -> None:
+        """`asked`: the request that started the fill (lower-case names); its end-to-end
+        fields go upstream, its Authorization and the fields Vary names decide the storing."""
+        fill.asked = asked or {}
         started = self.monotonic()
         # a playlist that trickles in is as bad as none: bound the whole fill, then fall back
         # to stale-if-error or fail, so players switch instead of waiting on a frozen edge
@@ -69,7 +76,12 @@ class Fetcher:
         try:
             async with (
                 asyncio.timeout(deadline),
-                self.upstream.get(fill.key, _validators(stale), via) as response,
+                self.upstream.get(
+                    fill.key,
+                    _validators(stale),
+                    fill.asked.get("via"),
+                    forwardable(fill.asked),
+                ) as response,
             ):
                 self.stats.fill_first_byte_seconds_total += self.monotonic() - started
                 await self._receive(fill, response, stale)
@@ -99,7 +111,13 @@ class Fetcher:
             await self._not_modified(fill, stale, response.headers, now)
             return
         meta = head_meta(
-            fill.key, response.status, response.headers, response.content_length, now, self.defaults
+            fill.key,
+            response.status,
+            response.headers,
+            response.content_length,
+            now,
+            self.defaults,
+            fill.asked,
         )
         head = Head(response.status, response.headers, response.content_length, meta)
         _check_takeover(fill, head)
@@ -118,6 +136,9 @@ class Fetcher:
         if meta.kind == "playlist" and response.status == 200 and not is_m3u8(body):
             raise UpstreamError("upstream playlist is not M3U8")  # never cached, never a HIT
         meta = completed_meta(meta, response.headers, body, fill.received, digest, self.defaults)
+        if meta.vary and meta.freshness.store:  # RFC 9111 4.1: one copy per variant
+            name = str(variant_key(fill.key, meta.vary, fill.asked))
+            meta = replace(meta, key=name)
         _check_live_age(meta)
         fill.meta = meta
         storable = not to_disk or (sink is not None and sink.failed is None)
@@ -190,6 +211,11 @@ class Fetcher:
             if sink is not None:
                 await sink.discard()
             return False
+        if meta.vary:  # the primary key says which fields pick the variant
+            marker = marker_for(meta)
+            self.memory.put(marker)
+            self.disk.discard(marker.meta.key)
+            self._stored(marker)
         if sink is None:
             self.disk.discard(meta.key)
             obj = MemoryObject(meta, body)

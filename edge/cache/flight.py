@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -87,6 +87,7 @@ class Fill:
         self.temp_path: Path | None = None  # the temp file the body is written to, if any
         self.observer: FillObserver | None = None  # set when other workers follow (edge/node/)
         self.label: str | None = None  # X-Cache when not this process's own MISS (edge/node/)
+        self.asked: Mapping[str, str] = {}  # the request fields the fetch was made with
         self._next_reader: OpenFile | None = None  # a takeover's copy, until it catches up
         self._changed: asyncio.Future[None] = loop.create_future()
 

@@ -27,6 +27,9 @@ DAY = 86400.0
 
 @dataclass(frozen=True, slots=True)
 class CacheControl:
+    """The response directives a shared cache acts on (RFC 9111 5.2.2). A present but invalid
+    `max-age` or `s-maxage` is 0: the response is stale (RFC 9111 4.2.1, 5.2.2.1)."""
+
     max_age: float | None = None
     s_maxage: float | None = None
     stale_while_revalidate: float | None = None
@@ -34,10 +37,24 @@ class CacheControl:
     no_store: bool = False
     no_cache: bool = False
     private: bool = False
+    public: bool = False
+    must_revalidate: bool = False
+    proxy_revalidate: bool = False
 
     @property
     def lifetime(self) -> float | None:
         return self.s_maxage if self.s_maxage is not None else self.max_age
+
+    @property
+    def forbids_stale(self) -> bool:
+        """RFC 9111 5.2.2.2, 5.2.2.4, 5.2.2.8, 5.2.2.10: a shared cache must not serve it
+        stale (not even when the origin fails) once these say so."""
+        return (
+            self.must_revalidate
+            or self.proxy_revalidate
+            or self.no_cache
+            or self.s_maxage is not None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +67,31 @@ class Freshness:
     store: bool = True
 
 
+# RFC 9110 15.1: statuses "heuristically cacheable" (storable without explicit freshness)
+HEURISTIC_STATUSES = frozenset({200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501})
+# statuses never stored: partial content (ranges are answered from whole objects), 304
+NEVER_STORED = frozenset({206, 304})
+
+
 @dataclass(frozen=True, slots=True)
 class FreshnessDefaults:
-    master_ttl: float = 10.0
-    vod_playlist_ttl: float = 6 * HOUR
-    segment_ttl: float = DAY
-    other_ttl: float = 60.0
-    negative_ttl: float = 1.0
-    long_stale: float = DAY
+    """RFC 9111's knobs and the HLS policy's named overrides (config/edge.toml [policy]).
+
+    The HLS rows apply to playlists, segments, init segments and keys only (classified by
+    name or content type); every other object is cached by RFC 9111 alone."""
+
+    master_ttl: float = 10.0  # hls_master_ttl: a master playlist the origin gives no lifetime
+    vod_playlist_ttl: float = 6 * HOUR  # hls_vod_playlist_ttl
+    segment_ttl: float = DAY  # hls_segment_ttl: segments are immutable by name
+    other_ttl: float = 60.0  # unused since issue 17: kept for old callers of the type
+    negative_ttl: float = 1.0  # hls_negative_ttl: the most an HLS 404/410 is remembered
+    long_stale: float = DAY  # stale-if-error when the origin allows it and says nothing
+    hls_error_statuses: frozenset[int] = frozenset({404, 410})  # the HLS errors kept
+    live_fresh_fraction: float = 0.5  # hls live playlist: fresh for this share of its TD,
+    live_stale_tds: float = 1.0  # served stale while refreshed for this many TDs more,
+    live_error_tds: float = 2.0  # and while the origin fails until this many TDs old
+    heuristic_fraction: float = 0.1  # RFC 9111 4.2.2: of the time since Last-Modified; 0 = off
+    heuristic_max: float = DAY  # the longest heuristic lifetime
 
 
 NO_STORE = Freshness(ttl=0.0, store=False)
@@ -73,30 +107,83 @@ def delta_seconds(value: str) -> float | None:
     return float(min(int(digits), MAX_DELTA_SECONDS))
 
 
+def directives(header: str) -> list[tuple[str, str | None]]:
+    """RFC 9111 5.2: `token [ "=" ( token / quoted-string ) ]`, comma-separated. A comma inside
+    a quoted string does not split; the quotes are removed from the value."""
+    found: list[tuple[str, str | None]] = []
+    i, n = 0, len(header)
+    while i < n:
+        end = i
+        while end < n and header[end] not in ",=":
+            end += 1
+        name = header[i:end].strip().lower()
+        value: str | None = None
+        i = end
+        if i < n and header[i] == "=":
+            i += 1
+            if i < n and header[i] == '"':
+                j = i + 1
+                chars = []
+                while j < n and header[j] != '"':
+                    if header[j] == "\\" and j + 1 < n:
+                        j += 1
+                    chars.append(header[j])
+                    j += 1
+                value = "".join(chars)
+                i = j + 1
+                while i < n and header[i] != ",":  # anything after the quote is junk
+                    i += 1
+            else:
+                end = header.find(",", i)
+                end = n if end < 0 else end
+                value = header[i:end].rstrip()  # "max-age= 5" keeps its space: invalid
+                i = end
+        if name:
+            found.append((name, value))
+        i += 1  # the comma
+    return found
+
+
+def _seconds(value: str | None) -> float:
+    """A delta-seconds argument; an invalid one is 0 (stale, RFC 9111 4.2.1)."""
+    parsed = delta_seconds(value) if value is not None and value[:1] != " " else None
+    return 0.0 if parsed is None else parsed
+
+
 def parse_cache_control(header: str) -> CacheControl:
-    """Parse the directives we act on; unknown or malformed ones are ignored (RFC 9111 5.2)."""
-    values: dict[str, float | None] = {}
-    flags: set[str] = set()
-    for item in header.split(","):
-        name, _, arg = item.strip().partition("=")
-        name = name.strip().lower()
-        if arg:
-            values[name] = delta_seconds(arg)
-        elif name:
-            flags.add(name)
+    """The directives we act on; unknown ones are ignored, a repeated one counts once (its
+    first occurrence, RFC 9111 4.2.1)."""
+    seen: dict[str, str | None] = {}
+    for name, value in directives(header):
+        seen.setdefault(name, value)
+
+    def number(name: str) -> float | None:
+        return _seconds(seen[name]) if name in seen else None
+
     return CacheControl(
-        max_age=values.get("max-age"),
-        s_maxage=values.get("s-maxage"),
-        stale_while_revalidate=values.get("stale-while-revalidate"),
-        stale_if_error=values.get("stale-if-error"),
-        no_store="no-store" in flags,
-        no_cache="no-cache" in flags,
-        private="private" in flags or "private" in values,
+        max_age=number("max-age"),
+        s_maxage=number("s-maxage"),
+        stale_while_revalidate=number("stale-while-revalidate"),
+        stale_if_error=number("stale-if-error"),
+        no_store="no-store" in seen,
+        no_cache="no-cache" in seen and seen["no-cache"] is None,  # no-cache="field": ignored
+        private="private" in seen and seen["private"] is None,  # private="field": ignored
+        public="public" in seen,
+        must_revalidate="must-revalidate" in seen,
+        proxy_revalidate="proxy-revalidate" in seen,
     )
 
 
 def _pick(origin: float | None, default: float) -> float:
     return default if origin is None else origin
+
+
+def may_store(cc: CacheControl, *, sets_cookie: bool = False, authorized: bool = False) -> bool:
+    """RFC 9111 3 and 3.5 for a shared cache; a Set-Cookie response is one viewer's."""
+    if cc.no_store or cc.private or sets_cookie:
+        return False
+    # a response to a request with Authorization only when the origin says it is shared
+    return not authorized or cc.public or cc.s_maxage is not None or cc.must_revalidate
 
 
 def freshness(
@@ -108,32 +195,81 @@ def freshness(
     target_duration: float | None = None,
     sets_cookie: bool = False,
     defaults: FreshnessDefaults = FreshnessDefaults(),
+    expires: float | None = None,
+    since_modified: float | None = None,
+    authorized: bool = False,
+) -> Freshness:
+    """RFC 9111 for every response, the DESIGN freshness table's HLS overrides on top.
+
+    `expires` is Expires minus Date (0 for an invalid Expires); `since_modified` is Date minus
+    Last-Modified, the base of a heuristic lifetime."""
+    if not may_store(cc, sets_cookie=sets_cookie, authorized=authorized):
+        return NO_STORE
+    explicit = cc.lifetime if cc.lifetime is not None else expires
+    if cc.no_cache:
+        explicit = 0.0  # stored, but revalidated before every use (RFC 9111 5.2.2.4)
+    if kind == "other":
+        return _rfc(status, cc, explicit, since_modified, defaults)
+    fresh = _hls(kind, status, cc, explicit, playlist, target_duration, defaults)
+    if cc.forbids_stale and fresh.store:
+        return Freshness(ttl=fresh.ttl)  # the origin wins over the HLS stale windows
+    return fresh
+
+
+def _rfc(
+    status: int,
+    cc: CacheControl,
+    explicit: float | None,
+    since_modified: float | None,
+    defaults: FreshnessDefaults,
+) -> Freshness:
+    if status in NEVER_STORED or status < 200:
+        return NO_STORE
+    if explicit is None and not cc.public and status not in HEURISTIC_STATUSES:
+        return NO_STORE  # RFC 9111 3: nothing makes it storable
+    if explicit is None:
+        base = since_modified if since_modified is not None and since_modified > 0 else 0.0
+        explicit = min(base * defaults.heuristic_fraction, defaults.heuristic_max)
+    if cc.forbids_stale:
+        return Freshness(ttl=explicit)
+    return Freshness(
+        ttl=explicit,
+        swr=_pick(cc.stale_while_revalidate, 0.0),
+        sie=_pick(cc.stale_if_error, defaults.long_stale),
+    )
+
+
+def _hls(
+    kind: ObjectKind,
+    status: int,
+    cc: CacheControl,
+    lifetime: float | None,
+    playlist: PlaylistKind | None,
+    target_duration: float | None,
+    defaults: FreshnessDefaults,
 ) -> Freshness:
     """The DESIGN freshness table as a function."""
-    if cc.no_store or cc.private or sets_cookie:
-        return NO_STORE
-    if status in (404, 410):
+    if status in defaults.hls_error_statuses:
         # a live segment may appear a moment later: never remember its absence for long
-        return Freshness(ttl=min(_pick(cc.lifetime, defaults.negative_ttl), defaults.negative_ttl))
+        return Freshness(ttl=min(_pick(lifetime, defaults.negative_ttl), defaults.negative_ttl))
     if status != 200:
         return NO_STORE
-    lifetime = 0.0 if cc.no_cache else cc.lifetime
     if kind == "playlist" and playlist == "live":
         td = target_duration or 2.0
-        ttl = min(_pick(lifetime, td / 2), td / 2)
+        cap = td * defaults.live_fresh_fraction
+        ttl = min(_pick(lifetime, cap), cap)
         # the windows follow freshness (RFC 5861), capped so that the age served stays
-        # under 1.5 TD while refreshing and under 2 TD while the origin fails
+        # under 1.5 TD while refreshing and under 2 TD while the origin fails (defaults)
+        stale, error = td * defaults.live_stale_tds, td * defaults.live_error_tds
         return Freshness(
             ttl=ttl,
-            swr=min(_pick(cc.stale_while_revalidate, td), td),
-            sie=min(_pick(cc.stale_if_error, 2 * td), 2 * td - ttl),
+            swr=min(_pick(cc.stale_while_revalidate, stale), stale),
+            sie=max(0.0, min(_pick(cc.stale_if_error, error), error - ttl)),
         )
     if kind == "playlist":
         ttl = defaults.master_ttl if playlist == "master" else defaults.vod_playlist_ttl
         return _with_origin(lifetime, cc, ttl, defaults.long_stale, defaults.long_stale)
-    if kind in ("segment", "init", "key"):
-        return _with_origin(lifetime, cc, defaults.segment_ttl, 0.0, defaults.long_stale)
-    return _with_origin(lifetime, cc, defaults.other_ttl, 0.0, defaults.long_stale)
+    return _with_origin(lifetime, cc, defaults.segment_ttl, 0.0, defaults.long_stale)
 
 
 def _with_origin(

@@ -35,9 +35,15 @@ PLAYLIST_SUFFIXES = (".m3u8", ".m3u")
 class CacheKey:
     path: str
     query: str = ""
+    variant: str = ""  # a Vary secondary key (variants.py); "#" is never in a path or query
 
     def __str__(self) -> str:
-        return f"{self.path}?{self.query}" if self.query else self.path
+        name = f"{self.path}?{self.query}" if self.query else self.path
+        return f"{name}#{self.variant}" if self.variant else name
+
+    @property
+    def primary(self) -> CacheKey:
+        return CacheKey(self.path, self.query) if self.variant else self
 
     @property
     def upstream_target(self) -> str:
@@ -68,9 +74,16 @@ def normalise_path(raw_path: str) -> str:
     return clean + "/" if path.endswith("/") and parts else clean
 
 
-def normalise_query(raw_query: str, keep: frozenset[str]) -> str:
+def normalise_query(raw_query: str, keep: frozenset[str] | None) -> str:
+    """The query as part of the key: only the `keep` parameters, sorted (HLS objects), or all of
+    it as sent (keep None: any other object, whose URL is its key, RFC 9111 2)."""
     if not raw_query:
         return ""
+    if keep is None:
+        if not any(name in raw_query for name in NEVER_KEPT):
+            return raw_query
+        kept = [p for p in raw_query.split("&") if p.partition("=")[0] not in NEVER_KEPT]
+        return "&".join(kept)
     pairs = [(k, v) for k, v in parse_qsl(raw_query, keep_blank_values=True) if k in keep]
     return urlencode(sorted(pairs))
 
@@ -94,7 +107,9 @@ def _cache_key(raw_path_qs: str, keep_query: frozenset[str]) -> CacheKey:
         path = normalise_path(raw_path)
     except UnicodeDecodeError:
         raise BadRequest("path is not valid UTF-8") from None
-    return CacheKey(path, normalise_query(raw_query, (keep_query | HLS_DIRECTIVES) - NEVER_KEPT))
+    # the HLS override (keep_query) applies to HLS objects; any other URL keeps its query
+    keep = (keep_query | HLS_DIRECTIVES) - NEVER_KEPT if classify(path) != "other" else None
+    return CacheKey(path, normalise_query(raw_query, keep))
 
 
 def classify(path: str, content_type: str = "") -> ObjectKind:

@@ -27,7 +27,10 @@ class ObjectMeta:
     freshness: Freshness
     playlist: PlaylistKind | None = None
     target_duration: float | None = None
-    extra: dict[str, str] = field(default_factory=dict)  # other end-to-end headers kept
+    # the origin's other end-to-end fields, as sent: name -> field lines joined by "\n"
+    extra: dict[str, str] = field(default_factory=dict)
+    vary: tuple[str, ...] = ()  # request fields the response varies on (RFC 9111 4.1)
+    authorized: bool = False  # the request that fetched it carried Authorization (3.5)
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.stored_at) + self.initial_age
@@ -51,5 +54,9 @@ class ObjectMeta:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ObjectMeta:
-        raw = {**raw, "freshness": Freshness(**raw["freshness"])}
+        raw = {
+            **raw,
+            "freshness": Freshness(**raw["freshness"]),
+            "vary": tuple(raw.get("vary", ())),
+        }
         return cls(**raw)

@@ -6,9 +6,10 @@ import asyncio
 import hashlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -18,9 +19,78 @@ from edge.errors import UpstreamError
 log = logging.getLogger("edge.upstream")
 
 RETRY_BACKOFF_S = (0.05, 0.2, 0.5)
-RETRY_STATUSES = frozenset({502, 503, 504})
-# Request headers never forwarded: hop-by-hop (RFC 9110 7.6.1) and ones the edge answers itself.
 CONTENT_ENCODING_IDENTITY = {"Accept-Encoding": "identity"}
+# Request fields never forwarded on a fill: hop-by-hop (RFC 9110 7.6.1), framing, the ones the
+# edge answers itself (conditionals and ranges are answered from the whole stored object), and
+# the viewer's own telemetry (CMCD, CTA-5004), which never goes upstream.
+NOT_FORWARDED = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authorization",
+        "host",
+        "content-length",
+        "expect",
+        "via",
+        "accept-encoding",
+        "range",
+        "if-range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+    }
+)
+# ...and on a request passed through (unsafe methods), the client's conditionals go too
+NOT_PASSED = NOT_FORWARDED - {
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+    "accept-encoding",
+}
+RETRY_BUDGET_WINDOW_S = 1.0
+
+
+def forwardable(asked: Mapping[str, str], drop: frozenset[str] = NOT_FORWARDED) -> dict[str, str]:
+    """The request's end-to-end fields to send upstream (names lower-case, as parsed)."""
+    listed = asked.get("connection")
+    also = {t.strip().lower() for t in listed.split(",")} if listed else set()
+    return {
+        name: value
+        for name, value in asked.items()
+        if name not in drop and name not in also and not name.startswith("cmcd-")
+    }
+
+
+@dataclass(slots=True)
+class RetryBudget:
+    """Retries may add at most `ratio` of the requests of the last second (at least `floor`
+    a second), as Envoy's and gRPC's retry budgets: an outage is never multiplied."""
+
+    ratio: float = 0.1
+    floor: int = 3
+    requests: deque[float] = field(default_factory=deque)
+    retries: deque[float] = field(default_factory=deque)
+
+    def sent(self, now: float) -> None:
+        self.requests.append(now)
+
+    def allows(self, now: float) -> bool:
+        for times in (self.requests, self.retries):
+            while times and times[0] <= now - RETRY_BUDGET_WINDOW_S:
+                times.popleft()
+        if len(self.retries) >= max(self.floor, self.ratio * len(self.requests)):
+            return False
+        self.retries.append(now)
+        return True
 
 
 @dataclass(slots=True)
@@ -65,6 +135,7 @@ class Upstream:
         retries: int,
         clock: Callable[[], float],
         ca_file: str = "",
+        retry_budget: float = 0.1,
     ) -> None:
         self.parents = [p.rstrip("/") for p in parents]
         self.ca_file = ca_file  # https parents are verified against it ("" = the system store)
@@ -81,6 +152,8 @@ class Upstream:
         self._session: aiohttp.ClientSession | None = None
         self.requests = 0
         self.errors = 0
+        self.retried = 0
+        self.budget = RetryBudget(retry_budget)
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(
@@ -111,41 +184,85 @@ class Upstream:
 
     @asynccontextmanager
     async def get(
-        self, key: CacheKey, headers: dict[str, str], via: str | None = None
+        self,
+        key: CacheKey,
+        headers: dict[str, str],
+        via: str | None = None,
+        forwarded: Mapping[str, str] | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """GET the key from the first parent that answers; retry idempotent failures."""
+        """GET the key from the first parent that answers. Only a request that never reached
+        a parent (refused, or reset before any byte) is tried again, on the next parent, within
+        the retry budget; an answer, 5xx included, is never asked again (DESIGN, Upstreams)."""
         assert self._session is not None, "Upstream.start() was not awaited"
-        hop = f"1.1 {self.via}"
-        sent = {**CONTENT_ENCODING_IDENTITY, "Via": f"{via}, {hop}" if via else hop, **headers}
+        sent = {
+            **(forwarded or {}),
+            **CONTENT_ENCODING_IDENTITY,
+            "Via": self._via(via),
+            **headers,
+        }
         candidates = self._candidates(key)
         last_error = UpstreamError("no upstream configured")
         for attempt in range(self.retries + 1):
             parent = candidates[attempt % len(candidates)]
             breaker = self._breakers[parent]
             self.requests += 1
+            self.budget.sent(self._clock())
             try:
-                response = await self._session.get(parent + key.upstream_target, headers=sent)
+                response = await self._session.get(
+                    parent + key.upstream_target, headers=sent, allow_redirects=False
+                )
+            except aiohttp.ConnectionTimeoutError:
+                last_error = UpstreamError(f"upstream {parent} connect timed out", timeout=True)
+                retry = True
             except TimeoutError:
-                last_error = UpstreamError(f"upstream {parent} timed out", timeout=True)
-            except (aiohttp.ClientError, OSError) as exc:
+                raise UpstreamError(f"upstream {parent} timed out", timeout=True) from None
+            except (aiohttp.ClientConnectorError, aiohttp.ServerDisconnectedError) as exc:
+                # refused, or a kept-alive connection closed before any byte of the answer
                 last_error = UpstreamError(f"upstream {parent} unreachable: {type(exc).__name__}")
+                retry = True
+            except (aiohttp.ClientError, OSError) as exc:
+                last_error = UpstreamError(f"upstream {parent} failed: {type(exc).__name__}")
+                retry = False
             else:
-                if response.status not in RETRY_STATUSES or attempt == self.retries:
-                    # a 508 is about the request (a loop), not the parent's health
-                    healthy = response.status < 500 or response.status == 508
-                    breaker.succeeded() if healthy else breaker.failed(self._clock())
-                    try:
-                        yield response
-                    finally:
-                        response.release()
-                    return
-                response.release()
-                last_error = UpstreamError(f"upstream {parent} answered {response.status}")
+                # a 508 is about the request (a loop), not the parent's health
+                healthy = response.status < 500 or response.status == 508
+                breaker.succeeded() if healthy else breaker.failed(self._clock())
+                try:
+                    yield response
+                finally:
+                    response.release()
+                return
             self.errors += 1
             breaker.failed(self._clock())
             log.warning(
                 "upstream attempt failed", extra={"key": str(key), "error": last_error.reason}
             )
-            if attempt < self.retries:
+            if not retry or attempt == self.retries or not self.budget.allows(self._clock()):
+                break
+            self.retried += 1
+            if len(candidates) == 1:  # the same parent again: give it a moment
                 await asyncio.sleep(RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S) - 1)])
         raise last_error
+
+    def _via(self, via: str | None) -> str:
+        hop = f"1.1 {self.via}"
+        return f"{via}, {hop}" if via else hop
+
+    async def send(
+        self, method: str, key: CacheKey, target: str, asked: Mapping[str, str], body: bytes
+    ) -> aiohttp.ClientResponse:
+        """Pass a request through to the key's first healthy parent, never retried (an unsafe
+        method may have had its effect); the caller releases the response."""
+        assert self._session is not None, "Upstream.start() was not awaited"
+        parent = self._candidates(key)[0]
+        sent = {**forwardable(asked, NOT_PASSED), "Via": self._via(asked.get("via"))}
+        self.requests += 1
+        try:
+            return await self._session.request(
+                method, parent + target, headers=sent, data=body or None, allow_redirects=False
+            )
+        except TimeoutError:
+            raise UpstreamError(f"upstream {parent} timed out", timeout=True) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            self.errors += 1
+            raise UpstreamError(f"upstream {parent} failed: {type(exc).__name__}") from None

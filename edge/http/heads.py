@@ -54,21 +54,30 @@ class HeadBuilder:
         self,
         *,
         content_type: str,
-        cache_control: str,
+        cache_control: str | None,
         etag: str | None,
         last_modified: str | None,
         extra: Mapping[str, str],
         ranges: bool,
     ) -> bytes:
-        """The headers of one stored version (or of a body streamed while it arrives)."""
-        fields = [("Content-Type", content_type), ("Cache-Control", cache_control)]
+        """The headers of one stored version (or of a body streamed while it arrives).
+        `cache_control` None: the origin's own is among `extra`, whose values are the field
+        lines as received, joined by "\n"."""
+        fields = [("Content-Type", content_type)]
+        if cache_control is not None:
+            fields.append(("Cache-Control", cache_control))
         if etag is not None:
             fields.append(("ETag", etag))
         if last_modified is not None:
             fields.append(("Last-Modified", last_modified))
         if ranges:
             fields.append(("Accept-Ranges", "bytes"))
-        return self.common + lines([*fields, *extra.items()])
+        kept = [(name, line) for name, value in extra.items() for line in value.split("\n")]
+        dated = [field for field in kept if field[0].lower() == "date"]
+        if dated:  # the origin's Date goes first: the protocol then adds none of its own
+            rest = [field for field in kept if field[0].lower() != "date"]
+            return lines(dated[:1]) + self.common + lines([*fields, *rest])
+        return self.common + lines([*fields, *kept])
 
     def error(self, status: int, reason: str, extra: Mapping[str, str] | None = None) -> Answer:
         """A refusal or failure: a one-line reason, never cached."""

@@ -16,10 +16,13 @@ WHOLE_MAX = 64 * 1024  # bodies up to this size are kept joined to their head (p
 
 
 class Prebuilt:
-    __slots__ = ("_date", "_extra", "_whole", "headers", "prefix")
+    __slots__ = ("_date", "_extra", "_whole", "dated", "headers", "prefix")
 
     def __init__(self, status: int, headers: bytes, length: int) -> None:
         self.headers = headers  # the object's own header lines, for answers built per request
+        # a stored response that keeps its origin's Date starts with it (edge/http/heads.py):
+        # then the server's Date line is not added
+        self.dated = headers[:5] == b"Date:"
         self.prefix = status_line(status) + headers + b"Content-Length: %d\r\n" % length
         self._date: bytes | None = None
         self._extra = b""
@@ -29,13 +32,13 @@ class Prebuilt:
         return f"<Prebuilt {self.prefix[:40]!r}... {len(self.prefix)} bytes>"
 
     def head(self, date_line: bytes, extra: bytes) -> bytes:
-        return b"".join((self.prefix, date_line, extra, b"\r\n"))
+        return b"".join((self.prefix, b"" if self.dated else date_line, extra, b"\r\n"))
 
     def whole(self, date_line: bytes, extra: bytes, body: bytes) -> bytes:
         """Head and body in one buffer, the last one reused while Date and `extra` are the
         same (the server makes a new Date line each second: an identity test suffices)."""
         if date_line is self._date and extra == self._extra:
             return self._whole
-        whole = b"".join((self.prefix, date_line, extra, b"\r\n", body))
+        whole = b"".join((self.prefix, b"" if self.dated else date_line, extra, b"\r\n", body))
         self._date, self._extra, self._whole = date_line, extra, whole
         return whole

@@ -73,11 +73,14 @@ class Responder:
 
     def _object_headers(self, meta: ObjectMeta) -> bytes:
         ok = meta.status == 200
+        # the HLS policy rewrites Cache-Control for playlists and segments; any other object
+        # carries the origin's own (kept in extra), as a shared cache should (RFC 9111)
+        hls = meta.kind != "other"
         return self.heads.representation(
             content_type=meta.content_type,
-            cache_control=cache_control_out(meta.freshness),
-            etag=(meta.etag or None) if ok else None,  # none yet while a body streams in
-            last_modified=meta.last_modified if ok else None,
+            cache_control=cache_control_out(meta.freshness) if hls else None,
+            etag=meta.etag or None,  # none yet while a body streams in
+            last_modified=meta.last_modified,
             extra=meta.extra,
             ranges=ok,
         )

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from dataclasses import replace
 
 from edge.cache.cache import EdgeCache, Joined
 from edge.cache.flight import Fill, Head
 from edge.cache.keys import CacheKey, cache_key, classify
 from edge.cache.stats import Stats
 from edge.cache.tiers import Stored
+from edge.cache.variants import VARY_MARKER, variant_key
 from edge.errors import LoopDetected, RequestError, UpstreamError
 from edge.http.heads import HeadBuilder
 from edge.http.messages import Answer, AnyAnswer, FileAnswer, FileRange, Request, StreamAnswer
@@ -23,10 +25,13 @@ from edge.http.ratelimit import retry_after
 from edge.serve.answers import EntryGone, Responder
 from edge.serve.llhls import LowLatency
 from edge.serve.miss import StaleCopy, miss_end
+from edge.serve.passthrough import Invalidate, pass_through
 from edge.serve.playlist_tokens import add_token
 from edge.serve.signing import carried_query, needs_token, verify
 
 MAX_VIA_FORWARDED = 512
+# methods passed through to the upstream unless refused in config (refused_methods)
+PASSABLE = ("GET", "HEAD", "OPTIONS", "POST", "PUT", "DELETE", "PATCH")
 CONDITIONAL_HEADERS = ("range", "if-none-match", "if-modified-since")
 # a signed playlist is rewritten per token: Range and validators of the stored bytes do not
 # apply to it (RFC 9110 14.2 lets a server ignore Range)
@@ -40,6 +45,26 @@ def via_chain(request: Request) -> str | None:
     return chain if chain and len(chain) <= MAX_VIA_FORWARDED else None
 
 
+def asked_fields(request: Request) -> Mapping[str, str]:
+    """The request's fields a fill it starts is made with (upstream.forwardable filters them)."""
+    headers = request.headers
+    if "via" in headers and via_chain(request) is None:
+        return {k: v for k, v in headers.items() if k != "via"}
+    return headers
+
+
+async def _nothing_to_invalidate(names: list[str]) -> None:
+    return None
+
+
+class OtherVariant(Exception):
+    """A coalesced request whose Vary'd fields differ from the fill's: it fetches its own."""
+
+    def __init__(self, key: CacheKey) -> None:
+        super().__init__(str(key))
+        self.key = key
+
+
 class ContentHandler:
     def __init__(
         self,
@@ -51,8 +76,12 @@ class ContentHandler:
         node_id: str,
         clock: Callable[[], float],
         sign_keys: tuple[str, ...] = (),
+        refused_methods: frozenset[str] = frozenset(),
+        invalidate: Invalidate = _nothing_to_invalidate,
     ) -> None:
         self.sign_keys = sign_keys
+        self.refused_methods = refused_methods  # answered 405 here (a GET-only edge)
+        self.invalidate = invalidate  # RFC 9111 4.4, on every worker of the node
         self.cache = cache
         self.responder = responder
         self.heads: HeadBuilder = responder.heads
@@ -66,7 +95,7 @@ class ContentHandler:
         """A hit is answered at once; anything that must wait returns a coroutine."""
         method = request.method
         if method != "GET" and method != "HEAD":
-            return self._other_method(method)
+            return self._other_method(request)
         if request.body:
             return self._error(400, f"a {method} request carries no body")
         try:
@@ -86,7 +115,10 @@ class ContentHandler:
 
     def _ordinary(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
         try:
-            found = self.cache.find(key)
+            found = self.cache.find(key, request.headers)
+            if found is not None and found[0].meta.status == VARY_MARKER:
+                key = variant_key(key, found[0].meta.vary, request.headers)
+                found = self.cache.find(key, request.headers)
             if found is None:
                 return self._guarded(self._miss(request, key, None))
             stored, age, decision = found
@@ -119,14 +151,19 @@ class ContentHandler:
             return await self._miss(request, key, None)
 
     async def _miss(self, request: Request, key: CacheKey, stale: Stored | None) -> AnyAnswer:
-        joined = self.cache.join(key, stale, via_chain(request))
+        joined = self.cache.join(key, stale, asked_fields(request))
         if not isinstance(joined, Joined):
+            if joined.meta.status == VARY_MARKER:  # stored meanwhile, and it varies
+                return await self._miss(request, self._variant(request, key, joined), None)
             with contextlib.suppress(EntryGone):
                 return await self.responder.serve(request, joined, "HIT", self._age(joined))
             return await self._miss(request, key, None)  # its file was gone: forgotten now
         fill = joined.fill
         try:
             answer = await self._wait(request, key, stale, fill, joined.x_cache)
+        except OtherVariant as other:  # joined a fill whose answer is another variant's
+            fill.leave()
+            return await self._miss(request, other.key, None)
         except BaseException:
             fill.leave()
             raise
@@ -141,6 +178,10 @@ class ContentHandler:
     ) -> AnyAnswer:
         # shield: a client hanging up must not cancel what other waiters are waiting on
         head = await asyncio.shield(fill.head)
+        if isinstance(head, Head) and head.meta.vary and x_cache == "COALESCED":
+            mine = variant_key(key.primary, head.meta.vary, request.headers)
+            if mine != variant_key(key.primary, head.meta.vary, fill.asked):
+                raise OtherVariant(mine)  # RFC 9111 4.1: never another variant's answer
         x_cache = fill.label or x_cache  # another worker's fetch or copy (edge/node/)
         if isinstance(head, Head) and self._streams(request, fill, head):
             assert head.length is not None
@@ -152,6 +193,11 @@ class ContentHandler:
             held = StaleCopy(self._age(stale), stale.meta.freshness, stale.meta.is_live)
         status = fill.meta.status if fill.meta is not None else None
         end = miss_end(outcome, copy is not None, status, held)
+        if end == "copy" and copy is not None and copy.meta.status == VARY_MARKER:
+            variant = self._variant(request, key, copy)
+            copy = self.cache.lookup(variant)
+            if copy is None:
+                return await self._miss(request, variant, None)
         if end == "copy":
             assert copy is not None
             label = "REVALIDATED" if outcome == "not_modified" else x_cache
@@ -162,8 +208,14 @@ class ContentHandler:
         if end == "refetch":  # the copy a 304 confirmed is gone: fetch it whole
             return await self._miss(request, key, None)
         if end == "passed":
-            assert fill.meta is not None
-            return await self.responder.serve(request, await fill.as_stored(fill.meta), x_cache, 0)
+            meta = fill.meta
+            assert meta is not None
+            if status == 503 and held is not None and held.is_live and stale is not None:
+                # a live playlist past its stale window: say when to ask again, so players
+                # retry or switch (the origin's Retry-After, else one target duration)
+                wait = retry_after(stale.meta.target_duration or 1.0)
+                meta = replace(meta, extra={"Retry-After": wait, **meta.extra})
+            return await self.responder.serve(request, await fill.as_stored(meta), x_cache, 0)
         if end == "stale":
             assert stale is not None and held is not None
             return await self.responder.serve(request, stale, "STALE", held.age)
@@ -176,6 +228,9 @@ class ContentHandler:
             reason = f"live playlist unavailable: {error.reason}"
             return self.heads.error(503, reason, {"Retry-After": wait})
         return self.heads.error(error.status, error.reason)
+
+    def _variant(self, request: Request, key: CacheKey, marker: Stored) -> CacheKey:
+        return variant_key(key.primary, marker.meta.vary, request.headers)
 
     def _age(self, stored: Stored) -> float:
         return stored.meta.age(self.clock())
@@ -224,10 +279,35 @@ class ContentHandler:
             return False
         return any(hop.split()[-1:] == [self.node_id] for hop in via.split(","))
 
-    def _other_method(self, method: str) -> Answer:
-        if method == "OPTIONS":
-            return self.heads.preflight()
-        return self._error(405, f"method {method} not allowed", {"Allow": "GET, HEAD, OPTIONS"})
+    def _other_method(self, request: Request) -> AnyAnswer | Awaitable[AnyAnswer]:
+        method = request.method
+        if method in self.refused_methods:
+            allowed = ", ".join(m for m in PASSABLE if m not in self.refused_methods)
+            return self._error(405, f"method {method} not allowed", {"Allow": allowed})
+        if method == "OPTIONS" and "access-control-request-method" in request.headers:
+            return self.heads.preflight()  # a CORS preflight is the edge's to answer
+        if method == "CONNECT" or method == "TRACE":
+            return self._error(405, f"method {method} not allowed", {"Allow": "GET, HEAD"})
+        try:
+            key = cache_key(request.target, self.keep_query)
+            if self._looped(request.headers.get("via")):
+                raise LoopDetected(f"request already passed through {self.node_id}")
+            if self.sign_keys and needs_token(key.path):
+                raw_query = request.target.partition("?")[2]
+                verdict = verify(key.path, raw_query, request.peer, self.clock(), self.sign_keys)
+                if not verdict.ok:
+                    return self._error(verdict.status, verdict.reason)
+        except RequestError as exc:
+            return self._refusal(exc)
+        self.stats.requests["PASS"] += 1
+        return pass_through(
+            self.cache.fetcher.upstream,
+            self.heads,
+            request,
+            key,
+            self.keep_query,
+            self.invalidate,
+        )
 
     def _refusal(self, exc: RequestError) -> Answer:
         return self._error(exc.status, exc.reason, exc.headers)

@@ -21,13 +21,18 @@ def test_a_segment_head_says_all_a_streamed_answer_needs() -> None:
         "Last-Modified": "Tue, 14 Nov 2023 22:13:20 GMT",
         "Age": "3",
         "Content-Language": "en",
-        "X-Private": "dropped",
+        "X-Custom": "kept",
+        "Connection": "close, X-Hop",
+        "X-Hop": "dropped",
+        "Keep-Alive": "timeout=5",
     }
     meta = head_meta(cache_key("/v/1.ts"), 200, headers, 2048, NOW, DEFAULTS)
     assert (meta.kind, meta.length, meta.etag, meta.initial_age) == ("segment", 2048, '"abc"', 3)
     assert meta.last_modified_ts == 1_700_000_000.0
     assert meta.freshness.ttl == DAY  # no Cache-Control: the segment default
-    assert meta.extra == {"Content-Language": "en"}
+    # the origin's end-to-end fields, not hop-by-hop ones nor those Connection names (RFC 9110
+    # 7.6.1); the fields the edge writes itself live in the meta's own fields
+    assert meta.extra == {"Content-Language": "en", "X-Custom": "kept"}
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ def test_cache_control_parsing() -> None:
     cc = parse_cache_control('public, max-age=2, s-maxage="5", stale-while-revalidate=3, no-cache')
     assert (cc.max_age, cc.s_maxage, cc.stale_while_revalidate, cc.no_cache) == (2, 5, 3, True)
     assert cc.lifetime == 5
-    assert parse_cache_control("max-age=abc, max-age=-1").max_age is None
+    assert parse_cache_control("max-age=abc, max-age=-1").max_age == 0.0  # invalid: stale
     assert parse_cache_control("").lifetime is None
 
 
@@ -68,7 +68,8 @@ def test_playlist_kind(body: bytes, kind: str, target: float | None) -> None:
         ("playlist", 200, "max-age=3600", "vod", 4.0, Freshness(3600.0, DAY, DAY)),
         # master: origin max-age, else short
         ("playlist", 200, "", "master", None, Freshness(10.0, DAY, DAY)),
-        ("playlist", 200, "s-maxage=30, max-age=5", "master", None, Freshness(30.0, DAY, DAY)),
+        # s-maxage: the origin forbids serving it stale (RFC 9111 5.2.2.10), HLS policy or not
+        ("playlist", 200, "s-maxage=30, max-age=5", "master", None, Freshness(30.0)),
         # segments: immutable by name, a day unless the origin says
         ("segment", 200, "", None, None, Freshness(DAY, 0.0, DAY)),
         (
@@ -90,7 +91,7 @@ def test_playlist_kind(body: bytes, kind: str, target: float | None) -> None:
         ("segment", 500, "max-age=60", None, None, NO_STORE),
         ("segment", 206, "", None, None, NO_STORE),
         # no-cache: stored but always revalidated
-        ("segment", 200, "no-cache", None, None, Freshness(0.0, 0.0, DAY)),
+        ("segment", 200, "no-cache", None, None, Freshness(0.0)),
     ],
 )
 def test_freshness_table(kind, status, cc, playlist, td, expected) -> None:  # type: ignore[no-untyped-def]
@@ -128,17 +129,18 @@ def test_refresh_ahead() -> None:
 @pytest.mark.parametrize(
     ("header", "max_age"),
     [
-        ("max-age=inf", None),
-        ("max-age=1e400", None),
-        ("max-age=nan", None),
-        ("max-age=-5", None),
-        ("max-age=2.5", None),
-        ("max-age=²", None),
+        # RFC 9111 4.2.1: an invalid value makes the response stale
+        ("max-age=inf", 0.0),
+        ("max-age=1e400", 0.0),
+        ("max-age=nan", 0.0),
+        ("max-age=-5", 0.0),
+        ("max-age=2.5", 0.0),
+        ("max-age=²", 0.0),
         ("max-age=99999999999999999999", 2.0**31),
         ('max-age="60"', 60.0),
     ],
 )
-def test_only_delta_seconds_are_believed(header: str, max_age: float | None) -> None:
+def test_only_delta_seconds_are_believed(header: str, max_age: float) -> None:
     assert parse_cache_control(header).max_age == max_age
 
 

@@ -252,7 +252,7 @@ async def test_http_1_0_closes_unless_it_asks_for_keep_alive(warm: EdgeClient) -
             400,
             "malformed",
         ),
-        (b"GET / HTTP/1.1\r\nContent-Length: 999999\r\n\r\n", 413, "body over"),
+        (b"GET / HTTP/1.1\r\nContent-Length: 9999999\r\n\r\n", 413, "body over"),
         (b"GET / HTTP/1.1\r\nExpect: teapot\r\n\r\n", 417, "expect"),
         (b"GET /v/0.m3u8 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 400, "carries no body"),
         (b"CONNECT edge:443 HTTP/1.1\r\nHost: edge\r\n\r\n", 405, "not allowed"),
