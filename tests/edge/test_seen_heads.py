@@ -112,3 +112,22 @@ async def test_a_remembered_head_carries_its_own_headers(
         assert head.startswith(b"HTTP/1.1 304 ")
     assert seen(edge).hits == 2
     writer.close()
+
+
+async def test_a_stored_answer_keeping_its_origins_date_has_one_date_line(
+    edge: EdgeClient, upstream: tuple[ScriptedUpstream, str]
+) -> None:
+    """A non-HLS object keeps its origin's Date (RFC 9110 6.6.1): the keep-alive hit, answered
+    from the prebuilt head (edge/http/prebuilt.py), must not add the edge's own beside it."""
+    date = "Tue, 01 Dec 2026 10:00:00 GMT"
+    headers = {"Content-Type": "text/plain", "Cache-Control": "max-age=600", "Date": date}
+    upstream[0].put("/docs/a.txt", b"hello\n", headers=headers)
+    reader, writer = await opened(edge)
+    for _ in range(3):
+        writer.write(b"GET /docs/a.txt HTTP/1.1\r\nHost: edge\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert await reader.readexactly(6) == b"hello\n"
+        assert head.lower().count(b"\r\ndate:") == 1, head
+        assert f"Date: {date}".encode() in head, head
+    assert b"X-Cache: HIT" in head
+    writer.close()
