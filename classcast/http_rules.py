@@ -57,17 +57,21 @@ _MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _MON = "(" + "|".join(_MONTHS) + ")"
 _TIME = r"(\d{2}):(\d{2}):(\d{2})"
-# RFC 9110 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms, exactly
+# RFC 9110 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms, exactly, except
+# that names are read in any case ("THU", "AUG", "gmt"), as nginx and Varnish read them
+# (cache-tests freshness-expires-wrong-case-*): a wrong case is no near miss to guess at
+_I = re.IGNORECASE
 _HTTP_DATES = (
-    (re.compile(rf"{_DAY}, (\d{{2}}) {_MON} (\d{{4}}) {_TIME} GMT"), "dmy"),
+    (re.compile(rf"{_DAY}, (\d{{2}}) {_MON} (\d{{4}}) {_TIME} GMT", _I), "dmy"),
     (
         re.compile(
             r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), "
-            rf"(\d{{2}})-{_MON}-(\d{{2}}) {_TIME} GMT"
+            rf"(\d{{2}})-{_MON}-(\d{{2}}) {_TIME} GMT",
+            _I,
         ),
         "dmy2",
     ),
-    (re.compile(rf"{_DAY} {_MON} ([ \d]\d) {_TIME} (\d{{4}})"), "asctime"),
+    (re.compile(rf"{_DAY} {_MON} ([ \d]\d) {_TIME} (\d{{4}})", _I), "asctime"),
 )
 
 
@@ -89,7 +93,7 @@ def parse_http_date_strict(value: str | None) -> float | None:
         if form == "dmy2":  # RFC 9110 5.6.7: a two-digit year more than 50 years ahead is past
             years += 2000 if years + 2000 <= time.gmtime().tm_year + 50 else 1900
         try:
-            fields = (years, _MONTHS.index(month) + 1, int(day), int(hh), int(mm), int(ss))
+            fields = (years, _MONTHS.index(month.title()) + 1, int(day), int(hh), int(mm), int(ss))
             return datetime(*fields, tzinfo=UTC).timestamp()
         except ValueError:
             return None

@@ -131,7 +131,9 @@ def test_the_hls_overrides_yield_to_an_origin_that_says_more() -> None:
         ("Sun 06 Nov 1994 08:49:37 GMT", False),
         ("Sun, 06-Nov-1994 08:49:37 GMT", False),
         ("Sun, 06 Nov 1994 8:49:37 GMT", False),
-        ("sun, 06 nov 1994 08:49:37 gmt", False),
+        ("sun, 06 nov 1994 08:49:37 gmt", True),  # names in any case, as nginx and Varnish
+        ("THU, 18 AUG 2050 02:01:18 GMT", True),
+        ("Sun, 06 Nov 1994 08:49:37 GMT+1", False),
         ("0", False),
     ],
 )
