@@ -1,9 +1,9 @@
 """Issue 19's accuracy check, small: harness viewers through a 2-worker edge node. Set-top boxes
-(no CMCD, each from its own 127.x.y.z) watch one channel, phones (CMCD, as hls.js) another; the
-edge's classcast_edge_viewers per channel must be within 2 % (+1) of the harness's active
-viewers, the phones' rebuffer events must match the edge's stalls within 5 % (+1), and once
-the viewers stop the gauges fall to 0 within the window plus one second. The support lookup
-finds a set-top box by its address on whichever worker served it."""
+(no CMCD, each from its own 127.x.y.z) watch one channel (LL-HLS, grade-5), phones (CMCD, as
+hls.js) a legacy one (grade-10); the edge's classcast_edge_viewers per channel must be within
+2 % (+1) of the harness's active viewers, the phones' rebuffer events must match the edge's
+stalls within 5 % (+1), and once the viewers stop the gauges fall to 0 within the window plus
+one second. The support lookup finds a set-top box by its address on whichever worker served it."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def test_the_edge_counts_harness_viewers_per_channel(tmp_path: Path) -> None:
     ):
         runs = [
             harness(edge.url, "grade-5", "stb=1", tmp_path / "stb"),
-            harness(edge.url, "grade-8", "phone=1", tmp_path / "phone"),
+            harness(edge.url, "grade-10", "phone=1", tmp_path / "phone"),
         ]
         for run in runs:
             assert run.wait(timeout=DURATION_S + 60) in (0, 1)
@@ -89,14 +89,14 @@ def test_the_edge_counts_harness_viewers_per_channel(tmp_path: Path) -> None:
         reports = [
             json.loads((tmp_path / n / "summary.json").read_text()) for n in ("stb", "phone")
         ]
-        for report, channel in zip(reports, ("grade-5", "grade-8"), strict=True):
+        for report, channel in zip(reports, ("grade-5", "grade-10"), strict=True):
             seen = report["edge_audience"]
             assert seen["said"], seen
             row = seen["contents"][f"live/{channel}"]
             truth, counted = row["harness_viewers"], row["edge_viewers"]
             assert truth >= VIEWERS - 2, row
             assert abs(counted - truth) <= truth * 0.02 + 1, row
-        phones = reports[1]["edge_audience"]["contents"]["live/grade-8"]
+        phones = reports[1]["edge_audience"]["contents"]["live/grade-10"]
         rebuffers, stalls = phones["harness_rebuffers"], phones["edge_stalls"]
         assert rebuffers > 0 and abs(stalls - rebuffers) <= rebuffers * 0.05 + 1, phones
 
@@ -112,4 +112,4 @@ def test_the_edge_counts_harness_viewers_per_channel(tmp_path: Path) -> None:
         window = WINDOW_TARGETS * TARGET_S
         time.sleep(max(0.0, stopped + window + 1.0 - time.monotonic()))
         viewers = scrape(edge.url)["classcast_edge_viewers"]
-        assert viewers["live/grade-5"] == viewers["live/grade-8"] == 0, viewers
+        assert viewers["live/grade-5"] == viewers["live/grade-10"] == 0, viewers
