@@ -22,7 +22,7 @@ import uvloop
 from classcast.clock import Clock
 from loadtest.client import Fetcher, StopSignal, play
 from loadtest.config import RunConfig
-from loadtest.metrics import Recorder, RunStats
+from loadtest.metrics import Recorder, RunStats, Tapped
 from loadtest.models.session import ViewerSession
 from loadtest.population import make_viewer
 from loadtest.runner import FAILED_START_PAUSE_S, GC_THRESHOLDS, tally_viewers
@@ -55,6 +55,8 @@ class Engine:
         self._done = False
         self.clock: Clock = time.monotonic
         self.deltas: collections.deque[dict[str, Any]] = collections.deque()
+        # every request, as it ends (Recorder.tap), for the host's own statistics
+        self.requests: collections.deque[Tapped] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = False
         self._viewers: dict[int, tuple[asyncio.Task[None], list[ViewerSession | None]]] = {}
@@ -92,6 +94,14 @@ class Engine:
             self.sleep(0.01)
         return True
 
+    def take_requests(self) -> list[Tapped]:
+        """The requests ended since the last call (safe from the host's thread)."""
+        taken = []
+        requests = self.requests
+        while requests:
+            taken.append(requests.popleft())
+        return taken
+
     def take(self) -> list[dict[str, Any]]:
         taken = []
         while self.deltas:
@@ -117,6 +127,7 @@ class Engine:
             self.clock, self.config.request_timeout_s, insecure=self.config.insecure
         )
         self.recorder = Recorder()
+        self.recorder.tap = self.requests
         self.stop_signal = StopSignal()
         probe, cpu = LoopLagProbe(self.clock), CpuMeter(self.clock)
         self.fetcher = Fetcher(self.http, self.recorder, self.clock, self.clock())

@@ -16,9 +16,12 @@ same models, HTTP transport and recorder as `python -m loadtest run`, on uvloop 
 the worker), because gevent and `requests` cost several times the CPU per viewer. When the run
 stops, the master asks every worker for its statistics, merges their histograms bucket by
 bucket and writes `summary.json` / `report.html` under `--report`; the process exits 1 when a
-`--threshold` fails, as `python -m loadtest run` does. Locust's own request table stays empty:
-the viewers' requests are in the report. Locust is an optional extra (`classcast[locust]`);
-the asyncio runner never imports this module.
+`--threshold` fails, as `python -m loadtest run` does. Locust's own statistics (web UI, CSV,
+`--only-summary`) show the viewers' requests too, one row per kind (master, playlist, segment,
+...: a row per URL would be thousands): each worker fires Locust's request event for every
+request its engine ended, once a second (`TAP_S`), with the time to the last byte; a status of 0
+(no answer) or >= 500 is a failure, as in the report. Locust is an optional extra
+(`classcast[locust]`); the asyncio runner never imports this module.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ PHONE_BANDWIDTH = os.environ.get("CLASSCAST_PHONE_BANDWIDTH", "walk=4000,500,800
 FINISH, FINAL = "classcast_finish", "classcast_final"
 FINAL_WAIT_S = 30.0  # how long the master waits for every worker's statistics
 HOLD_S = 3600.0
+TAP_S = 1.0  # how often the engine's ended requests are fired into Locust's statistics
 EXIT_USAGE = 2  # as python -m loadtest
 
 _ids = itertools.count()
@@ -64,6 +68,7 @@ class Run:
     stats = RunStats()
     workers: dict[str, WorkerResult] = {}
     peak_users = 0
+    tapping: gevent.Greenlet | None = None
 
 
 class ViewerUser(User):
@@ -154,6 +159,32 @@ def _test_start(environment: Environment, **_: object) -> None:
         sleep=gevent.sleep,
     )
     Run.engine.start()
+    Run.tapping = gevent.spawn(_tap_loop, environment)
+
+
+def _tap_loop(environment: Environment) -> None:
+    while Run.engine is not None:
+        gevent.sleep(TAP_S)
+        _tap(environment, Run.engine)
+
+
+def _tap(environment: Environment, engine: Engine | None) -> None:
+    """Fire Locust's request event for each request the engine ended since the last time."""
+    if engine is None:
+        return
+    fire = environment.events.request.fire
+    for kind, status, seconds, size in engine.take_requests():
+        error = None
+        if status == 0 or status >= 500:
+            error = f"HTTP {status}" if status else "no answer"
+        fire(  # type: ignore[no-untyped-call]
+            request_type="GET",
+            name=kind,
+            response_time=seconds * 1000.0,
+            response_length=size,
+            exception=error,
+            context={},
+        )
 
 
 @events.spawning_complete.add_listener
@@ -161,7 +192,7 @@ def _spawned(user_count: int, **_: object) -> None:
     Run.peak_users = max(Run.peak_users, user_count)
 
 
-def _finish_engine() -> tuple[RunStats, WorkerResult | None]:
+def _finish_engine(environment: Environment) -> tuple[RunStats, WorkerResult | None]:
     """Stop this process's viewers; everything they recorded, merged."""
     engine, Run.engine = Run.engine, None
     stats = RunStats()
@@ -169,6 +200,10 @@ def _finish_engine() -> tuple[RunStats, WorkerResult | None]:
     if engine is None:
         return stats, None
     engine.stop()
+    if Run.tapping is not None:
+        Run.tapping.kill(block=False)
+        Run.tapping = None
+    _tap(environment, engine)  # the last requests, before Locust's final statistics
     for delta in engine.take():
         merge_delta(stats, delta)
         final = delta["final"]
@@ -183,7 +218,7 @@ def _finish_engine() -> tuple[RunStats, WorkerResult | None]:
 
 
 def _on_finish(environment: Environment, msg: Any, **_: object) -> None:
-    stats, worker = _finish_engine()
+    stats, worker = _finish_engine(environment)
     assert isinstance(environment.runner, WorkerRunner)
     environment.runner.send_message(
         FINAL,
@@ -230,7 +265,7 @@ def _quitting(environment: Environment, **_: object) -> None:
     if isinstance(runner, MasterRunner):
         stats, workers = Run.stats, list(Run.workers.values())
     else:  # a local run: this process held the viewers
-        stats, worker = _finish_engine()
+        stats, worker = _finish_engine(environment)
         workers = [worker] if worker else []
     if not workers:
         return

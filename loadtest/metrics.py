@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -63,13 +64,21 @@ class RunStats:
                 self.timeline.append(interval)
 
 
+Tapped = tuple[str, int, float, int]
+
+
 class Recorder:
     def __init__(self, request_log: IO[bytes] | None = None) -> None:
         self.stats = RunStats()
         self.current = Interval()
         self.request_log = request_log
+        # each request's (kind, status, seconds to the last byte, bytes), for a host that keeps
+        # its own statistics (Locust's request table); a deque: appends are atomic
+        self.tap: collections.deque[Tapped] | None = None
 
     def record_request(self, record: RequestRecord) -> None:
+        if self.tap is not None:
+            self.tap.append((record.kind, record.status, record.total, record.size))
         stats = self.stats.requests.get(record.kind)
         if stats is None:
             stats = self.stats.requests[record.kind] = RequestStats()

@@ -23,8 +23,10 @@ from edge.http.ticker import SecondTicker, Ticker
 
 Refusals = Callable[[int, str], Answer]
 Rates = Callable[[str], float]
-# (request, status, X-Cache, body bytes sent, seconds to the last byte): viewers and latency
-Observer = Callable[[Request, int, str, int, float], None]
+# (request, status, X-Cache, body bytes sent, seconds to the last byte, the connection):
+# viewers and latency; the connection's `viewer` attribute is the observer's, to remember what
+# it knows of the connection's viewer from one request to the next
+Observer = Callable[[Request, int, str, int, float, Connection], None]
 ConnectionFactory = Callable[["HttpServer"], Connection]
 DEFAULT_LIMITS = Limits()
 

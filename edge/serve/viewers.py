@@ -9,9 +9,11 @@ no CMCD; each home has its own address). The content and rendition come from the
 live under its lessons' /vod/ paths, so a segment counts for the content the session is
 watching when it has one.
 
-Cost: a set-top box's playlist reload pays a path memo lookup, one session lookup and move,
-a bisect and a tuple for the recent-requests ring (BENCHMARKS.md, "Viewers: cost"); the CMCD
-parser runs only for requests that carry CMCD.
+Cost: a keep-alive set-top box's playlist reload, the same request head as last time, finds its
+session on the connection (no key built, no lookup): an identity check, a move to the end of
+the audience's order, a bisect into the HIT histogram (BENCHMARKS.md, "Viewers: cost"). Other
+requests pay a path memo lookup, one session lookup and move, and a tuple for the
+recent-requests ring; the CMCD parser runs only for requests that carry CMCD.
 """
 
 from __future__ import annotations
@@ -55,6 +57,9 @@ KINDS = {"playlist": "playlist", "segment": "segment", "init": "segment"}
 # (duration label, content, rendition, watching): what a path says
 Where = tuple[str, str, str, bool]
 Recent = tuple[float, str, str, str, int, str, int, float]
+# a connection's viewer (Connection.viewer): its steady playlist target, that target's HIT
+# duration counts, the session, and the content and rendition it was watching then
+Memo = tuple[str, list[float], Session, str, str]
 NOT_CONTENT: Where = ("", "", "", False)  # the edge's own endpoints
 
 
@@ -106,8 +111,42 @@ class Viewers:
             label: {} for label in ("playlist", "segment", "other")
         }
 
-    def answered(self, request: Request, status: int, x_cache: str, sent: int, s: float) -> None:
+    def answered(
+        self,
+        request: Request,
+        status: int,
+        x_cache: str,
+        sent: int,
+        s: float,
+        connection: Any = None,
+    ) -> None:
         target = request.target
+        memo: Memo | None = connection.viewer if connection is not None else None
+        if (
+            memo is not None
+            and memo[0] is target  # the same head, byte for byte (edge/http/seen.py)
+            and x_cache == "HIT"
+            and s < QUIET_S
+            and status < 400
+        ):
+            # a keep-alive viewer reloads its playlist: the session is the one found last time
+            # (the same bytes carry the same User-Agent and no CMCD), no key is built or hashed
+            session = memo[2]
+            if session.content is memo[3] and session.rendition is memo[4]:
+                try:
+                    self.audience.sessions.move_to_end(session.key)
+                except KeyError:  # dropped (cap) or forgotten (idle): found again below
+                    connection.viewer = None
+                else:
+                    hits = memo[1]
+                    hits[bisect_left(REQUEST_BUCKETS, s)] += 1
+                    hits[-1] += s
+                    now = self.clock()
+                    session.seen = now
+                    session.quiet += 1
+                    if now > self._targets_due:
+                        self._read_target(memo[3], target, now)
+                    return
         place = self._paths.get(target)
         if place is None:
             place = self._place(target.partition("?")[0] if "?" in target else target)
@@ -145,6 +184,8 @@ class Viewers:
                 self.audience.sessions.move_to_end(session.key)
                 if cmcd is None and kind == "playlist" and x_cache == "HIT" and s < QUIET_S:
                     session.quiet += 1  # counted, not listed in the recent requests
+                    if connection is not None and status < 400:
+                        connection.viewer = (target, counts, session, content, rendition)
                     if now > self._targets_due:
                         self._read_target(content, target, now)
                     return

@@ -149,3 +149,55 @@ def test_histogram_buckets_are_le_and_keep_the_sum() -> None:
     for value in (0.0005, 0.001, 0.002, 5.0):
         histogram.observe(value, ("x",))
     assert histogram.series[("x",)] == [2.0, 1.0, 1.0, 5.0035]
+
+
+class Keeps:
+    """What the observer is handed as the connection: only its `viewer` memo is used."""
+
+    viewer: object = None
+
+
+def requests(seen: Viewers, cache: str) -> float:
+    return sum(seen.durations.series[("playlist", cache)][:-1])  # the buckets, not the sum
+
+
+def test_a_keep_alive_viewer_is_found_on_its_connection() -> None:
+    seen, clock = viewers(cap=2)
+    seen.audience.set_target("live/grade-5", 2.0)
+    box = Keeps()
+    head = Request("GET", MEDIA, {"user-agent": "stb"}, peer="127.0.0.2")
+
+    def reload(request: Request = head, cache: str = "HIT", status: int = 200) -> None:
+        seen.answered(request, status, cache, 1000, 0.0004, box)
+        clock.advance(1.0)
+
+    reload()  # first: the session is made and starts watching
+    reload()  # steady: remembered on the connection
+    assert box.viewer is not None
+    for _ in range(3):
+        reload()
+    session = seen.audience.sessions["127.0.0.2 stb"]
+    assert session.quiet == 4
+    assert session.seen == clock() - 1.0
+    assert requests(seen, "HIT") == 5  # every request counted once
+    assert counts(seen)[0] == {"live/grade-5": 1}
+
+    reload(cache="MISS")  # not the steady path: counted in its own series, memo kept
+    assert requests(seen, "MISS") == 1
+    assert session.quiet == 4
+
+    # the session is dropped by the cap: the next reload makes it again, counted once
+    for n in range(2):
+        get(seen, MEDIA, peer=f"127.0.1.{n}")
+    assert "127.0.0.2 stb" not in seen.audience.sessions
+    reload()
+    again = seen.audience.sessions["127.0.0.2 stb"]
+    assert again is not session and again.content == "live/grade-5"
+    assert requests(seen, "HIT") == 8  # 5 + two others + this one
+    reload()
+    assert again.quiet == 1 and box.viewer is not None and box.viewer[2] is again  # type: ignore[index]
+
+    # another head on the same connection (a different target object) is looked up again
+    other = Request("GET", MEDIA.replace("360p", "720p"), {"user-agent": "stb"}, peer="127.0.0.2")
+    reload(other)
+    assert again.rendition == "720p"

@@ -4,9 +4,11 @@ locustfile runs the harness's viewers, locally or as a master with two workers o
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +66,8 @@ def distributed_run(base: str, report: Path, seconds: int, *rules: str) -> tuple
             str(port),
             "--report",
             str(report),
+            "--csv",
+            str(report.parent / f"{report.name}-locust"),
             *thresholds,
         ],
         stdout=subprocess.PIPE,
@@ -129,6 +133,9 @@ def test_a_master_and_two_workers_report_like_loadtest_run(tmp_path: Path) -> No
     for kind, count in served.items():  # a request cut at the stop is served, not counted
         assert served[kind] - 12 <= counted[kind] <= count, (counted, served)
     assert counted["master"] >= 6 and counted["segment"] > 0
+    table = locust_rows(tmp_path / "ok-locust_stats.csv")  # the workers' rows, on the master
+    assert 0 < table["segment"][0] <= counted["segment"], (table, counted)
+    assert 6 <= table["master"][0] <= counted["master"]
     assert summary["cohorts"]["stb"]["sessions"] >= 1
     assert [v["passed"] for v in summary["thresholds"]] == [True, True]
     assert failing == 1  # a failed threshold is the exit status, as with loadtest run
@@ -157,6 +164,9 @@ def test_a_local_locust_run_writes_the_report(tmp_path: Path) -> None:
                 base,
                 "--report",
                 str(tmp_path / "r"),
+                "--only-summary",
+                "--csv",
+                str(tmp_path / "locust"),
             ],
             capture_output=True,
             text=True,
@@ -168,6 +178,32 @@ def test_a_local_locust_run_writes_the_report(tmp_path: Path) -> None:
     summary = read(tmp_path / "r")
     assert summary["requests"]["segment"]["count"] > 0
     assert summary["requests"]["segment"]["count"] <= fake.by_kind()["segment"]
+    # Locust's own statistics show the same requests, one row per kind: the final table
+    # (--only-summary) all of them, the CSV (written each second) those of its last write
+    counted = {kind: values["count"] for kind, values in summary["requests"].items()}
+    printed = summary_rows(done.stdout + done.stderr)
+    assert printed == counted, (done.stdout + done.stderr)[-3000:]
+    table = locust_rows(tmp_path / "locust_stats.csv")
+    assert 0 < table["segment"][0] <= counted["segment"] and table["segment"][1] > 0
+    assert 0 < table["Aggregated"][0] <= sum(counted.values())
+
+
+def summary_rows(out: str) -> dict[str, int]:
+    """Locust's printed request table: name -> requests (`GET  segment  24  0(0.00%) | ...`)."""
+    rows = re.findall(r"^GET\s+(\S+)\s+(\d+)\s", out, re.MULTILINE)
+    found: dict[str, int] = {}
+    for name, count in rows:  # the request table comes first, then the percentiles
+        found.setdefault(name, int(count))
+    return found
+
+
+def locust_rows(path: Path) -> dict[str, tuple[int, float]]:
+    """Locust's --csv stats: name -> (request count, average content size)."""
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    return {
+        row["Name"]: (int(row["Request Count"]), float(row["Average Content Size"])) for row in rows
+    }
 
 
 @needs_locust
