@@ -174,7 +174,6 @@ class ServerTls:
         self.context = server_context(profile)  # the listening one: it only picks
         first = self.certificates[0]
         self.context.load_cert_chain(first.cert, first.key)
-        self._held = first  # the certificate the listening context itself holds
         self.context.sni_callback = self._pick
         self._key = b""
         self._timer: asyncio.TimerHandle | None = None
@@ -194,13 +193,7 @@ class ServerTls:
         return self.certificates[0]
 
     def _pick(self, connection: Any, server_name: str | None, _listening: ssl.SSLContext) -> None:
-        chosen = self.choose(server_name)
-        # Switching contexts (SSL_set_SSL_CTX) copies the certificate state into the
-        # connection: skipped when the listening context already holds the chosen one (the
-        # usual case: one certificate, or the default one). After an in-place reload the
-        # certificates are new objects, so every handshake switches again, as it must.
-        if chosen is not self._held:
-            connection.context = chosen.context
+        connection.context = self.choose(server_name).context
 
     def reload(self) -> None:
         """Read the files again; raises TlsError and keeps the current set if one is bad."""
