@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
+from edge.cache.describe import HOP_BY_HOP
 from edge.cache.keys import CacheKey
 from edge.errors import UpstreamError
 
@@ -23,16 +24,8 @@ CONTENT_ENCODING_IDENTITY = {"Accept-Encoding": "identity"}
 # Request fields never forwarded on a fill: hop-by-hop (RFC 9110 7.6.1), framing, the ones the
 # edge answers itself (conditionals and ranges are answered from the whole stored object), and
 # the viewer's own telemetry (CMCD, CTA-5004), which never goes upstream.
-NOT_FORWARDED = frozenset(
+NOT_FORWARDED = HOP_BY_HOP | frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-authorization",
         "host",
         "content-length",
         "expect",
