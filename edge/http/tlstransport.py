@@ -31,7 +31,7 @@ from typing import Any
 log = logging.getLogger("edge.tls")
 
 ACCEPT_BATCH = 16  # connections accepted per readable event of the listening socket
-READ_SIZE = 64 * 1024  # bytes asked of OpenSSL per read (a record holds 16 KiB at most)
+READ_SIZE = 16 * 1024  # bytes asked of OpenSSL per read: a read returns one record, 16 KiB at most
 JOIN_MAX = 64 * 1024  # queued writes up to this much are joined into one SSL_write
 HIGH_WATER = 64 * 1024  # asyncio's default write buffer limits
 ACCEPT_PAUSE_S = 1.0  # out of descriptors: accepting waits this long (as asyncio does)
