@@ -274,7 +274,12 @@ class TlsTransport(asyncio.Transport):
         self._reading = True
         self._loop.add_reader(self._fd, self._read_ready)
         if self._sslobj.pending():
-            self._loop.call_soon(self._read_ready)
+            self._loop.call_soon(self._read_held)
+
+    def _read_held(self) -> None:
+        """What OpenSSL decrypted and kept while reading was paused."""
+        if self._reading and not self._closing:
+            self._read_ready()
 
     def is_reading(self) -> bool:
         return self._reading and not self._closing
@@ -324,7 +329,7 @@ class TlsTransport(asyncio.Transport):
             except Exception as exc:
                 self._fatal(exc, "resume_writing failed")
                 return
-        if self._closing and self._pending is None:
+        if self._closing and self._pending is None and not self._lost:
             self._shut_down()
 
     def _next_write(self) -> bytes | bytearray | memoryview | None:
