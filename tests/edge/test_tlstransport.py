@@ -314,3 +314,38 @@ async def _client_hello(pki: Pki) -> bytes:
     with contextlib.suppress(ssl.SSLWantReadError):
         client.do_handshake()
     return outgoing.read()
+
+
+async def test_a_stop_waits_for_a_handshake_under_way_and_answers_its_request(
+    served: Callable[..., Awaitable[Served]], pki: Pki
+) -> None:
+    """Accepted before the stop, its handshake ends after it: the first request is answered
+    (with Connection: close) and the stop waits for that rather than cutting it."""
+    edge = await served(Limits())
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = pki.client().wrap_bio(incoming, outgoing, server_hostname="localhost")
+    with contextlib.suppress(ssl.SSLWantReadError):
+        tls.do_handshake()
+    writer.write(outgoing.read())  # the ClientHello; the rest of the handshake waits
+    await asyncio.wait_for(Watched.accepted.wait(), 5)
+    stop = asyncio.ensure_future(edge.server.stop(grace_s=10))
+    await asyncio.sleep(0)  # the stop has begun: no more accepting
+    assert edge.server.stopping and not stop.done() and edge.server.handshaking
+    while True:  # the server's flight, then our Finished
+        incoming.write(await asyncio.wait_for(reader.read(65536), 5))
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            continue
+    tls.write(b"GET /p.m3u8 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    writer.write(outgoing.read())
+    got = b""
+    while b"#EXT-X-ENDLIST" not in got:
+        incoming.write(await asyncio.wait_for(reader.read(65536), 5))
+        with contextlib.suppress(ssl.SSLWantReadError):
+            got += tls.read(65536)
+    assert got.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection: close\r\n" in got
+    await asyncio.wait_for(stop, 5)
+    writer.close()
