@@ -20,6 +20,7 @@ from edge.http.messages import Answer, Handler, Request
 from edge.http.protocol import Connection, Limits
 from edge.http.seen import SeenHeads
 from edge.http.ticker import SecondTicker, Ticker
+from edge.http.tlstransport import TlsListener
 
 Refusals = Callable[[int, str], Answer]
 Rates = Callable[[str], float]
@@ -99,7 +100,7 @@ class HttpServer:
         self.stopping = False
         self.now = monotonic()
         self.date_line = b""
-        self._servers: list[asyncio.Server] = []
+        self._servers: list[asyncio.Server | TlsListener] = []
         self._changed: asyncio.Event | None = None  # set when a connection opens or closes
         self.tick()
 
@@ -116,35 +117,47 @@ class HttpServer:
         """Start accepting; returns the port (useful with port 0). With `tls`, connections
         are HTTPS; a handshake must end within the header timeout (a slowloris on the
         handshake is cut like one on the request head)."""
+        if tls is not None:
+            return self._listen_tls(host, port, backlog, sock, tls)
         loop = asyncio.get_running_loop()
-        handshake = self.limits.header_timeout
-        timeout = handshake if tls is not None and math.isfinite(handshake) else None
-        factory = self._accepted_tls if tls is not None else lambda: self.protocol(self)
+        factory = lambda: self.protocol(self)  # noqa: E731
         if sock is not None:
-            server = await loop.create_server(
-                factory,
-                sock=sock,
-                backlog=backlog,
-                ssl=tls,
-                ssl_handshake_timeout=timeout,
-            )
+            server = await loop.create_server(factory, sock=sock, backlog=backlog)
         else:
             server = await loop.create_server(
-                factory,
-                host,
-                port,
-                backlog=backlog,
-                reuse_address=True,
-                ssl=tls,
-                ssl_handshake_timeout=timeout,
+                factory, host, port, backlog=backlog, reuse_address=True
             )
         self._servers.append(server)
         return int(server.sockets[0].getsockname()[1])
+
+    def _listen_tls(
+        self, host: str, port: int, backlog: int, sock: socket.socket | None, tls: ssl.SSLContext
+    ) -> int:
+        """HTTPS on OpenSSL's socket BIO (edge/http/tlstransport.py)."""
+        if sock is None:
+            sock = socket.create_server((host, port), backlog=backlog)
+        else:
+            sock.listen(backlog)
+        handshake = self.limits.header_timeout
+        listener = TlsListener(
+            sock,
+            tls,
+            self._accepted_tls,
+            handshake_timeout=handshake if math.isfinite(handshake) else None,
+            failed=self._handshake_failed,
+        )
+        listener.start()
+        self._servers.append(listener)
+        return int(sock.getsockname()[1])
 
     def _accepted_tls(self) -> Connection:
         connection = self.protocol(self)
         self.handshaking[connection] = self.now
         return connection
+
+    def _handshake_failed(self, connection: asyncio.Protocol) -> None:
+        if self.handshaking.pop(connection, None) is not None:  # type: ignore[call-overload]
+            self._count_changed()
 
     async def stop(self, grace_s: float) -> None:
         """Stop accepting, let answers in progress finish (up to `grace_s`), then cut.

@@ -198,11 +198,15 @@ class AnswerWriter:
         """A dup of the socket for os.sendfile, kept for the connection; -1 where the bytes
         must go through the transport (TLS, or sendfile turned off).
 
-        Kernel TLS would keep sendfile for HTTPS: after the handshake, set TCP_ULP "tls" and
-        the TLS_TX key and sequence (OpenSSL 3 does this itself with SSL_OP_ENABLE_KTLS on a
-        socket BIO, but asyncio's TLS runs over memory BIOs, so the edge would export them),
-        then answer through this path. This machine has no kTLS (/proc/net/tls_stat), so
-        it is not built; the copy path below is what HTTPS uses."""
+        Kernel TLS would keep sendfile for HTTPS. HTTPS connections run OpenSSL on the socket
+        itself (edge/http/tlstransport.py), so OpenSSL 3 can hand the keys to the kernel on
+        its own: `ssl.OP_ENABLE_KTLS` on the context (0x8 in OpenSSL 3.0; Python 3.12 names
+        it), a kernel with the `tls` ULP and a cipher it offloads (AES-GCM). After the
+        handshake the socket encrypts what is written to it, and this path would take such a
+        connection (`BIO_get_ktls_send` says whether it happened; Python does not expose it,
+        so a probe or ctypes). This machine has no kTLS (/proc/net/tls_stat), so it is not
+        built; the copy path below is what HTTPS uses.
+        """
         if self._sock_fd < 0 and self.use_sendfile and not self.gone:
             transport = self.transport
             sock = transport.get_extra_info("socket")
