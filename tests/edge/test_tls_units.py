@@ -114,6 +114,15 @@ def test_two_workers_of_a_node_open_each_others_tickets(leaf: Leaf) -> None:
     assert not tickets.converse(other.context, phone, session).session_reused
 
 
+def test_a_certificate_reload_keeps_the_tickets_and_their_lifetime(leaf: Leaf) -> None:
+    tls, phone = rotating(leaf, Clock(time.time()), period_s=600), client(ssl.TLSVersion.TLSv1_3)
+    session = tickets.converse(tls.context, phone).session
+    tls.reload()  # new certificate contexts; tickets stay (OpenSSL uses the listening one)
+    again = tickets.converse(tls.context, phone, session)
+    assert again.session_reused and tls.tickets == "previous"
+    assert again.session is not None and again.session.ticket_lifetime_hint == 600
+
+
 def test_without_the_callback_only_the_current_key_is_installed(
     leaf: Leaf, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
