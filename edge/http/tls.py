@@ -251,6 +251,7 @@ class ServerTls:
         for context in contexts:
             tickets.Ring.detach(context)
         if self.tickets == "previous":
+            log.warning("no ticket key callback: only the current key is used")
             self.tickets = "current"
         self._install_current()
 
