@@ -20,7 +20,7 @@ Python's ssl module has no call for any of this. OpenSSL's ticket key callback
 an HMAC_CTX and an EVP_CIPHER_CTX to initialise) is set through ctypes on the `SSL_CTX *` that
 sits right after the object header of a Python `SSLContext` (CPython's `PySSLContext`).
 OpenSSL calls it inside the handshake, which _ssl runs with the GIL released; ctypes takes the
-GIL back for the few lines of Python below. `Ring.self_test` proves it on a handshake in memory
+GIL back for the few lines of Python below. `self_test` proves it on a handshake in memory
 before it is trusted; where it fails, `install` (only the current key, set with
 `SSL_CTRL_SET_TLSEXT_TICKET_KEYS`) is the fallback, and failing that OpenSSL's own random key
 per process (tickets resume only on the worker that issued them).
