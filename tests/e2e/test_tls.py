@@ -362,6 +362,7 @@ def test_a_ticket_from_the_last_period_resumes_on_another_worker(pki: Pki, tmp_p
             session = issued[version].session
             assert session is not None and session.ticket_lifetime_hint == period
             assert (reply.status, reply.resumed) == (200, True), version
+        assert "only the current key" not in node.log()  # both workers run the callback
 
 
 def renew(old: Leaf, fresh: Leaf) -> None:
