@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.e2e.conftest import CONTENT
 from tests.support.fuzz_requests import requests
-from tests.support.process import ROOT, Service, run_service
+from tests.support.process import SAMPLE_ORIGIN, Service, run_service
 
 pytestmark = pytest.mark.e2e
 SEED = int(os.environ.get("CLASSCAST_FUZZ_SEED", "20261127"))
@@ -124,10 +123,9 @@ async def fuzz(edges: list[Service]) -> FuzzRun:
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzRun]:
     logs = tmp_path_factory.mktemp("fuzz-logs")
-    origin_args = ["--content", str(CONTENT), "--schedule", str(ROOT / "config/schedule.toml")]
     keys = ["--sign-key", "fuzz-key-0123456789abcdef"]
     with (
-        run_service("origin", origin_args, logs / "origin.log") as origin,
+        run_service("origin", SAMPLE_ORIGIN, logs / "origin.log") as origin,
         run_service("edge", ["--upstream", origin.url], logs / "edge.log") as edge,
         run_service("edge", ["--upstream", origin.url, *keys], logs / "signed.log") as signed,
     ):

@@ -19,7 +19,7 @@ import pytest
 
 from edge.serve.signing import Token, sign
 from tests.e2e.conftest import CONTENT
-from tests.support.process import ROOT, Service, run_service
+from tests.support.process import ROOT, SAMPLE_ORIGIN, Service, run_service
 from tests.support.recording_upstream import Answer, RecordingUpstream, recording_upstream
 from tests.support.wait import until_sync
 
@@ -69,9 +69,8 @@ def cli_sign(path: str, *args: str) -> str:
 def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Signed]:
     logs = tmp_path_factory.mktemp("signed-logs")
     keys = ["--sign-key", NEW_KEY, "--sign-key", OLD_KEY]
-    origin_args = ["--content", str(CONTENT), "--schedule", str(ROOT / "config/schedule.toml")]
     with (
-        run_service("origin", origin_args, logs / "origin.log") as origin,
+        run_service("origin", SAMPLE_ORIGIN, logs / "origin.log") as origin,
         run_service("edge", ["--upstream", origin.url, *keys], logs / "edge.log") as edge,
         recording_upstream() as recorder,
         run_service("edge", ["--upstream", recorder.url, *keys], logs / "edge2.log") as second,

@@ -26,9 +26,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.conftest import CONTENT
 from tests.support.certs import Leaf, make_ca, make_leaf
-from tests.support.process import ROOT, run_service
+from tests.support.process import ROOT, SAMPLE_ORIGIN, run_service
 from tests.support.recording_upstream import Answer, recording_upstream
 from tests.support.wait import until_sync
 
@@ -521,8 +520,7 @@ LESSON = "/vod/math-fractions/"
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is installed by scripts/setup")
 def test_ffmpeg_plays_a_signed_lesson_over_https(pki: Pki, tmp_path: Path) -> None:
-    origin_args = ["--content", str(CONTENT), "--schedule", str(ROOT / "config/schedule.toml")]
-    with run_service("origin", origin_args, tmp_path / "origin.log") as origin:
+    with run_service("origin", SAMPLE_ORIGIN, tmp_path / "origin.log") as origin:
         flags = [*FOUR, *pki.flags(), "--upstream", origin.url, "--sign-key", SIGN_KEY]
         with edge(tmp_path, *flags, workers=2) as node:
             url = node.url("https")

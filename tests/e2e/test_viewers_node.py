@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.process import ROOT, run_service
+from tests.support.process import ROOT, origin_and_edge
 
 pytestmark = pytest.mark.e2e
 TOKEN = "viewers-admin-token"
@@ -66,19 +66,9 @@ def harness(edge: str, channel: str, mix: str, report: Path) -> subprocess.Popen
 
 
 def test_the_edge_counts_harness_viewers_per_channel(tmp_path: Path) -> None:
-    schedule = ROOT / "config" / "schedule.toml"
-    origin_args = ["--content", str(ROOT / "content"), "--schedule", str(schedule)]
-    edge_args = ["--cache-dir", str(tmp_path / "cache"), "--workers", "2", "--no-access-log"]
-    edge_args += ["--viewer-window-targets", str(WINDOW_TARGETS), "--rate-per-client", "0"]
-    with (
-        run_service("origin", origin_args, tmp_path / "origin.log") as origin,
-        run_service(
-            "edge",
-            ["--upstream", origin.url, *edge_args],
-            tmp_path / "edge.log",
-            {"CLASSCAST_EDGE_ADMIN_TOKEN": TOKEN},
-        ) as edge,
-    ):
+    edge_args = ["--workers", "2", "--no-access-log", "--rate-per-client", "0"]
+    edge_args += ["--viewer-window-targets", str(WINDOW_TARGETS)]
+    with origin_and_edge(tmp_path, edge_args, {"CLASSCAST_EDGE_ADMIN_TOKEN": TOKEN}) as (_, edge):
         runs = [
             harness(edge.url, "grade-5", "stb=1", tmp_path / "stb"),
             harness(edge.url, "grade-10", "phone=1", tmp_path / "phone"),

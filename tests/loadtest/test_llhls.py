@@ -16,7 +16,7 @@ from loadtest.models.actions import Fetch, Response, Wait
 from loadtest.models.llhls import LowLatencySession, Position, blocking_url, start_position
 from loadtest.models.session import SessionSettings
 from tests.support.llplaylists import playlist
-from tests.support.process import ROOT, run_service
+from tests.support.process import origin_and_edge
 
 BASE = "http://edge.test/live/ch/360p/index.m3u8"
 MASTER = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=500000\n360p/index.m3u8\n"
@@ -95,16 +95,7 @@ def test_latency_is_wall_clock_minus_the_pdt_of_what_plays() -> None:
 
 @pytest.mark.e2e
 def test_ll_run_through_origin_and_edge_measures_latency(tmp_path: Path) -> None:
-    schedule = ROOT / "config" / "schedule.toml"
-    origin_args = ["--content", str(ROOT / "content"), "--schedule", str(schedule)]
-    with (
-        run_service("origin", origin_args, tmp_path / "origin.log") as origin,
-        run_service(
-            "edge",
-            ["--upstream", origin.url, "--cache-dir", str(tmp_path / "cache")],
-            tmp_path / "edge.log",
-        ) as edge,
-    ):
+    with origin_and_edge(tmp_path) as (_, edge):
         code = main(
             [
                 "run",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from loadtest.__main__ import main
-from tests.support.process import ROOT, run_service
+from tests.support.process import ROOT, origin_and_edge
 
 pytestmark = [
     pytest.mark.e2e,
@@ -35,16 +35,7 @@ def origin_stats(base: str) -> dict[str, int]:
 
 
 def test_live_run_through_the_real_edge(tmp_path: Path) -> None:
-    schedule = ROOT / "config" / "schedule.toml"
-    origin_args = ["--content", str(ROOT / "content"), "--schedule", str(schedule)]
-    with (
-        run_service("origin", origin_args, tmp_path / "origin.log") as origin,
-        run_service(
-            "edge",
-            ["--upstream", origin.url, "--cache-dir", str(tmp_path / "cache")],
-            tmp_path / "edge.log",
-        ) as edge,
-    ):
+    with origin_and_edge(tmp_path) as (origin, edge):
         before = edge_requests(edge.url)
         code = main(
             [

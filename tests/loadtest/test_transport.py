@@ -24,7 +24,7 @@ from loadtest.errors import TransportError
 from loadtest.playlist import parse_master
 from loadtest.transport import MAX_REDIRECTS, HttpClient, ViewerConnections
 from tests.loadtest.fake_hls import FakeHls, serve_in_thread
-from tests.support.process import ROOT, free_port, run_service, stop, wait_ready
+from tests.support.process import ROOT, free_port, origin_and_edge, stop, wait_ready
 
 T = TypeVar("T")
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -380,7 +380,6 @@ def lesson_segment(rendition: str, name: str) -> bytes:
 
 @pytest.mark.e2e
 def test_against_the_edge_process(tmp_path: Path) -> None:
-    origin_args = ["--content", str(ROOT / "content")]
 
     async def scenario(base: str) -> None:
         async with using() as (client, viewer):
@@ -396,14 +395,7 @@ def test_against_the_edge_process(tmp_path: Path) -> None:
             assert (again.size, again.cache) == (expected, "HIT")
             assert client.connections_opened == 1
 
-    with (
-        run_service("origin", origin_args, tmp_path / "origin.log") as origin,
-        run_service(
-            "edge",
-            ["--upstream", origin.url, "--cache-dir", str(tmp_path / "cache")],
-            tmp_path / "edge.log",
-        ) as edge,
-    ):
+    with origin_and_edge(tmp_path) as (_, edge):
         run(scenario(edge.url))
 
 

@@ -17,6 +17,13 @@ from tests.support.wait import until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 20.0
+# The origin on the bundled sample library and the shipped timetable, as `./scripts/run` starts it.
+SAMPLE_ORIGIN = [
+    "--content",
+    str(ROOT / "content"),
+    "--schedule",
+    str(ROOT / "config/schedule.toml"),
+]
 
 
 def free_port() -> int:
@@ -71,6 +78,24 @@ def run_service(
         yield Service(process, url, log_path)
     finally:
         stop(process)
+
+
+@contextlib.contextmanager
+def origin_and_edge(
+    logs: Path, edge_args: list[str] | None = None, edge_env: Mapping[str, str] | None = None
+) -> Iterator[tuple[Service, Service]]:
+    """The sample origin and an edge in front of it, logging into `logs`. The edge caches in
+    `logs/cache` unless `edge_args` names a --cache-dir."""
+    edge_args = list(edge_args or [])
+    if "--cache-dir" not in edge_args:
+        edge_args += ["--cache-dir", str(logs / "cache")]
+    with (
+        run_service("origin", SAMPLE_ORIGIN, logs / "origin.log") as origin,
+        run_service(
+            "edge", ["--upstream", origin.url, *edge_args], logs / "edge.log", edge_env
+        ) as edge,
+    ):
+        yield origin, edge
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
