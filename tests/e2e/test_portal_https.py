@@ -20,10 +20,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Error, Playwright, sync_playwright
 
-from tests.e2e.conftest import CONTENT
 from tests.e2e.test_portal_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, TIMEOUT_MS
 from tests.support.certs import make_ca, make_leaf
-from tests.support.process import ROOT, Service, free_port, run_service
+from tests.support.process import Service, free_port, origin_and_edge
 
 pytestmark = pytest.mark.e2e
 
@@ -40,14 +39,10 @@ def https_edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsEdge]:
     work = tmp_path_factory.mktemp("https-portal")
     ca = make_ca(work / "pki")
     leaf = make_leaf(ca, work / "pki", "edge", 1)  # localhost, 127.0.0.1, ::1
-    origin_args = ["--content", str(CONTENT), "--schedule", str(ROOT / "config/schedule.toml")]
-    with run_service("origin", origin_args, work / "origin.log") as origin:
-        port = free_port()
-        edge_args = ["--upstream", origin.url, "--cache-dir", str(work / "cache")]
-        edge_args += ["--tls-port", str(port), "--tls-cert", str(leaf.cert)]
-        edge_args += ["--tls-key", str(leaf.key)]
-        with run_service("edge", edge_args, work / "edge.log") as edge:
-            yield HttpsEdge(f"https://127.0.0.1:{port}", ca, edge)
+    port = free_port()
+    edge_args = ["--tls-port", str(port), "--tls-cert", str(leaf.cert), "--tls-key", str(leaf.key)]
+    with origin_and_edge(work, edge_args) as (_origin, edge):
+        yield HttpsEdge(f"https://127.0.0.1:{port}", ca, edge)
 
 
 def trusting_home(home: Path, ca: Path) -> Path:
