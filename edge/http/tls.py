@@ -169,7 +169,10 @@ class ServerTls:
         self.clock = clock
         self.ticket_secret = ticket_secret or secrets.token_bytes(32)
         self.ticket_rotate_s = ticket_rotate_s
-        self.shared_tickets = False  # every context holds the node's ticket key
+        # "previous": the current key seals, the previous one still opens (tickets.Ring);
+        # "current": only the current key (the fallback); "process": OpenSSL's own per process
+        self.tickets: Literal["previous", "current", "process", "off"] = "previous"
+        self.ring = tickets.Ring()
         self.certificates = load_certificates(certs, keys, profile, clock())
         self.context = server_context(profile)  # the listening one: it only picks
         first = self.certificates[0]
@@ -178,6 +181,11 @@ class ServerTls:
         self._key = b""
         self._timer: asyncio.TimerHandle | None = None
         self.rotate()
+        self._set_up_tickets()
+        if self.tickets == "previous" and not tickets.self_test(self.context, self.ring):
+            log.warning("ticket key callback failed its test: only the current key is used")
+            self.tickets = "current"
+            self._set_up_tickets()
 
     @property
     def serials(self) -> list[str]:
@@ -199,20 +207,20 @@ class ServerTls:
         """Read the files again; raises TlsError and keeps the current set if one is bad."""
         fresh = load_certificates(self.certs, self.keys, self.profile, self.clock())
         self.certificates = fresh
-        self._install(self._key)
+        self._set_up_tickets()
         log.info("certificates reloaded", extra={"serials": self.serials})
 
     def rotate(self) -> float:
-        """Install the current period's ticket key; returns seconds until the next one."""
+        """Take the current period's ticket key (the previous one still opens tickets);
+        returns seconds until the next period."""
         if not self.ticket_rotate_s:
-            for context in self._contexts():
-                context.options |= ssl.OP_NO_TICKET
             return float("inf")
         now = self.clock()
-        self._key = tickets.ticket_key(
-            self.ticket_secret, tickets.period_of(now, self.ticket_rotate_s)
-        )
-        self._install(self._key)
+        period = tickets.period_of(now, self.ticket_rotate_s)
+        self._key = tickets.ticket_key(self.ticket_secret, period)
+        self.ring.set(self._key, tickets.ticket_key(self.ticket_secret, period - 1))
+        if self.tickets == "current":
+            self._install_current()
         return tickets.seconds_to_next(now, self.ticket_rotate_s)
 
     def start_rotation(self) -> None:
@@ -225,9 +233,34 @@ class ServerTls:
         if self._timer is not None:
             self._timer.cancel()
 
-    def _install(self, key: bytes) -> None:
-        if key:
-            self.shared_tickets = all([tickets.install(c, key) for c in self._contexts()])
+    def _set_up_tickets(self) -> None:
+        """Every context (the listening one and those SNI switches to) seals and opens
+        tickets alike; the session timeout, sent as the ticket lifetime hint, is one period:
+        what a ticket is accepted for (tickets.py)."""
+        contexts = self._contexts()
+        if not self.ticket_rotate_s:
+            self.tickets = "off"
+            for context in contexts:
+                context.options |= ssl.OP_NO_TICKET
+            return
+        lifetime = max(1, math.ceil(self.ticket_rotate_s))
+        for context in contexts:
+            tickets.set_lifetime(context, lifetime)
+        if self.tickets == "previous" and all([self.ring.attach(c) for c in contexts]):
+            return
+        for context in contexts:
+            tickets.Ring.detach(context)
+        if self.tickets == "previous":
+            log.warning("no ticket key callback: only the current key is used")
+            self.tickets = "current"
+        self._install_current()
+
+    def _install_current(self) -> None:
+        if self.tickets != "current":
+            return
+        if not all([tickets.install(c, self._key) for c in self._contexts()]):
+            log.warning("session tickets resume only on the worker that issued them")
+            self.tickets = "process"
 
     def _contexts(self) -> list[ssl.SSLContext]:
         return [self.context, *(certificate.context for certificate in self.certificates)]

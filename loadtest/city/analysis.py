@@ -35,6 +35,7 @@ def edge_counters(metrics: Mapping[str, float]) -> dict[str, float]:
         "prefetches": metrics.get("classcast_edge_prefetches_total", 0.0),
         "upstream_errors": metrics.get("classcast_edge_upstream_errors_total", 0.0),
         "upstream_attempt_errors": metrics.get("classcast_edge_upstream_attempt_errors", 0.0),
+        "tls_connections": metrics.get("classcast_edge_tls_connections", 0.0),
     }
 
 

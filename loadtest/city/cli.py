@@ -32,6 +32,9 @@ def add_parser(commands: argparse._SubParsersAction[Any]) -> None:
     city.add_argument("--mix", default=DEFAULTS.mix)
     city.add_argument("--report", default=str(DEFAULTS.report_dir), help="directory")
     city.add_argument("--prometheus", action="store_true", help="run Prometheus, chart from it")
+    city.add_argument(
+        "--tls", action="store_true", help="edges reach the shields over HTTPS (a CA of the run)"
+    )
     city.add_argument("--shield-config", default=str(DEFAULTS.shield_config))
     city.add_argument("--edge-config", default=str(DEFAULTS.edge_config))
 
@@ -51,6 +54,7 @@ def settings_from(args: argparse.Namespace) -> CitySettings:
             channel=args.channel,
             mix=args.mix,
             prometheus=args.prometheus,
+            tls=args.tls,
             shield_config=Path(args.shield_config),
             edge_config=Path(args.edge_config),
         )

@@ -25,8 +25,8 @@ def picture(summary: dict[str, Any]) -> str:
     return (
         f"viewers x{s['viewers']} on {s['viewer_hosts']} {s['access']} viewer hosts\n"
         f"   |  (nearest edge)\n"
-        f"edge x{s['edges']}  --rendezvous hash per object-->  shield x{s['shields']}"
-        f"  -->  origin\n"
+        f"edge x{s['edges']}  --rendezvous hash per object"
+        f"{', HTTPS' if s.get('tls') else ''}-->  shield x{s['shields']}  -->  origin\n"
         f"all on one bridge in namespace <prefix>sw; addresses 198.18.0.0/16 (RFC 2544)"
     )
 

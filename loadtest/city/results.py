@@ -54,6 +54,7 @@ def summarise(
         requests = final[f"{tier}.requests"]
         tiers[tier]["hit_ratio"] = round(final[f"{tier}.hits"] / requests, 4) if requests else 0.0
         tiers[tier]["prefetches"] = final[f"{tier}.prefetches"]
+        tiers[tier]["tls_connections"] = final.get(f"{tier}.tls_connections", 0.0)
     summary: dict[str, Any] = {
         "settings": {
             "shields": s.shields,
@@ -68,6 +69,7 @@ def summarise(
             "mix": s.mix,
             "shield_config": str(s.shield_config),
             "prometheus": s.prometheus,
+            "tls": s.tls,
         },
         "topology": [
             {
@@ -229,6 +231,16 @@ def checks(summary: dict[str, Any]) -> list[dict[str, Any]]:
                 "after the kill, no segment fetched more than once per surviving shield",
                 killed["max_fetches_after"] <= killed["surviving_shields"],
                 f"max {killed['max_fetches_after']} with {killed['surviving_shields']} surviving",
+            )
+        )
+    if summary["settings"].get("tls"):
+        handshakes = summary["tiers"]["shield"]["tls_connections"]
+        edges = summary["settings"]["edges"]
+        found.append(
+            _check(
+                "the edges reached the shields over verified TLS",
+                handshakes >= edges and summary["requests_by_tier"]["shield"] > 0,
+                f"{handshakes:g} TLS connections accepted by the shields from {edges} edges",
             )
         )
     stalls = sum(cohort["rebuffers"] for cohort in qoe.values())

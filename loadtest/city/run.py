@@ -17,16 +17,17 @@ from typing import Any
 
 import orjson
 
-from loadtest.city import analysis, netns, prom
+from loadtest.city import analysis, netns, pki, prom
 from loadtest.city.inside import NamespaceHttp
 from loadtest.city.processes import ROOT, Process, python, start, wait_ready
 from loadtest.city.settings import CitySettings
-from loadtest.city.topology import City, Host, build_city, viewer_groups
+from loadtest.city.topology import TLS_PORT, City, Host, build_city, viewer_groups
 from loadtest.errors import LoadtestError
 
 Say = Callable[[str], None]
 CONTROL_PATHS = frozenset({"/_stats", "/_stats/reset", "/healthz", "/readyz", "/metrics"})
 HARNESS_GRACE_S = 60.0
+COUNTERS = ("requests", "hits", "bytes_sent", "upstream_errors", "prefetches", "tls_connections")
 STOP_TIMEOUT_S = 8.0  # the harness's own start-up and drain, beyond --duration
 
 
@@ -100,19 +101,20 @@ class CityRun:
                 str(ROOT / "config/schedule.toml"),
             ),
         )
+        shield_flags, parents, edge_flags = self._tiers_link()
         for shield in city.shields:
             self._service(
                 shield,
                 self._edge_command(
                     shield, self.settings.shield_config, [origin.url], work / shield.name
-                ),
+                )
+                + shield_flags[shield.name],
             )
         for edge in city.edges:
             self._service(
                 edge,
-                self._edge_command(
-                    edge, self.settings.edge_config, [s.url for s in city.shields], work / edge.name
-                ),
+                self._edge_command(edge, self.settings.edge_config, parents, work / edge.name)
+                + edge_flags,
             )
         for host in (origin, *city.shields, *city.edges):
             wait_ready(self.services[host.name], self._http(), host.url + "/healthz")
@@ -127,6 +129,21 @@ class CityRun:
             )
             self.services["prometheus"] = process
             wait_ready(process, self._http(), prom.base_url(city) + "/-/ready")
+
+    def _tiers_link(self) -> tuple[dict[str, list[str]], list[str], list[str]]:
+        """Each shield's extra flags, the edges' parents and extra flags: plain HTTP, or with
+        --tls an HTTPS listener per shield (a certificate for its address, from a CA made for
+        the run) and edges that verify it against that CA."""
+        shields = self.city.shields
+        if not self.settings.tls:
+            return {s.name: [] for s in shields}, [s.url for s in shields], []
+        ca = pki.make_ca(self.work / "pki")
+        flags = {}
+        for shield in shields:
+            pair = pki.make_leaf(ca, shield.name, shield.address)
+            flags[shield.name] = ["--tls-port", str(TLS_PORT)]
+            flags[shield.name] += ["--tls-cert", str(pair.cert), "--tls-key", str(pair.key)]
+        return flags, [s.tls_url for s in shields], ["--upstream-ca", str(ca)]
 
     def _edge_command(
         self, host: Host, config: Path, upstreams: list[str], cache: Path
@@ -252,7 +269,7 @@ class CityRun:
             row[f"{tier}.tx_bytes"] = sum(self._sent(h) for h in hosts)
             row[f"{tier}.cpu_s"] = sum(self._cpu(h.name) for h in hosts)
             if tier in ("shield", "edge"):
-                for key in ("requests", "hits", "bytes_sent", "upstream_errors", "prefetches"):
+                for key in COUNTERS:
                     row[f"{tier}.{key}"] = sum(
                         self.last.get(h.name, {}).get(key, 0.0) for h in hosts
                     )

@@ -28,6 +28,7 @@ class CitySettings:
     channel: str = "grade-10"
     mix: str = "stb=0.8,phone=0.2"
     prometheus: bool = False
+    tls: bool = False  # edges reach the shields over HTTPS, verified against the run's CA
     shield_config: Path = ROOT / "config" / "shield.toml"
     edge_config: Path = ROOT / "config" / "edge.toml"
     sample_interval_s: float = 2.0

@@ -14,6 +14,7 @@ SUBNET_PREFIX = 16
 ROLE_OCTET: dict[Role, int] = {"origin": 0, "ops": 0, "shield": 1, "edge": 2, "viewers": 3}
 ORIGIN_PORT = 8080
 EDGE_PORT = 8081
+TLS_PORT = 8443  # shields' HTTPS listener (city --tls)
 PROMETHEUS_PORT = 9090
 
 
@@ -35,6 +36,10 @@ class Host:
     @property
     def url(self) -> str:
         return f"http://{self.address}:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"https://{self.address}:{TLS_PORT}"
 
     @property
     def node_id(self) -> str:

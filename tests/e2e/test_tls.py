@@ -333,6 +333,37 @@ def test_a_session_resumes_on_another_worker(
         until_sync(lambda: '"resumed":true' in node.log(), 5, "the resumption logged")
 
 
+def test_a_ticket_from_the_last_period_resumes_on_another_worker(pki: Pki, tmp_path: Path) -> None:
+    """Keys rotate every PERIOD s; a ticket issued late in period N still resumes early in
+    N+1 on the other worker (the previous key still opens it), and its lifetime hint says
+    one period. Period N+2 (the key gone) is tests/edge/test_tls_units.py's, with a clock
+    the test moves: here a ticket that old has also outlived its hint."""
+    period = 4.0
+    clients = {v: pki.client() for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)}
+    for version, client in clients.items():
+        client.maximum_version = version
+    flags = ["--tls-ticket-rotate-s", str(period)]
+    with edge(tmp_path, *FOUR, *pki.flags(), *flags, workers=2) as node:
+        url = node.url("https")
+        first, second = node.workers
+        until_sync(lambda: 2.0 <= time.time() % period < 2.5, period + 1, "late in a period")
+        issued_in = time.time() // period
+        with only(node, first):
+            issued = {v: get(url, client) for v, client in clients.items()}
+        until_sync(lambda: time.time() % period >= 0.5 and time.time() // period > issued_in,
+                   period, "early in the next period")  # fmt: skip
+        assert time.time() // period == issued_in + 1  # the rotation happened in between
+        with only(node, second):
+            again = {
+                v: get(url, client, session=issued[v].session) for v, client in clients.items()
+            }
+        for version, reply in again.items():
+            session = issued[version].session
+            assert session is not None and session.ticket_lifetime_hint == period
+            assert (reply.status, reply.resumed) == (200, True), version
+        assert "only the current key" not in node.log()  # both workers run the callback
+
+
 def renew(old: Leaf, fresh: Leaf) -> None:
     """Put `fresh` in `old`'s files, each replaced at once (as certbot's deploy does)."""
     for source, target in ((fresh.cert, old.cert), (fresh.key, old.key)):

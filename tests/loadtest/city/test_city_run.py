@@ -1,6 +1,7 @@
 """The city on real namespaces: 1 origin, 2 shields, 3 edges, 2 viewer hosts, 300 viewers for
-60 s, shield-0 killed at 30 s, Prometheus on. Bounded (the run has 170 s; the namespaces are
-removed even when it fails), and serialised with other load runs on /tmp/classcast-load.lock."""
+60 s, shield-0 killed at 30 s, Prometheus on; and a smaller one with the shields over TLS.
+Bounded (the run has 170 s; the namespaces are removed even when it fails), and serialised with
+other load runs on /tmp/classcast-load.lock."""
 
 from __future__ import annotations
 
@@ -166,6 +167,7 @@ def test_the_report_has_tiers_requests_and_prometheus_charts(city: dict[str, Any
     for tier in ("origin", "shield", "edge"):
         assert city["tiers"][tier]["cpu_s"] > 0 and city["tiers"][tier]["egress_bytes"] > 0
     assert city["tiers"]["edge"]["hit_ratio"] > 0.99
+    assert city["tiers"]["shield"]["tls_connections"] == 0  # plain HTTP between the tiers
     node_ids = [h["node_id"] for h in city["topology"] if h["node_id"]]
     assert len(node_ids) == len(set(node_ids)) == 5
     assert city["links"]["delayed"] is False or "netem" in city["links"]["note"]
@@ -174,6 +176,30 @@ def test_the_report_has_tiers_requests_and_prometheus_charts(city: dict[str, Any
     assert max(v for _, v in prometheus["egress_mbit"]["edge"]) > 1
     assert "Hit ratio by tier (Prometheus)" in city["_html"]
     assert "Egress by tier, bodies (Prometheus" in city["_html"]
+
+
+def test_shields_reached_over_tls_still_cost_the_origin_one_fetch_per_segment(
+    tmp_path: Path,
+) -> None:
+    """city --tls: every shield serves HTTPS with a certificate of a CA made for the run, the
+    edges' parents are https:// URLs verified against that CA (a smaller city, 30 s)."""
+    with load_lock():
+        result, _ = run_city(
+            tmp_path,
+            *("--shields", "2", "--edges", "3", "--viewer-hosts", "2"),
+            *("--viewers", "60", "--duration", "30", "--ramp", "2", "--tls"),
+        )
+    assert (tmp_path / "summary.json").is_file(), result.stdout
+    summary: dict[str, Any] = orjson.loads((tmp_path / "summary.json").read_bytes())
+    up = summary["origin"]["all_shields_up"]
+    assert up["distinct_segments"] >= 4 and up["max_fetches"] == 1, result.stdout
+    shield, final = summary["tiers"]["shield"], summary["timeline"][-1]
+    assert shield["tls_connections"] >= 3 and final["shield.requests"] > 0  # each edge, reused
+    assert final["edge.upstream_errors"] == 0
+    assert sum(c["rebuffers"] + c["start_failures"] for c in summary["qoe"].values()) == 0
+    verdicts = {check["check"]: check["passed"] for check in summary["checks"]}
+    assert verdicts["the edges reached the shields over verified TLS"], summary["checks"]
+    assert "per object, HTTPS--&gt;" in (tmp_path / "report.html").read_text()  # the picture
 
 
 def test_a_stale_namespace_of_a_dead_run_is_removed() -> None:
