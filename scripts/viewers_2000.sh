@@ -21,6 +21,10 @@ $P -m loadtest run --target "$E_URL/live/grade-5/master.m3u8,$E_URL/live/grade-8
   --phone-bandwidth walk=600,150,3000 --no-progress --report $T/report || true
 $P - <<PY
 import json; s=json.load(open("$T/report/summary.json")); print(json.dumps(s["edge_audience"], indent=1)); print("generator bound:", s["generator"]["bound"])
+rows = s["edge_audience"]["contents"].values()
+total = lambda k: sum(r[k] or 0 for r in rows)
+print(f"rebuffers: phones {total('harness_rebuffers')}, reportable by CMCD {total('harness_rebuffers_reportable')},"
+      f" edge stalls {total('edge_stalls'):g}; set-top boxes (no CMCD) {total('harness_rebuffers_no_cmcd')}")
 PY
 t0=$(date +%s.%N)
 for i in $(seq 1 30); do
