@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadtest import audience
 from loadtest.city import analysis
 from loadtest.city.processes import ROOT
 from loadtest.city.run import CityRun, ladder_kbps
@@ -100,6 +101,7 @@ def summarise(
             "shield": final["shield.requests"],
             "origin": sum(origin.values()),
         },
+        "edge_audience": _audience(harness),
         "origin": per_segment,
         "origin_fetchers": analysis.duplicate_report(analysis.fetchers_by_segment(fetches))
         | {"repeated": analysis.repeated_fetches(fetches, run.started_wall)},
@@ -111,6 +113,16 @@ def summarise(
     summary["checks"] = checks(summary)
     summary["passed"] = all(check["passed"] for check in summary["checks"])
     return summary
+
+
+def _audience(harness: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Issue 19 city-wide: the viewers' truth summed beside the edges' viewers and stalls summed
+    (each group's harness read its own edge's /metrics; loadtest/audience.py)."""
+    by_edge: dict[str, list[dict[str, Any]]] = {}
+    for name, summary in sorted(harness.items()):
+        edge = name.rpartition("-via-")[2]
+        by_edge.setdefault(edge, []).append(summary.get("edge_audience") or {})
+    return audience.summed(by_edge)
 
 
 def served_ladder_kbps(segments: list[str]) -> tuple[float, ...]:
@@ -240,6 +252,9 @@ def checks(summary: dict[str, Any]) -> list[dict[str, Any]]:
             f"{stalls:g} stalls, {failures:g} start failures",
         )
     )
+    seen = summary["edge_audience"]
+    if seen["said"]:
+        found.extend(_check(*verdict) for verdict in audience.verdicts(seen))
     for key, label in (("edge_egress_gbps", "edge egress"), ("origin_rps", "origin request rate")):
         figures = plan[key]
         found.append(
