@@ -9,7 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadtest.city import analysis, prom
+from loadtest import audience
+from loadtest.city import analysis, prom, results
 from loadtest.city.shaping import burst_bytes, qdisc_commands, shape_for
 from loadtest.city.topology import build_city, viewer_groups
 from loadtest.config import parse_mix
@@ -243,3 +244,27 @@ def test_the_city_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     jobs = {job["job_name"]: job for job in orjson.loads(path.read_bytes())["scrape_configs"]}
     assert jobs["shield"]["static_configs"][0]["targets"] == ["198.18.1.1:8081", "198.18.1.2:8081"]
     assert len(jobs["edge"]["static_configs"][0]["targets"]) == 3
+
+
+def test_the_city_sums_each_edge_once_and_shows_why_viewer_counts_are_not_checked() -> None:
+    def group(phones: int, stbs: int, edge_viewers: float) -> dict[str, object]:
+        stalls = {"live/grade-10": {"rebuffers": 2, "told": 2, "merged": 0, "after_last": 0}}
+        stalls["live/grade-10"] |= {"lost": 0, "no_cmcd": 1}
+        truth = {"live/grade-10": {"all": phones + stbs, "phone": phones, "stb": stbs}}
+        probe = {"viewers": {"live/grade-10": edge_viewers}, "stalls": {}}
+        after = {"viewers": {}, "stalls": {"live/grade-10": 4.0}}
+        return {"edge_audience": audience.compare(truth, stalls, probe, None, after)}
+
+    # edge-0 behind both viewer hosts (its /metrics read by both), edge-1 behind one
+    harness = {
+        "viewers-0-via-edge-0": group(10, 40, 22.0),
+        "viewers-1-via-edge-0": group(10, 40, 22.0),
+        "viewers-0-via-edge-1": group(5, 20, 6.0),
+    }
+    seen = results._audience(harness)
+    row = seen["contents"]["live/grade-10"]
+    assert (row["harness_viewers"], row["edge_viewers"]) == (125, 28.0)
+    assert (row["harness_rebuffers_reportable"], row["edge_stalls"]) == (6, 8.0)
+    [viewers] = seen["viewers"]
+    assert not viewers["passed"] and "edge 28, harness 125" in viewers["detail"]
+    assert "one address" in seen["viewers_note"]
