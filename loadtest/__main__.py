@@ -84,6 +84,7 @@ def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
         "phone_bandwidth": args.phone_bandwidth,
         "progress": False if args.no_progress else None,
         "insecure": True if args.insecure else None,
+        "homes": args.homes,
     }
     config = from_sources(file_values, overrides, path)
     rules = [parse_threshold(text) for text in config.thresholds]

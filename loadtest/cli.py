@@ -39,6 +39,7 @@ def build_parser() -> Parser:
     run.add_argument(
         "--insecure", action="store_true", help="https: do not verify the certificate (self-signed)"
     )
+    run.add_argument("--homes", help="set-top boxes' source addresses, e.g. 198.18.64.0/20")
     merge = commands.add_parser("merge", help="merge the reports of several runs into one")
     merge.add_argument("runs", nargs="+", metavar="DIR", help="report directories of the runs")
     merge.add_argument("--report", required=True, help="directory for the merged report")

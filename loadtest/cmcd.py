@@ -1,7 +1,8 @@
 """CMCD (CTA-5004) as hls.js sends it: one `CMCD=` query argument, keys in alphabetical order,
 values rounded as the spec asks (bl to 100 ms, mtp to 100 kbps). Pure: the phone model says what
-it knows, this writes the argument. `bs` is sent once per rebuffer event, on the first request
-after the stall began (hls.js keeps a "starved" flag and clears it once sent)."""
+it knows, this writes the argument. `bs` goes on the first segment request after a stall began,
+never on a playlist request (hls.js keeps one "starved" flag and clears it once sent on a video
+or init segment request: two stalls between two segment requests are one `bs`)."""
 
 from __future__ import annotations
 

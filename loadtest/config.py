@@ -7,6 +7,7 @@ that into one line and exit status 2.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -77,6 +78,9 @@ class RunConfig:
     seed: int = 1
     progress: bool = True
     insecure: bool = False  # https targets: skip certificate checks (a self-signed edge)
+    # set-top boxes' own source addresses (homes), e.g. 198.18.64.0/20 ("": on a loopback
+    # target each box takes its own 127.x.y.z, else the machine's address)
+    homes: str = ""
     session: SessionSettings = field(default_factory=SessionSettings)
     limits: Limits = field(default_factory=Limits)
 
@@ -133,4 +137,11 @@ def validate(config: RunConfig) -> RunConfig:
         if not holds:
             raise ConfigError.for_key(key, problem)
     make_profile(config.phone_bandwidth, seed=0)  # raises ConfigError on a bad spec
+    if config.homes:
+        try:
+            ipaddress.ip_network(config.homes)
+        except ValueError:
+            raise ConfigError.for_key(
+                "homes", f"expected a network, e.g. 198.18.64.0/20: {config.homes!r}"
+            ) from None
     return config

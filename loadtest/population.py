@@ -43,9 +43,13 @@ def target_of_viewer(config: RunConfig, index: int) -> str:
     return targets[index % len(targets)].strip()
 
 
-def home_address(index: int, target: str) -> str:
-    """A set-top box's home address: on loopback each box has its own 127.x.y.z (from
-    127.1.0.1), as homes would; towards another host, the machine's own address ("")."""
+def home_address(index: int, target: str, homes: str = "") -> str:
+    """A set-top box's home address: one of `homes` (a network the machine answers for: the
+    city's viewer hosts), else on loopback each box has its own 127.x.y.z (from 127.1.0.1), as
+    homes would; towards another host, the machine's own address ("")."""
+    if homes:
+        network = ipaddress.ip_network(homes)
+        return str(network[1 + index % (network.num_addresses - 2)])
     host = urlsplit(target).hostname or ""
     try:
         if not ipaddress.ip_address(host).is_loopback or ":" in host:
@@ -71,5 +75,5 @@ def make_viewer(
         wall_offset = time.time() - time.monotonic()
         return LowLatencySession(target, now, config.stb_rendition, config.session, wall_offset)
     box = make_set_top_box(target, now, config.stb_rendition, config.session)
-    box.source = home_address(index, target)
+    box.source = home_address(index, target, config.homes)
     return box

@@ -9,7 +9,6 @@ import multiprocessing
 import queue
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,6 @@ import uvloop
 from classcast.clock import Clock
 from loadtest import audience
 from loadtest.client import Fetcher, StopSignal, play
-from loadtest.cmcd import content_of
 from loadtest.config import RunConfig
 from loadtest.errors import LoadtestError
 from loadtest.metrics import Recorder, RunStats
@@ -82,7 +80,7 @@ class Worker:
         self.clock: Clock = time.monotonic
         self.slots: list[Slot] = []
         self.stop = StopSignal()
-        self.rebuffers: Counter[str] = Counter()  # phones' rebuffer events per content
+        self.stalls: dict[str, dict[str, int]] = {}  # rebuffer events per content, by fate
         self.truth: dict[str, dict[str, int]] = {}
         self.edge: dict[str, Any] = {}
 
@@ -116,14 +114,14 @@ class Worker:
             await http.close()
         for slot in self.slots:
             if slot.session is not None:
-                self._count_rebuffers(slot.session, ended)
+                audience.count_stalls(self.stalls, slot.session, ended)
                 recorder.record_session(slot.session.finish(ended))
         if self.worker == 0:
             self.edge["after"] = await audience.scrape(self.metrics_url)
         lag_p99 = probe.lag.percentile(0.99)
         overall = cpu.overall()
         bound = is_generator_bound(lag_p99, overall, self.config.limits)
-        looked = {"truth": self.truth, "rebuffers": dict(self.rebuffers), "edge": self.edge}
+        looked = {"truth": self.truth, "stalls": self.stalls, "edge": self.edge}
         return WorkerResult(recorder.stats, probe.lag.to_dict(), overall, bound, looked)
 
     @property
@@ -138,11 +136,6 @@ class Worker:
         self.truth = audience.watching((slot.session for slot in self.slots), self.clock())
         if self.worker == 0:
             self.edge["probe"] = await audience.scrape(self.metrics_url)
-
-    def _count_rebuffers(self, session: ViewerSession, now: float) -> None:
-        if session.cohort == "phone":
-            session.buffer.advance(now)
-            self.rebuffers[content_of(session.master_url)] += session.buffer.rebuffer_count
 
     async def _spawn(
         self, viewers: set[asyncio.Task[None]], fetcher: Fetcher, recorder: Recorder, started: float
@@ -168,7 +161,7 @@ class Worker:
             if self.stop.is_set:
                 return  # the run is over; the session is closed at the run's end time
             slot.session = None
-            self._count_rebuffers(session, self.clock())
+            audience.count_stalls(self.stalls, session, self.clock())
             recorder.record_session(session.finish(self.clock()))
             number += 1
             if session.report.start_failed:
@@ -282,17 +275,15 @@ def run(config: RunConfig, publish: Publish) -> RunResult:
 def merged_audience(results: list[WorkerResult]) -> dict[str, Any]:
     """Every process's truth summed, beside what worker 0 read from the edge."""
     truth: dict[str, dict[str, int]] = {}
-    rebuffers: Counter[str] = Counter()
+    stalls: dict[str, dict[str, int]] = {}
     for result in results:
         for content, counts in result.audience.get("truth", {}).items():
             mine = truth.setdefault(content, {})
             for cohort, count in counts.items():
                 mine[cohort] = mine.get(cohort, 0) + count
-        rebuffers.update(result.audience.get("rebuffers", {}))
+        audience.add_stalls(stalls, result.audience.get("stalls", {}))
     edge = results[0].audience.get("edge", {}) if results else {}
-    return audience.compare(
-        truth, dict(rebuffers), edge.get("probe"), edge.get("before"), edge.get("after")
-    )
+    return audience.compare(truth, stalls, edge.get("probe"), edge.get("before"), edge.get("after"))
 
 
 def _run_processes(config: RunConfig, publish: Publish) -> list[WorkerResult]:

@@ -94,6 +94,12 @@ def _latency(latency: dict[str, float] | None) -> str:
     return f"{latency['p50']:.2f}/{latency['p99']:.2f}"
 
 
+def _unreported(reasons: dict[str, int]) -> str:
+    """The phones' rebuffers CMCD did not report, by reason ("-" for none)."""
+    shown = [f"{reason.replace('_', ' ')} {n}" for reason, n in reasons.items() if n]
+    return ", ".join(shown) or "-"
+
+
 def _print_audience(seen: dict[str, Any], console: Console) -> None:
     """The harness's truth beside what the edge's /metrics said (issue 19)."""
     if not seen.get("contents"):
@@ -102,7 +108,17 @@ def _print_audience(seen: dict[str, Any], console: Console) -> None:
         console.print("edge audience: the target's /metrics has no classcast_edge_viewers")
         return
     table = Table(title="what the edge saw")
-    for column in ("content", "viewers (harness)", "viewers (edge)", "rebuffers", "stalls (edge)"):
+    columns = (
+        "content",
+        "viewers (harness)",
+        "viewers (edge)",
+        "rebuffers (phones)",
+        "reportable by CMCD",
+        "stalls (edge)",
+        "not reportable",
+        "rebuffers (no CMCD)",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     for content, row in sorted(seen["contents"].items()):
         cohorts = " ".join(f"{k}:{v}" for k, v in sorted(row["harness_by_cohort"].items()))
@@ -112,6 +128,9 @@ def _print_audience(seen: dict[str, Any], console: Console) -> None:
             f"{row['harness_viewers']} ({cohorts})" if cohorts else str(row["harness_viewers"]),
             f"{row['edge_viewers']:g}",
             str(row["harness_rebuffers"]),
+            str(row["harness_rebuffers_reportable"]),
             "-" if edge_stalls is None else f"{edge_stalls:g}",
+            _unreported(row["harness_rebuffers_unreported"]),
+            str(row["harness_rebuffers_no_cmcd"]),
         )
     console.print(table)

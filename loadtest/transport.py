@@ -143,6 +143,7 @@ class Connection(asyncio.BufferedProtocol):
         self._counting = False  # the rest of the body is counted, not parsed
         self._remaining = 0
         self._paused = False
+        self._holding = False  # a throttled body is all here, held until its rate allows
         self.received = 0  # bytes of answers so far: the stall sweeper watches it move
         self.uses = 0
         self.is_closed = False
@@ -223,7 +224,24 @@ class Connection(asyncio.BufferedProtocol):
             self._fail(TransportError("the server sent more than Content-Length"))
         else:
             exchange.size = exchange.content_length
-            self._complete()
+            if exchange.rate_of is None or not self._hold(exchange):
+                self._complete()
+
+    def _hold(self, exchange: Exchange) -> bool:
+        """A throttled body's last bytes came early (a body that fits in one read comes whole):
+        hand it over only when the viewer's rate would have, so small segments are throttled
+        too. True if held."""
+        assert exchange.rate_of is not None
+        now = self._clock()
+        rate = exchange.rate_of(now)
+        if rate is None:
+            return False
+        delay = throttle_delay(exchange.size, now - exchange.body_started, rate)
+        if delay <= 0:
+            return False
+        self._holding = True
+        asyncio.get_running_loop().call_later(delay, self._complete)
+        return True
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost decides what the EOF meant
@@ -232,8 +250,8 @@ class Connection(asyncio.BufferedProtocol):
         self.is_closed = True
         self.reusable = False
         exchange = self._exchange
-        if exchange is None:
-            return
+        if exchange is None or self._holding:
+            return  # nothing in flight, or an answer complete but held (the throttle)
         until_close = exchange.content_length < 0 and not exchange.chunked
         if exchange.headers_done and not self._counting and until_close:
             self._complete()  # RFC 9112 section 6.3 item 8: the body ran until close
@@ -293,7 +311,7 @@ class Connection(asyncio.BufferedProtocol):
     @property
     def is_stallable(self) -> bool:
         """In flight and reading (a throttled connection pauses on purpose)."""
-        return self._exchange is not None and not self._paused
+        return self._exchange is not None and not self._paused and not self._holding
 
     def abort(self, error: TransportError) -> None:
         self._fail(error)
@@ -304,6 +322,7 @@ class Connection(asyncio.BufferedProtocol):
         self.is_closed = True
 
     def _complete(self) -> None:
+        self._holding = False
         exchange = self._exchange
         if exchange is None:
             return
@@ -317,6 +336,7 @@ class Connection(asyncio.BufferedProtocol):
             exchange.done.set_result(None)
 
     def _fail(self, error: TransportError) -> None:
+        self._holding = False
         exchange, self._exchange, self._parser = self._exchange, None, None
         self.reusable = False
         if self._transport is not None and not self.is_closed:

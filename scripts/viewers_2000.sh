@@ -1,7 +1,8 @@
 #!/bin/bash
 # Issue 19: the edge's viewer counts and stalls against the harness's truth, 2,000 viewers on
 # three channels through a 2-worker node (BENCHMARKS.md, "Viewers: accuracy"). Run it under
-# flock /tmp/classcast-load.lock; VIEWERS and DURATION override 2000 and 60.
+# flock /tmp/classcast-load.lock; VIEWERS, DURATION and PHONE_BANDWIDTH override 2000, 60 and
+# walk=600,150,3000 (kbit/s: start, low, high).
 set -e
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD
@@ -18,9 +19,13 @@ sleep 4
 E_URL=http://127.0.0.1:$EP
 $P -m loadtest run --target "$E_URL/live/grade-5/master.m3u8,$E_URL/live/grade-8/master.m3u8,$E_URL/live/grade-10/master.m3u8" \
   --viewers ${VIEWERS:-2000} --duration ${DURATION:-60} --ramp 20 --mix stb=0.8,phone=0.2 \
-  --phone-bandwidth walk=600,150,3000 --no-progress --report $T/report || true
+  --phone-bandwidth ${PHONE_BANDWIDTH:-walk=600,150,3000} --no-progress --report $T/report || true
 $P - <<PY
 import json; s=json.load(open("$T/report/summary.json")); print(json.dumps(s["edge_audience"], indent=1)); print("generator bound:", s["generator"]["bound"])
+rows = s["edge_audience"]["contents"].values()
+total = lambda k: sum(r[k] or 0 for r in rows)
+print(f"rebuffers: phones {total('harness_rebuffers')}, reportable by CMCD {total('harness_rebuffers_reportable')},"
+      f" edge stalls {total('edge_stalls'):g}; set-top boxes (no CMCD) {total('harness_rebuffers_no_cmcd')}")
 PY
 t0=$(date +%s.%N)
 for i in $(seq 1 30); do

@@ -87,5 +87,10 @@ def run_city(args: argparse.Namespace) -> int:
     report.write(settings.report_dir, summary)
     for check in summary["checks"]:
         say(f"{'pass' if check['passed'] else 'FAIL'}: {check['check']} ({check['detail']})")
+    for shown in summary["edge_audience"].get("viewers", []):  # issue 19, shown not checked
+        verdict = "within" if shown["passed"] else "MISSED"
+        say(f"shown, not checked ({verdict}): {shown['check']} ({shown['detail']})")
+    if summary["edge_audience"].get("viewers"):
+        say(f"why not checked: {summary['edge_audience']['viewers_note']}")
     say(f"report: {settings.report_dir / 'report.html'}")
     return 0 if summary["passed"] else 1

@@ -91,6 +91,8 @@ def _link(city: City, host: Host, access: Access, netem: bool) -> None:
     ip("-n", city.switch, "link", "set", host.port_name, "master", "br0", "up")
     ip("-n", ns, "addr", "add", f"{host.address}/{SUBNET_PREFIX}", "dev", HOST_DEVICE)
     ip("-n", ns, "link", "set", HOST_DEVICE, "up")
+    if host.homes:  # the host answers (ARP too) for every home address and can bind to each
+        ip("-n", ns, "route", "add", "local", host.homes, "dev", "lo")
     shape = shape_for(host.role, access)
     for command in qdisc_commands(HOST_DEVICE, shape.up_mbit, shape.delay_ms, netem):
         _run(["tc", "-n", ns, *command])

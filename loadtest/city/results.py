@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from loadtest import audience
 from loadtest.city import analysis
 from loadtest.city.processes import ROOT
 from loadtest.city.run import CityRun, ladder_kbps
@@ -102,6 +103,7 @@ def summarise(
             "shield": final["shield.requests"],
             "origin": sum(origin.values()),
         },
+        "edge_audience": _audience(harness, all(h.homes for h in city.viewer_hosts)),
         "origin": per_segment,
         "origin_fetchers": analysis.duplicate_report(analysis.fetchers_by_segment(fetches))
         | {"repeated": analysis.repeated_fetches(fetches, run.started_wall)},
@@ -113,6 +115,37 @@ def summarise(
     summary["checks"] = checks(summary)
     summary["passed"] = all(check["passed"] for check in summary["checks"])
     return summary
+
+
+# Beyond 12 viewer hosts (topology.Host.homes) a host's boxes share its one address
+SHARED_ADDRESS = (
+    "set-top boxes send no CMCD and the edge tells them apart by address + User-Agent: a "
+    "viewer host without home addresses puts its boxes behind its one address (homes behind "
+    "one NAT), so the edge counts them as one viewer per host; phones (CMCD sid) are counted each"
+)
+
+
+def _audience(harness: dict[str, dict[str, Any]], homes: bool) -> dict[str, Any]:
+    """Issue 19 city-wide: the viewers' truth summed beside the edges' viewers and stalls summed
+    (each group's harness read its own edge's /metrics; loadtest/audience.py). Stalls are
+    checked; viewer counts are checked when every set-top box had its own home address, else
+    shown with the verdict they would get and why (SHARED_ADDRESS)."""
+    by_edge: dict[str, list[dict[str, Any]]] = {}
+    for name, summary in sorted(harness.items()):
+        edge = name.rpartition("-via-")[2]
+        by_edge.setdefault(edge, []).append(summary.get("edge_audience") or {})
+    seen = audience.summed(by_edge)
+    seen["viewers"] = (
+        []
+        if homes
+        else [
+            {"check": name, "passed": passed, "detail": detail}
+            for name, passed, detail in audience.verdicts(seen)
+            if "viewers" in name
+        ]
+    )
+    seen["viewers_note"] = "" if homes else SHARED_ADDRESS
+    return seen
 
 
 def served_ladder_kbps(segments: list[str]) -> tuple[float, ...]:
@@ -252,6 +285,11 @@ def checks(summary: dict[str, Any]) -> list[dict[str, Any]]:
             f"{stalls:g} stalls, {failures:g} start failures",
         )
     )
+    seen = summary["edge_audience"]
+    if seen["said"]:  # viewer counts are checked only when every box has its own address
+        shown = ("viewers",) if seen["viewers_note"] else ()
+        verdicts = [v for v in audience.verdicts(seen) if v[0].split()[2] not in shown]
+        found.extend(_check(*verdict) for verdict in verdicts)
     for key, label in (("edge_egress_gbps", "edge egress"), ("origin_rps", "origin request rate")):
         figures = plan[key]
         found.append(

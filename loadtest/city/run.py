@@ -202,6 +202,7 @@ class CityRun:
                     f"{s.ramp_s:g}",
                     "--mix",
                     s.mix,
+                    *(("--homes", group.host.homes) if group.host.homes else ()),
                     "--report",
                     str(s.report_dir / "viewers" / name),
                     "--no-progress",

@@ -30,6 +30,15 @@ class Host:
         return f"{self.role}-{self.index}"
 
     @property
+    def homes(self) -> str:
+        """A viewer host's homes: the set-top boxes' own addresses (4,094 each, on the same
+        segment), so an edge tells them apart as it would homes (issue 19). The first 12
+        viewer hosts have them; more share their host's one address ("")."""
+        if self.role != "viewers" or self.index >= 12:
+            return ""
+        return f"198.18.{64 + 16 * self.index}.0/20"
+
+    @property
     def port(self) -> int:
         return ORIGIN_PORT if self.role == "origin" else EDGE_PORT
 

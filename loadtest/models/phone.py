@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from posixpath import basename
 
 from loadtest.abr import BandwidthEstimator, choose_level
@@ -26,6 +27,20 @@ class AdaptiveBitrate:
         return choose_level([v.bandwidth for v in variants], current, self.estimator.estimate())
 
 
+@dataclass(slots=True)
+class StallsTold:
+    """A phone's rebuffer events by what CMCD made of them (they sum to its rebuffers)."""
+
+    told: int = 0  # said by `bs` on a segment request that was answered
+    merged: int = 0  # a later stall before the next segment request: one `bs` for both
+    after_last: int = 0  # began after its last segment request: never said (run ended)
+    lost: int = 0  # said on a request that got no answer (or was cut at the run's end)
+
+    @property
+    def rebuffers(self) -> int:
+        return self.told + self.merged + self.after_last + self.lost
+
+
 class PhoneSession(ViewerSession):
     """A session whose reads the driver throttles to `profile` (seconds since it opened)."""
 
@@ -42,7 +57,9 @@ class PhoneSession(ViewerSession):
         self.profile = profile
         self.sid = sid
         self.cid = content_of(master_url)
-        self._stalls_said = 0
+        self.told = StallsTold()
+        self._stalls_said = 0  # rebuffer events covered by a `bs` sent so far
+        self._bs_in_flight = False  # the segment request in flight carries `bs`
 
     def read_rate(self, now: float) -> float:
         return self.profile.rate_at(now - self.opened_at)
@@ -51,11 +68,18 @@ class PhoneSession(ViewerSession):
         """What hls.js would add to this request (CTA-5004 query form)."""
         buffer = self.buffer
         level = buffer.level(now)
-        starved = buffer.rebuffer_count > self._stalls_said
-        self._stalls_said = buffer.rebuffer_count
+        kind = fetch.kind
+        # hls.js keeps one "starved" flag, raised by the video element's `waiting` after the
+        # first `playing` (a stall at start-up is no starvation), and sends it as `bs` on the
+        # next video or init segment request only (cmcd-controller.ts, `apply`): playlist
+        # requests never carry it, and two stalls between two segment requests make one `bs`
+        starved = kind == "segment" and buffer.rebuffer_count > self._stalls_said
+        if starved:
+            self.told.merged += buffer.rebuffer_count - self._stalls_said - 1
+            self._stalls_said = buffer.rebuffer_count
+            self._bs_in_flight = True
         view = self.views.get(self.level)
         live = view is not None and not view.playlist.is_ended
-        kind = fetch.kind
         state = PlayerState(
             self.sid,
             self.cid,
@@ -71,6 +95,27 @@ class PhoneSession(ViewerSession):
             nor=self._next_object(fetch) if kind == "segment" else "",
         )
         return query(state)
+
+    def on_response(self, fetch: Fetch, response: Response, now: float) -> None:
+        if fetch.kind == "segment" and self._bs_in_flight:
+            self._bs_in_flight = False
+            if response.status:
+                self.told.told += 1
+            else:  # no answer (timed out, refused): the edge may never have counted it
+                self.told.lost += 1
+        super().on_response(fetch, response, now)
+
+    def stalls_told(self, now: float) -> StallsTold:
+        """Where each of this phone's rebuffer events went, as of `now`."""
+        self.buffer.advance(now)
+        told = self.told
+        cut = 1 if self._bs_in_flight else 0  # its request was still in flight at the end
+        return StallsTold(
+            told.told,
+            told.merged,
+            self.buffer.rebuffer_count - self._stalls_said,
+            told.lost + cut,
+        )
 
     def _next_object(self, fetch: Fetch) -> str:
         view = self.views.get(fetch.level)

@@ -46,3 +46,10 @@ def test_a_bad_value_is_one_line_naming_it(
     with pytest.raises(ConfigError) as caught:
         from_sources(values, RUN, Path("run.toml"), environ=env)
     assert str(caught.value).startswith(message)
+
+
+def test_homes_is_a_network_of_set_top_box_addresses() -> None:
+    config = from_sources({}, {**RUN, "homes": "198.18.64.0/20"}, environ={})
+    assert config.homes == "198.18.64.0/20"
+    with pytest.raises(ConfigError, match="homes"):
+        from_sources({}, {**RUN, "homes": "198.18.64.1/20"}, environ={})

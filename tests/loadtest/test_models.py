@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import pytest
 
@@ -129,6 +130,46 @@ def test_phone_plays_a_recorded_lesson_and_switches_up() -> None:
     assert report.played_s == pytest.approx(40.0)
     assert set(report.seconds_by_rendition) == {"180p", "360p"}
     assert viewer.state(120.0) == "ended"
+
+
+def says_bs(cmcd: str) -> bool:
+    return "bs" in unquote(cmcd.removeprefix("CMCD=")).split(",")
+
+
+def test_a_phone_says_each_stall_by_bs_on_its_next_segment_request_as_hls_js() -> None:
+    viewer = PhoneSession(LIVE, 100.0, FixedProfile(100_000), SessionSettings())
+    sent: list[tuple[Fetch, str]] = []
+    server = live_server(lambda seq: 6.0)  # a 4 s segment takes 6 s: it keeps running dry
+
+    def speaking(fetch: Fetch, now: float) -> tuple[int, str | None, int, float]:
+        sent.append((fetch, viewer.cmcd(fetch, now)))
+        return server(fetch, now)
+
+    simulate(viewer, speaking, 100.0, 160.0)
+    told = viewer.stalls_told(160.0)
+    flagged = [fetch for fetch, cmcd in sent if says_bs(cmcd)]
+    assert viewer.buffer.rebuffer_count >= 3
+    assert flagged and all(fetch.kind == "segment" for fetch in flagged)  # never a playlist
+    assert told.rebuffers == viewer.buffer.rebuffer_count
+    # every `bs` sent was answered but the last, still in flight at 160 s
+    assert told.told + told.lost == len(flagged) and told.lost <= 1
+    assert told.told + told.merged + told.after_last + told.lost == told.rebuffers
+
+
+def test_two_stalls_between_two_segment_requests_are_one_bs() -> None:
+    viewer = PhoneSession(LIVE, 0.0, FixedProfile(100_000), SessionSettings())
+    buffer = viewer.buffer
+    buffer.append(0.0, 2.0, 300_000)  # plays from 0 s, runs dry at 2 s
+    buffer.append(3.0, 2.0, 300_000)  # plays again from 3 s, dry again at 5 s
+    assert viewer.stalls_told(6.0).after_last == 2  # no request since: not said (yet)
+    playlist = Fetch("playlist", "http://edge.test/live/grade-5/180p/index.m3u8", 0)
+    assert not says_bs(viewer.cmcd(playlist, 6.0))
+    segment = Fetch("segment", "http://edge.test/live/grade-5/180p/7.ts", 0, 7, 4.0)
+    assert says_bs(viewer.cmcd(segment, 6.0))
+    viewer.on_response(segment, Response(0, 6.0, 16.0, 0), 16.0)  # timed out
+    assert not says_bs(viewer.cmcd(segment, 16.0))  # said once, even if unanswered
+    told = viewer.stalls_told(16.0)
+    assert (told.told, told.merged, told.after_last, told.lost) == (0, 1, 0, 1)
 
 
 def test_a_redirected_playlist_resolves_its_uris_against_where_it_came_from() -> None:

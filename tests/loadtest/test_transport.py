@@ -171,6 +171,29 @@ def test_keep_alive_reuses_one_connection_for_many_requests() -> None:
     assert server.connections == 1
 
 
+def test_a_throttled_body_that_comes_in_one_read_is_still_held_to_its_rate() -> None:
+    """A phone at 400 kbit/s takes 0.4 s for 20 kB, even if the bytes arrive at once."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            await read_request(reader)
+            writer.write(answer(b"x" * 20_000))
+
+    server = ScriptedServer(handler)
+
+    async def scenario(base: str) -> None:
+        async with using() as (client, viewer):
+            for _ in range(2):  # held, then the kept-alive connection is used again
+                started = time.monotonic()
+                got = await viewer.get(base + "/s.ts", keep_body=False, rate_of=lambda _: 400_000)
+                assert got.size == 20_000 and time.monotonic() - started >= 0.39
+            unthrottled = await viewer.get(base + "/s.ts", keep_body=False)
+            assert unthrottled.size == 20_000 and client.connections_opened == 1
+
+    with server.running() as base:
+        run(scenario(base))
+
+
 def test_connection_close_is_honoured_and_a_new_connection_opened() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)

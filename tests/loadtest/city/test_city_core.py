@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,11 +10,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from loadtest.city import analysis, prom
+from loadtest import audience
+from loadtest.city import analysis, prom, results
 from loadtest.city.shaping import burst_bytes, qdisc_commands, shape_for
 from loadtest.city.topology import build_city, viewer_groups
 from loadtest.config import parse_mix
 from loadtest.planner import PlanInput, compute
+from loadtest.population import home_address
 
 
 def test_hosts_have_distinct_addresses_namespaces_and_node_ids() -> None:
@@ -243,3 +246,44 @@ def test_the_city_prometheus_config_passes_promtool(tmp_path: Path) -> None:
     jobs = {job["job_name"]: job for job in orjson.loads(path.read_bytes())["scrape_configs"]}
     assert jobs["shield"]["static_configs"][0]["targets"] == ["198.18.1.1:8081", "198.18.1.2:8081"]
     assert len(jobs["edge"]["static_configs"][0]["targets"]) == 3
+
+
+def test_the_city_sums_each_edge_once_and_shows_why_viewer_counts_are_not_checked() -> None:
+    def group(phones: int, stbs: int, edge_viewers: float) -> dict[str, object]:
+        stalls = {"live/grade-10": {"rebuffers": 2, "told": 2, "merged": 0, "after_last": 0}}
+        stalls["live/grade-10"] |= {"lost": 0, "no_cmcd": 1}
+        truth = {"live/grade-10": {"all": phones + stbs, "phone": phones, "stb": stbs}}
+        probe = {"viewers": {"live/grade-10": edge_viewers}, "stalls": {}}
+        after = {"viewers": {}, "stalls": {"live/grade-10": 4.0}}
+        return {"edge_audience": audience.compare(truth, stalls, probe, None, after)}
+
+    # edge-0 behind both viewer hosts (its /metrics read by both), edge-1 behind one
+    harness = {
+        "viewers-0-via-edge-0": group(10, 40, 22.0),
+        "viewers-1-via-edge-0": group(10, 40, 22.0),
+        "viewers-0-via-edge-1": group(5, 20, 6.0),
+    }
+    seen = results._audience(harness, homes=False)
+    row = seen["contents"]["live/grade-10"]
+    assert (row["harness_viewers"], row["edge_viewers"]) == (125, 28.0)
+    assert (row["harness_rebuffers_reportable"], row["edge_stalls"]) == (6, 8.0)
+    [viewers] = seen["viewers"]
+    assert not viewers["passed"] and "edge 28, harness 125" in viewers["detail"]
+    assert "one address" in seen["viewers_note"]
+
+    checked = results._audience(harness, homes=True)
+    assert checked["viewers"] == [] and checked["viewers_note"] == ""
+
+
+def test_each_viewer_host_has_its_own_homes_on_the_city_segment() -> None:
+    city = build_city("ccity1-", shields=1, edges=1, viewer_hosts=12)
+    homes = [ipaddress.IPv4Network(h.homes) for h in city.viewer_hosts]
+    segment = ipaddress.IPv4Network("198.18.0.0/16")
+    assert all(n.subnet_of(segment) and n.num_addresses == 4096 for n in homes)
+    assert not any(a.overlaps(b) for i, a in enumerate(homes) for b in homes[i + 1 :])
+    taken = {ipaddress.ip_address(h.address) for h in city.hosts}
+    assert not any(address in n for address in taken for n in homes)
+    assert build_city("ccity1-", 1, 1, 13).viewer_hosts[12].homes == ""  # beyond: shared
+    assert {
+        home_address(i, "http://198.18.2.1:8081/m.m3u8", "198.18.64.0/20") for i in range(4094)
+    } == {str(a) for a in homes[0].hosts()}

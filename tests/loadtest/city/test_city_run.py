@@ -269,3 +269,16 @@ def test_an_interrupted_run_tears_everything_down(tmp_path: Path) -> None:
     assert "interrupted; the city is torn down" in output
     assert process.returncode == 3
     assert left == []
+
+
+def test_the_edges_summed_see_the_viewers_and_stalls_the_harness_saw(city: dict[str, Any]) -> None:
+    """Issue 19 city-wide: every set-top box from its own home address, so the edges' viewers
+    summed are within 2 % (+1) of the harness's, and their stalls within 5 % of what CMCD told."""
+    seen = city["edge_audience"]
+    assert seen["said"] and seen["viewers_note"] == "", seen
+    [row] = seen["contents"].values()  # one channel
+    truth, counted = row["harness_viewers"], row["edge_viewers"]
+    assert truth >= 290 and abs(counted - truth) <= truth * 0.02 + 1, row
+    assert row["harness_by_cohort"]["stb"] > 0 and row["edges"] == ["edge-0", "edge-1", "edge-2"]
+    reportable = row["harness_rebuffers_reportable"]
+    assert abs(row["edge_stalls"] - reportable) <= reportable * 0.05, row
