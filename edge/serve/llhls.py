@@ -12,6 +12,7 @@ the origin need not make them. On an ended playlist the directives are ignored.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
@@ -28,10 +29,15 @@ from classcast.llhls import (
 from edge.cache.cache import EdgeCache
 from edge.cache.keys import CacheKey
 from edge.cache.memory import MemoryObject
-from edge.http.messages import Answer, AnyAnswer, Request
+from edge.http.messages import Answer, AnyAnswer, FileAnswer, Held, Request, StreamAnswer
 from edge.serve.answers import Responder
 
+log = logging.getLogger("edge.llhls")
+
 Forward = Callable[[Request, CacheKey], "AnyAnswer | Awaitable[AnyAnswer]"]
+Count = Callable[[str, int], None]
+# a held request with any of these is answered on its own (its answer is not the shared one)
+NOT_SHARED = ("range", "if-range", "if-none-match", "if-modified-since")
 
 # rfc8216bis 6.2.5.2: a server that cannot answer within three target durations sends 503.
 HOLD_TARGET_DURATIONS = 3
@@ -55,18 +61,38 @@ class Known:
 
 class LowLatency:
     def __init__(
-        self, cache: EdgeCache, responder: Responder, clock: Callable[[], float], forward: Forward
+        self,
+        cache: EdgeCache,
+        responder: Responder,
+        clock: Callable[[], float],
+        forward: Forward,
+        count: Count | None = None,
     ) -> None:
         self.cache = cache
+        self.count = count  # answers given to a group's waiters beyond the one `forward` counted
         self.responder = responder
         self.clock = clock
         self.forward = forward  # the ordinary path: lookup, then hit or join the fill
         self.newest: dict[str, Known] = {}  # by playlist path
         self.considered: dict[str, MemoryObject] = {}  # the plain copy last read, by path
+        self.learned: dict[str, MemoryObject] = {}  # the blocking answer last read, by path
+        self.holding: dict[tuple[CacheKey, Skip], Held] = {}  # held requests sharing an answer
+        self._leads: set[asyncio.Task[None]] = set()
+        self.released = 0  # groups of held requests answered together
+        self.on_hold: Callable[[Held], None] | None = None  # told of each request held (tests)
         self.answered_locally = 0  # blocking reloads the edge answered from what it held
         self.timed_out = 0
 
     def answer(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
+        """The answer of a request that is rewritten afterwards (signed playlists)."""
+        answer = self.answer_shared(request, key, shared=False)
+        assert not isinstance(answer, Held)
+        return answer
+
+    def answer_shared(
+        self, request: Request, key: CacheKey, shared: bool = True
+    ) -> AnyAnswer | Held | Awaitable[AnyAnswer]:
+        """A held request may be answered with the others holding for the same part (`Held`)."""
         try:
             asked = parse_directives(key.query)
         except DirectiveError as exc:
@@ -86,7 +112,61 @@ class LowLatency:
                 self.answered_locally += 1
                 return self._delta(self._from(request, known), asked.skip)
         blocking = CacheKey(key.path, _without(key.query, (SKIP_PARAM,)))
+        if shared and request.method == "GET" and not any(h in request.headers for h in NOT_SHARED):
+            return self._group(request, blocking, asked, known)
         return self._held(request, blocking, asked, known)
+
+    def _group(
+        self, request: Request, key: CacheKey, asked: Directives, known: Known | None
+    ) -> Held:
+        """Every held request for the same part (and delta form) waits on one `Held`: the fill
+        lands, the answer is made once, and one loop writes it to every waiting connection
+        (no task, future or head per waiter)."""
+        name = (key, asked.skip)
+        held = self.holding.get(name)
+        if held is None:
+            held = self.holding[name] = Held()
+            lead = asyncio.ensure_future(self._lead(request, key, asked, known, held))
+            self._leads.add(lead)
+            lead.add_done_callback(self._leads.discard)
+        if self.on_hold is not None:
+            self.on_hold(held)
+        return held
+
+    async def _lead(
+        self, request: Request, key: CacheKey, asked: Directives, known: Known | None, held: Held
+    ) -> None:
+        try:
+            first = await self._held(request, key, asked, known)
+        except Exception:  # the waiters must never hang: each answers on its own instead
+            log.exception("held reload failed", extra={"key": str(key)})
+            self.holding.pop((key, asked.skip), None)
+            held.release(None)
+            return
+        self.holding.pop((key, asked.skip), None)  # later requests: from the cache or a new hold
+        if not isinstance(first, Answer):  # not a memory answer: each waiter asks again
+            if isinstance(first, FileAnswer | StreamAnswer):
+                first.release()
+            held.release(None)
+            return
+        rest = self._others(request, key, first, asked.skip)
+        waiters = held.release(rest, first)
+        self.released += 1
+        if self.count is not None and waiters > 1:
+            self.count(rest.x_cache, waiters - 1)
+
+    def _others(self, request: Request, key: CacheKey, first: Answer, skip: Skip) -> Answer:
+        """The answer for the waiters that joined the fill: the stored copy, COALESCED."""
+        stored = self.cache.lookup(key)
+        if first.x_cache != "MISS" or not isinstance(stored, MemoryObject):
+            return first
+        answer = self.responder.serve_now(
+            request, stored, "COALESCED", stored.meta.age(self.clock())
+        )
+        if not isinstance(answer, Answer):
+            return first
+        delta = self._delta(answer, skip)
+        return delta if isinstance(delta, Answer) else first
 
     def known(self, path: str, plain: CacheKey) -> Known | None:
         """The newest of: the last playlist seen for `path`, and the stored plain playlist."""
@@ -127,7 +207,8 @@ class LowLatency:
 
     def _learn(self, key: CacheKey) -> None:
         stored = self.cache.lookup(key)
-        if isinstance(stored, MemoryObject):
+        if isinstance(stored, MemoryObject) and self.learned.get(key.path) is not stored:
+            self.learned[key.path] = stored  # each blocking answer read once, not per waiter
             self._consider(key.path, stored)
 
     def _delta(

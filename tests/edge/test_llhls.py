@@ -10,6 +10,7 @@ import aiohttp
 
 from classcast.llhls import read_facts
 from edge.cache.keys import cache_key
+from edge.http.messages import Held
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import EdgeClient, FillWaiters, ScriptedUpstream
 from tests.support.llplaylists import playlist
@@ -25,6 +26,26 @@ NEXT = playlist(6, parts_last=8, trailing=4)
 def blocking_path(msn: int, part: int | None = None, extra: str = "") -> str:
     query = f"_HLS_msn={msn}" + (f"&_HLS_part={part}" if part is not None else "")
     return f"{PLAYLIST}?{query}{extra}"
+
+
+class HeldRequests:
+    """Requests the edge holds on shared answers, told by the edge as it holds each, so a test
+    awaits "every request held" instead of sleeping on it (STYLE 13)."""
+
+    def __init__(self, edge: EdgeClient) -> None:
+        self.count = 0
+        self._changed = asyncio.Event()
+        edge.edge.handler.low_latency.on_hold = self._told
+
+    def _told(self, held: Held) -> None:
+        self.count += 1
+        self._changed.set()
+
+    async def until(self, count: int, within: float = 5.0) -> None:
+        async with asyncio.timeout(within):
+            while self.count < count:
+                self._changed.clear()
+                await self._changed.wait()
 
 
 def upstream_path(msn: int, part: int) -> str:
@@ -55,8 +76,8 @@ async def test_holds_for_one_part_share_one_upstream_request_and_wake_on_the_fil
     target = upstream_path(106, 3)
     fake.put(target, NEXT.encode(), headers=BLOCKING, gate=gate)
     assert (await edge.get(PLAYLIST)).status == 200
-    waiters = FillWaiters(edge)
     url = edge.make_url(blocking_path(106, 3, "&token=viewer"))
+    held = HeldRequests(edge)
 
     async def hold(session: aiohttp.ClientSession) -> tuple[int, str, str]:
         async with session.get(url) as response:
@@ -64,7 +85,7 @@ async def test_holds_for_one_part_share_one_upstream_request_and_wake_on_the_fil
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         tasks = [asyncio.create_task(hold(session)) for _ in range(50)]
-        await waiters.until(lambda: waiters.joins[target] == 50)
+        await held.until(50)  # all 50 wait on one shared answer (edge/http/messages.py Held)
         assert fake.hits[target] == 1  # held upstream, once, while 50 viewers wait
         gate.set()
         results = await asyncio.gather(*tasks)
