@@ -255,7 +255,7 @@ def llhls_scenario(s: Stack, nginx: list[str]) -> dict[str, object]:
     figures: dict[str, object] = {}
     for name in [EDGE, *nginx[:1]]:
         print(f"LL-HLS: {LL_VIEWERS} viewers holding blocking reloads through {name}")
-        got = asyncio.run(held_reloads(s.url[name], s.url["origin"], LL_VIEWERS, LL_PARTS))
+        got = held_reloads(s.url[name], s.url["origin"], LL_VIEWERS, LL_PARTS)
         figures[name] = got
         print(
             f"  upstream requests per part {got['upstream_requests_per_part']:.2f}, "
