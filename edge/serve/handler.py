@@ -114,13 +114,15 @@ class ContentHandler:
                 return self._signed(request, key)
             if "_HLS_" in key.query:  # held requests share one answer (edge/serve/llhls.py)
                 return self.low_latency.answer_shared(request, key)
-            return self._ordinary(request, key)
+            return self._answer(request, key)
         except RequestError as exc:
             return self._refusal(exc)
 
     def _answer(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
         if "_HLS_" in key.query:  # LL-HLS delivery directives (edge/serve/llhls.py)
             return self.low_latency.answer(request, key)
+        if key.path in self.low_latency.hints:  # a preload-hinted part: held, never 404
+            return self.low_latency.hinted_part(request, key)
         return self._ordinary(request, key)
 
     def _ordinary(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from classcast.llhls import (
     DirectiveError,
     Directives,
     PlaylistFacts,
     Skip,
+    attributes,
     delta_update,
     parse_directives,
     read_facts,
@@ -29,6 +31,7 @@ from classcast.llhls import (
 from edge.cache.cache import EdgeCache
 from edge.cache.keys import CacheKey
 from edge.cache.memory import MemoryObject
+from edge.hls import is_blocking, upstream_hold
 from edge.http.messages import Answer, AnyAnswer, FileAnswer, Held, Request, StreamAnswer
 from edge.serve.answers import Responder
 
@@ -44,6 +47,10 @@ HOLD_TARGET_DURATIONS = 3
 # before any playlist of a rendition is known, its target duration is assumed this long
 UNKNOWN_TARGET_DURATION = 6.0
 SKIP_PARAM = "_HLS_skip"
+# a hinted part the upstream answered 404 (it does not hold requests) is asked again this often,
+# until three target durations have passed
+HINT_RETRY_S = 0.1
+HINTS_KEPT = 3  # the newest preload hints remembered per playlist
 DIRECTIVES = ("_HLS_msn", "_HLS_part", "_HLS_skip")
 
 
@@ -80,6 +87,10 @@ class LowLatency:
         self._leads: set[asyncio.Task[None]] = set()
         self.released = 0  # groups of held requests answered together
         self.on_hold: Callable[[Held], None] | None = None  # told of each request held (tests)
+        self.hints: dict[str, float] = {}  # hinted part path: how long to hold it (3 TD)
+        self._hinted: dict[str, deque[str]] = {}  # playlist path: its newest hints
+        self.hint_retries = 0  # 404s for a hinted part, forgotten and asked again
+        cache.on_live_playlist = self.playlist_stored
         self.answered_locally = 0  # blocking reloads the edge answered from what it held
         self.timed_out = 0
 
@@ -176,6 +187,16 @@ class LowLatency:
             self._consider(path, stored)
         return self.newest.get(path)
 
+    def playlist_stored(self, key: CacheKey) -> None:
+        """A live playlist was fetched and stored: learn from it (its preload hint above all)
+        before any blocking reload asks."""
+        stored = self.cache.lookup(key)
+        if isinstance(stored, MemoryObject):
+            seen = self.learned if is_blocking(key.query) else self.considered
+            if seen.get(key.path) is not stored:
+                seen[key.path] = stored
+                self._consider(key.path, stored)
+
     def _consider(self, path: str, stored: MemoryObject) -> None:
         if stored.meta.status != 200 or stored.meta.playlist not in ("live", "vod"):
             return
@@ -183,6 +204,47 @@ class LowLatency:
         known = self.newest.get(path)
         if known is None or candidate.position >= known.position or candidate.facts.ended:
             self.newest[path] = candidate
+            target = candidate.facts.target_duration or UNKNOWN_TARGET_DURATION
+            holds = self.cache.fetcher.holds
+            if candidate.facts.can_block and not candidate.facts.ended:
+                holds[path] = upstream_hold(target)  # blocking reloads of it may be held
+            self._hint(path, stored.body, HOLD_TARGET_DURATIONS * target, upstream_hold(target))
+
+    def _hint(self, path: str, body: bytes, hold: float, upstream: float) -> None:
+        """Remember the playlist's preload hint: that part is held, never answered 404."""
+        hint = preload_hint(path, body)
+        if hint is None:
+            return
+        recent = self._hinted.setdefault(path, deque())
+        if hint in recent:
+            return
+        recent.append(hint)
+        self.hints[hint] = hold
+        self.cache.fetcher.holds[hint] = upstream  # the upstream may hold it until it exists
+        if len(recent) > HINTS_KEPT:
+            old = recent.popleft()
+            self.hints.pop(old, None)
+            self.cache.fetcher.holds.pop(old, None)
+        stored = self.cache.lookup(CacheKey(hint, ""))
+        if stored is not None and stored.meta.status != 200:  # its absence, asked too early
+            self.cache.purged(str(CacheKey(hint, "")), False)
+
+    async def hinted_part(self, request: Request, key: CacheKey) -> AnyAnswer:
+        """A part the newest playlist hints (rfc8216bis 6.2.6): an upstream that does not hold
+        it answers 404 until it exists; that 404 is forgotten at once and the part asked again
+        (every request for it joins the same fill), for up to three target durations."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.hints.get(key.path, 0.0)
+        while True:
+            answer = await _awaited(self.forward(request, key))
+            if not isinstance(answer, Answer) or answer.status not in (404, 410):
+                return answer
+            self.cache.purged(str(key), False)  # never remember a hinted part's absence
+            left = deadline - loop.time()
+            if left <= 0:
+                return answer
+            self.hint_retries += 1
+            await asyncio.sleep(min(HINT_RETRY_S, left))
 
     def _from(self, request: Request, known: Known) -> AnyAnswer:
         stored = known.stored
@@ -234,6 +296,21 @@ def delta_answer(answer: AnyAnswer, skip: Skip) -> AnyAnswer:
     ]
     headers = b"\r\n".join([*kept, b"Accept-Ranges: none", b""])
     return Answer(200, headers, body, x_cache=answer.x_cache)
+
+
+def preload_hint(path: str, body: bytes) -> str | None:
+    """The path of the part a media playlist's EXT-X-PRELOAD-HINT names, resolved against the
+    playlist's path (byte-range hints and other hosts' URIs: None)."""
+    at = body.rfind(b"#EXT-X-PRELOAD-HINT:")
+    if at < 0:
+        return None
+    line = body[at:].split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    found = attributes(line.partition(":")[2])
+    uri = found.get("URI")
+    if found.get("TYPE") != "PART" or not uri or "BYTERANGE-START" in found:
+        return None
+    where = urlsplit(urljoin("http://edge" + path, uri))
+    return where.path if where.netloc == "edge" else None
 
 
 def _without(query: str, names: tuple[str, ...]) -> str:

@@ -10,9 +10,9 @@ import aiohttp
 
 from classcast.llhls import read_facts
 from edge.cache.keys import cache_key
-from edge.http.messages import Held
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import EdgeClient, FillWaiters, ScriptedUpstream
+from tests.edge.test_llhls_holds import HeldRequests
 from tests.support.llplaylists import playlist
 
 PLAYLIST = "/live/ch/360p/index.m3u8"
@@ -26,26 +26,6 @@ NEXT = playlist(6, parts_last=8, trailing=4)
 def blocking_path(msn: int, part: int | None = None, extra: str = "") -> str:
     query = f"_HLS_msn={msn}" + (f"&_HLS_part={part}" if part is not None else "")
     return f"{PLAYLIST}?{query}{extra}"
-
-
-class HeldRequests:
-    """Requests the edge holds on shared answers, told by the edge as it holds each, so a test
-    awaits "every request held" instead of sleeping on it (STYLE 13)."""
-
-    def __init__(self, edge: EdgeClient) -> None:
-        self.count = 0
-        self._changed = asyncio.Event()
-        edge.edge.handler.low_latency.on_hold = self._told
-
-    def _told(self, held: Held) -> None:
-        self.count += 1
-        self._changed.set()
-
-    async def until(self, count: int, within: float = 5.0) -> None:
-        async with asyncio.timeout(within):
-            while self.count < count:
-                self._changed.clear()
-                await self._changed.wait()
 
 
 def upstream_path(msn: int, part: int) -> str:
