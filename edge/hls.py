@@ -65,6 +65,19 @@ BLOCKING_TTL_TARGET_DURATIONS = 6
 BLOCKING_FILL_DEADLINE = 30.0
 
 
+# rfc8216bis 6.2.5.2 / 6.2.6: an upstream may hold a blocking reload or a hinted part three
+# target durations; the edge's upstream read timeout for them is that and this margin
+UPSTREAM_HOLD_TARGET_DURATIONS = 3
+UPSTREAM_HOLD_MARGIN_S = 2.0
+UNKNOWN_HOLD_TARGET_DURATION = 6.0  # before the edge has seen the rendition's playlist
+
+
+def upstream_hold(target_duration: float | None) -> float:
+    """How long the upstream may take before its first byte of a held LL request."""
+    td = target_duration or UNKNOWN_HOLD_TARGET_DURATION
+    return UPSTREAM_HOLD_TARGET_DURATIONS * td + UPSTREAM_HOLD_MARGIN_S
+
+
 def is_blocking(query: str) -> bool:
     """A cache key's query asks for a blocking reload (`_HLS_msn`; the key keeps it)."""
     return "_HLS_msn=" in query

@@ -82,6 +82,7 @@ def configure(args: argparse.Namespace) -> tuple[RunConfig, list[Threshold]]:
         "thresholds": args.threshold,
         "stb_rendition": args.rendition,
         "phone_bandwidth": args.phone_bandwidth,
+        "ll_bandwidth": args.ll_bandwidth,
         "progress": False if args.no_progress else None,
         "insecure": True if args.insecure else None,
         "homes": args.homes,

@@ -34,6 +34,10 @@ def build_parser() -> Parser:
     run.add_argument("--thresholds-file", help="TOML file with [thresholds] rules = [...]")
     run.add_argument("--rendition", help="set-top box rendition: lowest, highest or a name")
     run.add_argument("--phone-bandwidth", help="fixed=KBPS, walk=START,LOW,HIGH or trace=FILE")
+    run.add_argument(
+        "--ll-bandwidth",
+        help="LL-HLS viewers' network, as --phone-bandwidth (default: unthrottled)",
+    )
     run.add_argument("--config", help="TOML defaults (default: config/loadtest.toml)")
     run.add_argument("--no-progress", action="store_true", help="no live progress view")
     run.add_argument(

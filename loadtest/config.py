@@ -72,6 +72,9 @@ class RunConfig:
     thresholds: tuple[str, ...] = ()
     stb_rendition: str = "highest"
     phone_bandwidth: str = "walk=4000,500,8000"
+    ll_bandwidth: str = (
+        ""  # LL-HLS viewers' network (same forms as phone_bandwidth); "": unthrottled
+    )
     request_timeout_s: float = 10.0
     connections: int = 0  # unused: each viewer holds its own connections (loadtest/transport.py)
     sample_interval_s: float = 1.0
@@ -137,6 +140,8 @@ def validate(config: RunConfig) -> RunConfig:
         if not holds:
             raise ConfigError.for_key(key, problem)
     make_profile(config.phone_bandwidth, seed=0)  # raises ConfigError on a bad spec
+    if config.ll_bandwidth:
+        make_profile(config.ll_bandwidth, seed=0)
     if config.homes:
         try:
             ipaddress.ip_network(config.homes)

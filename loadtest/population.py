@@ -73,7 +73,11 @@ def make_viewer(
     if cohort == "ll":
         # the engine's clock is monotonic; latency behind live needs the wall clock
         wall_offset = time.time() - time.monotonic()
-        return LowLatencySession(target, now, config.stb_rendition, config.session, wall_offset)
+        seed = config.seed * 1_000_003 + index * 7919 + session_number
+        ll_profile = make_profile(config.ll_bandwidth, seed) if config.ll_bandwidth else None
+        return LowLatencySession(
+            target, now, config.stb_rendition, config.session, wall_offset, ll_profile
+        )
     box = make_set_top_box(target, now, config.stb_rendition, config.session)
     box.source = home_address(index, target, config.homes)
     return box

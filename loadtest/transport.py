@@ -332,8 +332,26 @@ class Connection(asyncio.BufferedProtocol):
         self.reusable = keep
         if not keep:
             self.close()
-        if not exchange.done.done():
+        if exchange.done.done():
+            return
+        owed = self._owed(exchange)
+        if owed > 0:  # the body came faster than the viewer's network allows: it lands later
+            asyncio.get_running_loop().call_later(owed, _settle, exchange.done)
+        else:
             exchange.done.set_result(None)
+
+    def _owed(self, exchange: Exchange) -> float:
+        """How much longer a throttled viewer's network would have taken for the whole body.
+        The pause in `_throttle` slows a body read in several reads, but a body that arrives
+        in one read (a small segment, an LL part, or any body once the socket's buffer has
+        grown) would otherwise be taken at loopback speed."""
+        if exchange.rate_of is None or not exchange.headers_done:
+            return 0.0
+        now = self._clock()
+        rate = exchange.rate_of(now)
+        if rate is None:
+            return 0.0
+        return throttle_delay(exchange.size, now - exchange.body_started, rate)
 
     def _fail(self, error: TransportError) -> None:
         self._holding = False
@@ -367,6 +385,11 @@ class Connection(asyncio.BufferedProtocol):
 
 class StaleConnection(TransportError):
     """A kept-alive connection the server had closed: safe to retry a GET once."""
+
+
+def _settle(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)
 
 
 class HttpClient:

@@ -66,6 +66,9 @@ class EdgeCache:
         self.keep_query = keep_query
         self.prefetch_segments = prefetch_segments
         self.refresh_ahead_s = refresh_ahead_s
+        # told of each live playlist a fill of this worker stored (edge/serve/llhls.py learns
+        # the newest LL playlist and its preload hint from it)
+        self.on_live_playlist: Callable[[CacheKey], None] | None = None
 
     # -- lookups ---------------------------------------------------------------------------
     def lookup(self, key: CacheKey) -> Stored | None:
@@ -146,6 +149,8 @@ class EdgeCache:
         outcome = fill.finished.result() if fill.finished.done() else None
         if outcome in ("stored", "passed") and fill.meta is not None and fill.meta.is_live:
             self.prefetch(fill.key, fill.body)  # a live playlist came whole: its newest segments
+            if self.on_live_playlist is not None:
+                self.on_live_playlist(fill.key)
 
     def invalidated(self, name: str) -> list[str]:
         """RFC 9111 4.4: forget a URL's stored response and all its variants."""

@@ -25,7 +25,7 @@ from edge.cache.tiers import Stored
 from edge.cache.upstream import Upstream, forwardable
 from edge.cache.variants import marker_for, variant_key
 from edge.errors import UpstreamError
-from edge.hls import BLOCKING_FILL_DEADLINE, is_blocking, is_m3u8
+from edge.hls import BLOCKING_FILL_DEADLINE, is_blocking, is_m3u8, upstream_hold
 
 log = logging.getLogger("edge.fetch")
 
@@ -57,6 +57,9 @@ class Fetcher:
         self.playlist_deadline_s = playlist_deadline_s
         self.on_store = on_store  # the node's other workers hear of what was stored
         self.fetching = 0  # fills this process is fetching from upstream now
+        # LL-HLS paths the upstream may hold (playlists for blocking reloads, hinted parts):
+        # their upstream read timeout, longer than the default (edge/serve/llhls.py fills it)
+        self.holds: dict[str, float] = {}
         self.clock = clock
         self.monotonic = monotonic
 
@@ -70,8 +73,13 @@ class Fetcher:
         # a playlist that trickles in is as bad as none: bound the whole fill, then fall back
         # to stale-if-error or fail, so players switch instead of waiting on a frozen edge
         deadline = self.playlist_deadline_s if fill.kind == "playlist" else None
-        if deadline is not None and is_blocking(fill.key.query):
-            deadline = max(deadline, BLOCKING_FILL_DEADLINE)  # the origin holds it on purpose
+        hold = self.holds.get(fill.key.path)
+        if is_blocking(fill.key.query):
+            hold = hold or upstream_hold(None)
+            if deadline is not None:  # the origin holds it on purpose
+                deadline = max(deadline, BLOCKING_FILL_DEADLINE, hold)
+        elif hold is not None and deadline is not None:  # a plain playlist is never held
+            hold = None
         self.fetching += 1
         try:
             async with (
@@ -81,6 +89,7 @@ class Fetcher:
                     _validators(stale),
                     fill.asked.get("via"),
                     forwardable(fill.asked),
+                    read_timeout=hold,
                 ) as response,
             ):
                 self.stats.fill_first_byte_seconds_total += self.monotonic() - started

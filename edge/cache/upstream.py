@@ -182,10 +182,13 @@ class Upstream:
         headers: dict[str, str],
         via: str | None = None,
         forwarded: Mapping[str, str] | None = None,
+        read_timeout: float | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """GET the key from the first parent that answers. Only a request that never reached
         a parent (refused, or reset before any byte) is tried again, on the next parent, within
-        the retry budget; an answer, 5xx included, is never asked again (DESIGN, Upstreams)."""
+        the retry budget; an answer, 5xx included, is never asked again (DESIGN, Upstreams).
+        `read_timeout`: a longer wait for bytes than the configured one (an LL-HLS request the
+        parent holds on purpose); never shorter."""
         assert self._session is not None, "Upstream.start() was not awaited"
         sent = {
             **(forwarded or {}),
@@ -193,6 +196,14 @@ class Upstream:
             "Via": self._via(via),
             **headers,
         }
+        timeout = self._timeout
+        if read_timeout is not None and read_timeout > (timeout.sock_read or 0.0):
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=timeout.connect,
+                sock_connect=timeout.sock_connect,
+                sock_read=read_timeout,
+            )
         candidates = self._candidates(key)
         last_error = UpstreamError("no upstream configured")
         for attempt in range(self.retries + 1):
@@ -202,7 +213,10 @@ class Upstream:
             self.budget.sent(self._clock())
             try:
                 response = await self._session.get(
-                    parent + key.upstream_target, headers=sent, allow_redirects=False
+                    parent + key.upstream_target,
+                    headers=sent,
+                    allow_redirects=False,
+                    timeout=timeout,
                 )
             except aiohttp.ConnectionTimeoutError:
                 last_error = UpstreamError(f"upstream {parent} connect timed out", timeout=True)

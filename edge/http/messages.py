@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from edge.http.prebuilt import Prebuilt
@@ -88,5 +88,49 @@ class StreamAnswer:
     x_cache: str = "-"
 
 
+class HeldWaiter(Protocol):
+    def held_send(self, request: Request, answer: Answer | None) -> bool: ...
+    def held_sent(self, request: Request, answer: Answer) -> None: ...
+
+
+class Held:
+    """One answer many held requests share (LL-HLS blocking reloads, issue 20): a connection
+    whose request is held adds itself with `wait`; `release` answers every waiter in one loop,
+    the same `Answer` (and so the same joined bytes) to each, with no task or future per
+    waiter, and only then, in a second loop, does each waiter's bookkeeping (access log,
+    viewers, the next pipelined request): the last waiter's bytes do not wait for the first
+    one's log line. `None` tells each waiter to answer its request the ordinary way instead."""
+
+    __slots__ = ("_waiters", "answer", "done", "first")
+
+    def __init__(self) -> None:
+        self._waiters: list[tuple[HeldWaiter, Request]] = []
+        self.answer: Answer | None = None
+        self.first: Answer | None = None  # the first waiter's answer, if it differs (MISS)
+        self.done = False
+
+    def __len__(self) -> int:
+        return len(self._waiters)
+
+    def wait(self, waiter: HeldWaiter, request: Request) -> None:
+        if not self.done:
+            self._waiters.append((waiter, request))
+        elif waiter.held_send(request, self.answer) and self.answer is not None:
+            waiter.held_sent(request, self.answer)  # released meanwhile: answered at once
+
+    def release(self, answer: Answer | None, first: Answer | None = None) -> int:
+        """Answer every waiter; how many there were."""
+        self.done, self.answer, self.first = True, answer, first
+        waiters, self._waiters = self._waiters, []
+        sent = []
+        for index, (waiter, request) in enumerate(waiters):
+            mine = first if index == 0 and first is not None else answer
+            if waiter.held_send(request, mine) and mine is not None:
+                sent.append((waiter, request, mine))
+        for waiter, request, mine in sent:
+            waiter.held_sent(request, mine)
+        return len(waiters)
+
+
 AnyAnswer = Answer | FileAnswer | StreamAnswer
-Handler = Callable[[Request], "AnyAnswer | Awaitable[AnyAnswer]"]
+Handler = Callable[[Request], "AnyAnswer | Held | Awaitable[AnyAnswer]"]

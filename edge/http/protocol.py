@@ -26,6 +26,7 @@ from edge.http.messages import (
     AnyAnswer,
     FileAnswer,
     FileRange,
+    Held,
     Request,
     StreamAnswer,
 )
@@ -297,6 +298,9 @@ class Connection(asyncio.Protocol):
                 self._send_answer(request, result)
             elif isinstance(result, FileAnswer):
                 self._start_file(request, result)
+            elif isinstance(result, Held):  # answered with the others when it is released
+                self.busy = True
+                result.wait(self, request)
             else:
                 pending = _ready(result) if isinstance(result, StreamAnswer) else result
                 self.busy = True
@@ -307,6 +311,30 @@ class Connection(asyncio.Protocol):
                 self.transport.resume_reading()
         if not self.queue and not self.busy and not self.in_head:
             self.deadline = self.server.now + self.limits.idle_timeout
+
+    def held_send(self, request: Request, answer: Answer | None) -> bool:
+        """A held request's shared answer (edge/http/messages.py `Held`): its bytes go out now,
+        the bookkeeping in `held_sent`; True if that is owed. None: the request is answered the
+        ordinary way after all."""
+        if self.transport is None or not self.busy:
+            return False  # the client left while held
+        self.busy = False
+        if answer is None:
+            self.queue.appendleft(request)
+            self._answer_queued()
+            return False
+        self._write_answer(request, answer)  # a paused writer keeps the bytes by reference
+        return True
+
+    def held_sent(self, request: Request, answer: Answer) -> None:
+        self._done(
+            request,
+            answer.status,
+            answer.x_cache,
+            len(answer.body),
+            self._keeps_alive(request, answer.close),
+        )
+        self._answer_queued()
 
     def _keeps_alive(self, request: Request, close: bool = False) -> bool:
         return request.keep_alive and not close and not self.closing and not self.refused
@@ -326,6 +354,13 @@ class Connection(asyncio.Protocol):
         )
 
     def _send_answer(self, request: Request, answer: Answer) -> None:
+        sent = self._write_answer(request, answer)
+        self._done(
+            request, answer.status, answer.x_cache, sent, self._keeps_alive(request, answer.close)
+        )
+
+    def _write_answer(self, request: Request, answer: Answer) -> int:
+        """Write the answer's bytes; the body bytes sent."""
         body = answer.body
         keep = self._keeps_alive(request, answer.close)
         prebuilt = answer.prebuilt
@@ -333,14 +368,13 @@ class Connection(asyncio.Protocol):
             # the hot path: a stored version's head joined once (edge/http/prebuilt.py)
             extra = answer.headers + self.extra_head if self.extra_head else answer.headers
             self.writer.write_prebuilt(prebuilt, self.server.date_line, extra, body)
-            self._done(request, answer.status, answer.x_cache, len(body), keep)
-            return
+            return len(body)
         length = len(body) if answer.length < 0 else answer.length
         head = self._head(request, answer.status, answer.all_headers, length, keep)
         if request.method == "HEAD" or answer.status in NO_BODY_STATUSES:
             body = b""
         self.writer.write_answer(head, body)
-        self._done(request, answer.status, answer.x_cache, len(body), keep)
+        return len(body)
 
     def _send_refusal(self, refusal: Refusal) -> None:
         request = Request("-", "-", {}, keep_alive=False, peer=self.peer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 
 from edge.http.heads import HeadBuilder
-from edge.http.messages import AnyAnswer, Handler, Request
+from edge.http.messages import AnyAnswer, Handler, Held, Request
 
 Route = Callable[[Request], "AnyAnswer | Awaitable[AnyAnswer]"]
 
@@ -18,7 +18,7 @@ class Dispatcher:
         self.exact = dict(exact)  # path -> (method, handler)
         self.heads = heads
 
-    def handle(self, request: Request) -> AnyAnswer | Awaitable[AnyAnswer]:
+    def handle(self, request: Request) -> AnyAnswer | Held | Awaitable[AnyAnswer]:
         target = request.target
         route = self.exact.get(target)  # one dict miss on the content hot path
         if route is None and "?" in target:

@@ -20,7 +20,15 @@ from edge.cache.tiers import Stored
 from edge.cache.variants import VARY_MARKER, variant_key
 from edge.errors import LoopDetected, RequestError, UpstreamError
 from edge.http.heads import HeadBuilder
-from edge.http.messages import Answer, AnyAnswer, FileAnswer, FileRange, Request, StreamAnswer
+from edge.http.messages import (
+    Answer,
+    AnyAnswer,
+    FileAnswer,
+    FileRange,
+    Held,
+    Request,
+    StreamAnswer,
+)
 from edge.http.ratelimit import retry_after
 from edge.serve.answers import EntryGone, Responder
 from edge.serve.llhls import LowLatency
@@ -89,9 +97,9 @@ class ContentHandler:
         self.keep_query = keep_query
         self.node_id = node_id
         self.clock = clock
-        self.low_latency = LowLatency(cache, responder, clock, self._ordinary)
+        self.low_latency = LowLatency(cache, responder, clock, self._ordinary, self._count_many)
 
-    def handle(self, request: Request) -> AnyAnswer | Awaitable[AnyAnswer]:
+    def handle(self, request: Request) -> AnyAnswer | Held | Awaitable[AnyAnswer]:
         """A hit is answered at once; anything that must wait returns a coroutine."""
         method = request.method
         if method != "GET" and method != "HEAD":
@@ -104,6 +112,8 @@ class ContentHandler:
                 raise LoopDetected(f"request already passed through {self.node_id}")
             if self.sign_keys and needs_token(key.path):
                 return self._signed(request, key)
+            if "_HLS_" in key.query:  # held requests share one answer (edge/serve/llhls.py)
+                return self.low_latency.answer_shared(request, key)
             return self._answer(request, key)
         except RequestError as exc:
             return self._refusal(exc)
@@ -111,6 +121,8 @@ class ContentHandler:
     def _answer(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
         if "_HLS_" in key.query:  # LL-HLS delivery directives (edge/serve/llhls.py)
             return self.low_latency.answer(request, key)
+        if key.path in self.low_latency.hints:  # a preload-hinted part: held, never 404
+            return self.low_latency.hinted_part(request, key)
         return self._ordinary(request, key)
 
     def _ordinary(self, request: Request, key: CacheKey) -> AnyAnswer | Awaitable[AnyAnswer]:
@@ -137,6 +149,9 @@ class ContentHandler:
             return self._counted(await answering)
         except RequestError as exc:
             return self._refusal(exc)
+
+    def _count_many(self, label: str, count: int) -> None:
+        self.stats.requests[label] += count
 
     def _counted(self, answer: AnyAnswer) -> AnyAnswer:
         self.stats.requests[answer.x_cache if answer.x_cache != "-" else str(answer.status)] += 1

@@ -30,6 +30,7 @@ FILE_RESPONSE, BYTES, BARE, BARE_HEADERS, NGINX, NGINX_LOGGING = (
     "nginx proxy_cache, access log on",
 )
 # the workers scenario's servers, all with their access log on
+EDGE_LL_2W = "classcast edge, 2 workers, access log off"
 EDGE_1W, EDGE_2W, NGINX_1W, NGINX_2W = (
     "classcast edge, 1 worker",
     "classcast edge, 2 workers",
@@ -96,6 +97,10 @@ class Stack:
             self._start_workers()
         if "tls" in scenarios:
             self._start_tls()
+        if "llhls" in scenarios:  # one node of two workers: the held waiters split between them
+            port = free_port()
+            command = self.edge_command(port, "--no-access-log", "--workers", "2")
+            self.start_or_skip(EDGE_LL_2W, command, port)
         if "viewers" in scenarios:  # access log on in both, as an operator runs it
             for name, extra in ((VIEWERS_ON, []), (VIEWERS_OFF, ["--no-viewers"])):
                 port = free_port()

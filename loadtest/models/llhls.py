@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from loadtest.bandwidth import BandwidthProfile
 from loadtest.errors import PlaylistError
 from loadtest.llplaylist import LowLatencyPlaylist, Part, parse_low_latency
 from loadtest.models.actions import Action, Fetch, Response, Wait
@@ -59,14 +60,19 @@ class LowLatencySession(ViewerSession):
         rendition: str,
         settings: SessionSettings,
         wall_offset: float,
+        profile: BandwidthProfile | None = None,
     ) -> None:
         super().__init__("ll", master_url, opened_at, FixedRendition(rendition), settings)
+        self.profile = profile  # the viewer's network (--ll-bandwidth); None: unthrottled
         self.wall_offset = wall_offset  # wall clock minus the engine's clock, at start
         self.ll: LowLatencyPlaylist | None = None
         self.ll_reload_at: float | None = None  # None: ask at once (a blocking reload)
         self.position: Position | None = None
         self.skip_s = 0.0  # media before the live sync point, loaded but not played
         self.playing: Part | None = None
+
+    def read_rate(self, now: float) -> float | None:
+        return None if self.profile is None else self.profile.rate_at(now - self.opened_at)
 
     # -- what to do next -------------------------------------------------------------------
 

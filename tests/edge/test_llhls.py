@@ -12,6 +12,7 @@ from classcast.llhls import read_facts
 from edge.cache.keys import cache_key
 from tests.edge.conftest import EdgeFactory
 from tests.edge.fakes import EdgeClient, FillWaiters, ScriptedUpstream
+from tests.edge.test_llhls_holds import HeldRequests
 from tests.support.llplaylists import playlist
 
 PLAYLIST = "/live/ch/360p/index.m3u8"
@@ -55,8 +56,8 @@ async def test_holds_for_one_part_share_one_upstream_request_and_wake_on_the_fil
     target = upstream_path(106, 3)
     fake.put(target, NEXT.encode(), headers=BLOCKING, gate=gate)
     assert (await edge.get(PLAYLIST)).status == 200
-    waiters = FillWaiters(edge)
     url = edge.make_url(blocking_path(106, 3, "&token=viewer"))
+    held = HeldRequests(edge)
 
     async def hold(session: aiohttp.ClientSession) -> tuple[int, str, str]:
         async with session.get(url) as response:
@@ -64,7 +65,7 @@ async def test_holds_for_one_part_share_one_upstream_request_and_wake_on_the_fil
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         tasks = [asyncio.create_task(hold(session)) for _ in range(50)]
-        await waiters.until(lambda: waiters.joins[target] == 50)
+        await held.until(50)  # all 50 wait on one shared answer (edge/http/messages.py Held)
         assert fake.hits[target] == 1  # held upstream, once, while 50 viewers wait
         gate.set()
         results = await asyncio.gather(*tasks)
