@@ -7,6 +7,7 @@ upstream sessions and the disk tier's chores.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
@@ -196,6 +197,9 @@ async def running_edge(
         )
         endpoints = ("/healthz", "/readyz", "/metrics", "/_admin/purge", "/_admin/viewers")
         viewers = _viewers(config, cache, clock, keep_query, frozenset(endpoints))
+        if viewers is not None:
+            folding = asyncio.ensure_future(viewers.keep_folding())
+            stack.callback(folding.cancel)
         admin = Admin(
             cache,
             config.admin_token,

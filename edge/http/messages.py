@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -14,6 +15,43 @@ Release = Callable[[], None]
 
 def _nothing() -> None:
     return None
+
+
+class SteadyHits:
+    """An observer's memo on one connection (`Connection.viewer`, issue 19): the steady state
+    of a keep-alive viewer, the same request head answered from cache again and again. The
+    protocol counts such an answer here itself instead of calling the observer: one bucket of
+    `counts` (a histogram series: a count per bound in `bounds`, +Inf, then the sum), one hit,
+    and the monotonic time it began. The observer folds the hits in when it is read."""
+
+    __slots__ = ("bounds", "counts", "hits", "last", "owner", "target", "under_s")
+
+    def __init__(
+        self,
+        target: str,
+        bounds: tuple[float, ...],
+        counts: list[float],
+        under_s: float,
+        owner: object,
+    ) -> None:
+        self.target = target  # the request target object: `is`, not ==, is the test
+        self.bounds = bounds
+        self.counts = counts
+        self.under_s = under_s  # slower answers go to the observer
+        self.owner = owner  # the observer's: whose hits these are
+        self.hits = 0
+        self.last = 0.0
+
+    def counted(self, target: str, status: int, x_cache: str, took: float, at: float) -> bool:
+        """Count an answer that is this steady state (True), or leave it to the observer."""
+        if target is not self.target or x_cache != "HIT" or status >= 400 or took >= self.under_s:
+            return False
+        counts = self.counts
+        counts[bisect_left(self.bounds, took)] += 1
+        counts[-1] += took
+        self.hits += 1
+        self.last = at
+        return True
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ from edge.http.messages import (
     FileRange,
     Held,
     Request,
+    SteadyHits,
     StreamAnswer,
 )
 from edge.http.writer import AnswerWriter
@@ -105,7 +106,7 @@ class Connection(asyncio.Protocol):
         self._started = 0.0
         self.tls_note = ""  # for the access log: the TLS version and whether it resumed
         self.extra_head = b""  # header lines of this connection's every answer (HSTS)
-        self.viewer: object = None  # the observer's memo of this connection's viewer (issue 19)
+        self.viewer: SteadyHits | None = None  # the observer's memo of its viewer (issue 19)
         self.writer: AnswerWriter  # made with the transport, in connection_made
 
     def __repr__(self) -> str:
@@ -390,7 +391,11 @@ class Connection(asyncio.Protocol):
             if server.access_log is not None:
                 server.access_log.log(request, status, x_cache, sent, took, self.tls_note)
             if server.observer is not None:
-                server.observer(request, status, x_cache, sent, took, self)
+                steady = self.viewer  # a keep-alive viewer's reload is counted there
+                if steady is None or not steady.counted(
+                    request.target, status, x_cache, took, self._started
+                ):
+                    server.observer(request, status, x_cache, sent, took, self)
         if not keep and self.transport is not None:
             self.queue.clear()
             self.transport.close()

@@ -20,6 +20,9 @@ from typing import Any
 
 DEFAULT_TARGET_S = 6.0  # a content's target duration until one of its playlists says
 HISTORY = 8  # content/rendition changes kept per session for the support lookup
+# sessions stand in the order of their last sight within this: a keep-alive reload counted on
+# its connection is folded in up to a second late, with the time it was made (viewers.fold)
+ORDER_SLACK_S = 5.0
 RETAIN_S = 600.0  # an idle session is forgotten after this (the support lookup's horizon)
 
 Change = tuple[float, str, str]  # (time, content, rendition)
@@ -164,7 +167,7 @@ def tally(audience: Audience, now: float) -> dict[str, Any]:
     # sessions (BENCHMARKS.md, "Viewers: memory and scrape")
     for session in reversed(audience.sessions.values()):
         age = now - session.seen
-        if age > longest:
+        if age > longest + ORDER_SLACK_S:
             break
         content = session.content
         window = windows.get(content)

@@ -18,18 +18,21 @@ recent-requests ring; the CMCD parser runs only for requests that carry CMCD.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
+from operator import attrgetter
 from posixpath import normpath
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin
 
 from edge.cache.cache import EdgeCache
 from edge.cache.keys import cache_key, classify
 from edge.cache.stats import Histogram, series_name
 from edge.errors import RequestError
-from edge.http.messages import Request
+from edge.http.messages import Request, SteadyHits
 from edge.serve.audience import Audience, Session, tally
 from edge.serve.cmcd import Value, request_cmcd
 
@@ -57,9 +60,10 @@ KINDS = {"playlist": "playlist", "segment": "segment", "init": "segment"}
 # (duration label, content, rendition, watching): what a path says
 Where = tuple[str, str, str, bool]
 Recent = tuple[float, str, str, str, int, str, int, float]
-# a connection's viewer (Connection.viewer): its steady playlist target, that target's HIT
-# duration counts, the session, and the content and rendition it was watching then
-Memo = tuple[str, list[float], Session, str, str]
+# a connection's steady memo (SteadyHits.owner): the session, the content and rendition
+Owner = tuple[Session, str, str]
+FOLD_S = 1.0  # steady reloads counted on connections are folded into sessions this often
+STEADY_KEEP_S = 30.0  # a connection's steady memo unused this long is let go
 NOT_CONTENT: Where = ("", "", "", False)  # the edge's own endpoints
 
 
@@ -85,12 +89,15 @@ class Viewers:
         audience: Audience,
         clock: Callable[[], float],
         *,
+        monotonic: Callable[[], float] = time.monotonic,
         cache: EdgeCache | None = None,
         keep_query: frozenset[str] = frozenset(),
         endpoints: frozenset[str] = frozenset(),
     ) -> None:
         self.audience = audience
         self.clock = clock
+        self.monotonic = monotonic  # the HTTP server's clock: SteadyHits.last is on it
+        self._steady: list[SteadyHits] = []  # memos on connections, folded by `fold`
         self.cache = cache  # nor hints and target durations; None in unit tests
         self.keep_query = keep_query
         self.durations = Histogram(REQUEST_BUCKETS)
@@ -121,32 +128,6 @@ class Viewers:
         connection: Any = None,
     ) -> None:
         target = request.target
-        memo: Memo | None = connection.viewer if connection is not None else None
-        if (
-            memo is not None
-            and memo[0] is target  # the same head, byte for byte (edge/http/seen.py)
-            and x_cache == "HIT"
-            and s < QUIET_S
-            and status < 400
-        ):
-            # a keep-alive viewer reloads its playlist: the session is the one found last time
-            # (the same bytes carry the same User-Agent and no CMCD), no key is built or hashed
-            session = memo[2]
-            if session.content is memo[3] and session.rendition is memo[4]:
-                try:
-                    self.audience.sessions.move_to_end(session.key)
-                except KeyError:  # dropped (cap) or forgotten (idle): found again below
-                    connection.viewer = None
-                else:
-                    hits = memo[1]
-                    hits[bisect_left(REQUEST_BUCKETS, s)] += 1
-                    hits[-1] += s
-                    now = self.clock()
-                    session.seen = now
-                    session.quiet += 1
-                    if now > self._targets_due:
-                        self._read_target(memo[3], target, now)
-                    return
         place = self._paths.get(target)
         if place is None:
             place = self._place(target.partition("?")[0] if "?" in target else target)
@@ -185,7 +166,13 @@ class Viewers:
                 if cmcd is None and kind == "playlist" and x_cache == "HIT" and s < QUIET_S:
                     session.quiet += 1  # counted, not listed in the recent requests
                     if connection is not None and status < 400:
-                        connection.viewer = (target, counts, session, content, rendition)
+                        # the next reloads on this connection are counted there (fold)
+                        steady = SteadyHits(
+                            target, REQUEST_BUCKETS, counts, QUIET_S, (session, content, rendition)
+                        )
+                        steady.last = self.monotonic()
+                        connection.viewer = steady
+                        self._steady.append(steady)
                     if now > self._targets_due:
                         self._read_target(content, target, now)
                     return
@@ -330,8 +317,46 @@ class Viewers:
         out["viewer_sessions_dropped_total"] = [float(self.audience.dropped)]
         return out
 
+    def fold(self) -> None:
+        """Fold the reloads counted on connections (edge/http's SteadyHits) into their
+        sessions, oldest first: once a second and before every read, so the audience's order
+        stays within a fold of the order of last sight (`tally` reads it newest first)."""
+        if not self._steady:
+            return
+        now, mono = self.clock(), self.monotonic()
+        audience = self.audience
+        pending = sorted((memo for memo in self._steady if memo.hits), key=attrgetter("last"))
+        for memo in pending:
+            hits, memo.hits = memo.hits, 0
+            session, content, rendition = cast(Owner, memo.owner)
+            seen = now - (mono - memo.last)
+            if audience.sessions.get(session.key) is not session:  # dropped (cap) or forgotten
+                session = audience.session(session.key, session.peer, session.agent, seen)
+                memo.owner = (session, content, rendition)
+            session.quiet += hits
+            if seen > session.seen:
+                if session.content is content and session.rendition is rendition:
+                    audience.watched(session, content, rendition, seen)
+                else:
+                    self._watched(session, memo.target, "playlist", content, rendition, seen)
+            if now > self._targets_due:
+                self._read_target(session.content, memo.target, now)
+        kept = []
+        for memo in self._steady:
+            if mono - memo.last <= STEADY_KEEP_S:
+                kept.append(memo)
+            else:  # let go: the connection's next reload is answered by `answered` again
+                memo.under_s = -1.0
+        self._steady = kept
+
+    async def keep_folding(self) -> None:
+        while True:
+            await asyncio.sleep(FOLD_S)
+            self.fold()
+
     def tally(self) -> dict[str, Any]:
         """This process's viewers, for a scrape (merged over a node's workers)."""
+        self.fold()
         now = self.clock()
         self.audience.forget_idle(now)
         counted = tally(self.audience, now)
@@ -340,6 +365,7 @@ class Viewers:
 
     def lookup(self, client: str = "", sid: str = "") -> list[dict[str, Any]]:
         """What the support desk reads about one viewer (GET /_admin/viewers)."""
+        self.fold()
         now = self.clock()
         sessions = self.audience.find(client, sid)
         keys = {session.key for session in sessions}

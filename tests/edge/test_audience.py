@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from classcast.clock import FakeClock
 from edge.cache.stats import Histogram
-from edge.http.messages import Request
+from edge.http.messages import Request, SteadyHits
 from edge.serve.audience import Audience, merged
-from edge.serve.viewers import NOT_CONTENT, Viewers, where
+from edge.serve.viewers import NOT_CONTENT, REQUEST_BUCKETS, STEADY_KEEP_S, Viewers, where
 
 MEDIA = "/live/grade-5/360p/index.m3u8"
 SEGMENT = "/vod/math-fractions/360p/seg_00001.ts"
@@ -15,7 +15,8 @@ SEGMENT = "/vod/math-fractions/360p/seg_00001.ts"
 
 def viewers(cap: int = 1000, clock: FakeClock | None = None) -> tuple[Viewers, FakeClock]:
     clock = clock or FakeClock()
-    return Viewers(Audience(cap), clock, endpoints=frozenset({"/metrics"})), clock
+    seen = Viewers(Audience(cap), clock, monotonic=clock, endpoints=frozenset({"/metrics"}))
+    return seen, clock
 
 
 def get(
@@ -152,52 +153,99 @@ def test_histogram_buckets_are_le_and_keep_the_sum() -> None:
 
 
 class Keeps:
-    """What the observer is handed as the connection: only its `viewer` memo is used."""
+    """A connection as the observer sees it: its `viewer` memo, which counts the steady
+    reloads itself (edge/http/protocol.py `_done`); the rest go to the observer."""
 
-    viewer: object = None
+    viewer: SteadyHits | None = None
+
+    def answered(self, seen: Viewers, request: Request, status: int, cache: str, s: float) -> None:
+        steady = self.viewer
+        if steady is None or not steady.counted(request.target, status, cache, s, seen.monotonic()):
+            seen.answered(request, status, cache, 1000, s, self)
 
 
 def requests(seen: Viewers, cache: str) -> float:
     return sum(seen.durations.series[("playlist", cache)][:-1])  # the buckets, not the sum
 
 
-def test_a_keep_alive_viewer_is_found_on_its_connection() -> None:
+def test_a_keep_alive_viewer_is_counted_on_its_connection() -> None:
     seen, clock = viewers(cap=2)
     seen.audience.set_target("live/grade-5", 2.0)
     box = Keeps()
     head = Request("GET", MEDIA, {"user-agent": "stb"}, peer="127.0.0.2")
 
     def reload(request: Request = head, cache: str = "HIT", status: int = 200) -> None:
-        seen.answered(request, status, cache, 1000, 0.0004, box)
+        box.answered(seen, request, status, cache, 0.0004)
         clock.advance(1.0)
 
     reload()  # first: the session is made and starts watching
-    reload()  # steady: remembered on the connection
+    reload()  # steady: the connection is given a memo
     assert box.viewer is not None
     for _ in range(3):
-        reload()
+        reload()  # counted on the connection: the session learns of them when folded
     session = seen.audience.sessions["127.0.0.2 stb"]
-    assert session.quiet == 4
-    assert session.seen == clock() - 1.0
-    assert requests(seen, "HIT") == 5  # every request counted once
-    assert counts(seen)[0] == {"live/grade-5": 1}
+    assert session.quiet == 1 and box.viewer.hits == 3
+    assert requests(seen, "HIT") == 5  # every request counted once, in the histogram at once
+    assert counts(seen)[0] == {"live/grade-5": 1}  # a read folds them in first
+    assert session.quiet == 4 and box.viewer.hits == 0
+    assert session.seen == clock() - 1.0  # when the last reload was made, not when folded
 
     reload(cache="MISS")  # not the steady path: counted in its own series, memo kept
     assert requests(seen, "MISS") == 1
     assert session.quiet == 4
 
-    # the session is dropped by the cap: the next reload makes it again, counted once
+    # the session is dropped by the cap: its next steady reload makes it again when folded
     for n in range(2):
         get(seen, MEDIA, peer=f"127.0.1.{n}")
     assert "127.0.0.2 stb" not in seen.audience.sessions
     reload()
+    seen.fold()
     again = seen.audience.sessions["127.0.0.2 stb"]
-    assert again is not session and again.content == "live/grade-5"
+    assert again is not session and again.content == "live/grade-5" and again.quiet == 1
     assert requests(seen, "HIT") == 8  # 5 + two others + this one
     reload()
-    assert again.quiet == 1 and box.viewer is not None and box.viewer[2] is again  # type: ignore[index]
+    seen.fold()
+    assert again.quiet == 2 and box.viewer.owner[0] is again  # type: ignore[index]
+    assert counts(seen)[0] == {"live/grade-5": 2}
 
     # another head on the same connection (a different target object) is looked up again
     other = Request("GET", MEDIA.replace("360p", "720p"), {"user-agent": "stb"}, peer="127.0.0.2")
     reload(other)
     assert again.rendition == "720p"
+
+
+def test_a_steady_viewer_who_stops_leaves_when_its_last_reload_was_made() -> None:
+    seen, clock = viewers()
+    seen.audience.set_target("live/grade-5", 2.0)  # a 6 s window
+    box = Keeps()
+    head = Request("GET", MEDIA, {"user-agent": "stb"}, peer="127.0.0.2")
+    for _ in range(4):
+        box.answered(seen, head, 200, "HIT", 0.0004)
+        clock.advance(1.0)
+    assert box.viewer is not None and box.viewer.hits == 2
+    clock.advance(5.5)  # 6.5 s after the last reload, nothing folded since: gone already
+    assert counts(seen)[0] == {"live/grade-5": 0}
+    # a memo unused for STEADY_KEEP_S is let go: the next reload goes to the observer again
+    clock.advance(STEADY_KEEP_S)
+    seen.fold()
+    assert not box.viewer.counted(head.target, 200, "HIT", 0.0004, seen.monotonic())
+    box.answered(seen, head, 200, "HIT", 0.0004)
+    assert counts(seen)[0] == {"live/grade-5": 1}
+
+
+def test_the_memo_counts_only_its_own_steady_answers() -> None:
+    counts = [0.0] * (len(REQUEST_BUCKETS) + 2)
+    head = Request("GET", MEDIA, {})
+    steady = SteadyHits(head.target, REQUEST_BUCKETS, counts, 0.05, None)
+    same_text = Request("GET", "".join(MEDIA), {})  # equal, not the same object
+    assert same_text.target is not head.target
+    refused = [
+        (same_text.target, 200, "HIT", 0.001),  # another head: looked up again
+        (head.target, 200, "MISS", 0.001),
+        (head.target, 404, "HIT", 0.001),
+        (head.target, 200, "HIT", 0.05),  # slow: listed in the recent requests
+    ]
+    for target, status, cache, took in refused:
+        assert not steady.counted(target, status, cache, took, 1.0)
+    assert steady.counted(head.target, 200, "HIT", 0.0004, 7.0)
+    assert (steady.hits, steady.last, sum(counts[:-1]), counts[-1]) == (1, 7.0, 1.0, 0.0004)
