@@ -9,9 +9,10 @@ no CMCD; each home has its own address). The content and rendition come from the
 live under its lessons' /vod/ paths, so a segment counts for the content the session is
 watching when it has one.
 
-Cost: a keep-alive set-top box's playlist reload, the same request head as last time, finds its
-session on the connection (no key built, no lookup): an identity check, a move to the end of
-the audience's order, a bisect into the HIT histogram (BENCHMARKS.md, "Viewers: cost"). Other
+Cost: a keep-alive set-top box's playlist reload, the same request head as last time answered
+from cache, is not an observer call at all: the protocol counts it on the connection's memo
+(edge/http/messages.py `SteadyHits`: a histogram bucket, a hit, the time), and `fold` adds the
+hits to the session once a second and before every read (BENCHMARKS.md, "Viewers: cost"). Other
 requests pay a path memo lookup, one session lookup and move, and a tuple for the
 recent-requests ring; the CMCD parser runs only for requests that carry CMCD.
 """
