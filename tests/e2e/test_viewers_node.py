@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtest.playlist import parse_master, parse_media
+from tests.support.channels import starving_kbps
 from tests.support.process import ROOT, origin_and_edge
 
 pytestmark = pytest.mark.e2e
@@ -39,21 +39,6 @@ def scrape(base: str) -> dict[str, dict[str, float]]:
             if content is not None:
                 found.setdefault(sample.name, {})[content] = sample.value
     return found
-
-
-def get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=5) as answer:
-        body: bytes = answer.read()
-    return body
-
-
-def starving_kbps(origin: str, channel: str) -> int:
-    """80 % of what the channel's lowest rendition carries now: its lessons' lowest rungs carry
-    100 to 250 kbit/s, so a fixed figure (180 was here) starved the phones in one lesson only."""
-    master_url = f"{origin}/live/{channel}/master.m3u8"
-    lowest = min(parse_master(get(master_url).decode(), master_url), key=lambda v: v.bandwidth)
-    newest = parse_media(get(lowest.url).decode(), lowest.url).segments[-1]
-    return int(len(get(newest.url)) * 8 / newest.duration / 1000 * 0.8)
 
 
 def harness(edge: str, channel: str, mix: str, report: Path, kbps: int) -> subprocess.Popen[bytes]:
@@ -87,7 +72,7 @@ def test_the_edge_counts_harness_viewers_per_channel(tmp_path: Path) -> None:
     edge_args += ["--viewer-window-targets", str(WINDOW_TARGETS)]
     admin = {"CLASSCAST_EDGE_ADMIN_TOKEN": TOKEN}
     with origin_and_edge(tmp_path, edge_args, admin) as (origin, edge):
-        kbps = starving_kbps(origin.url, "grade-10")
+        kbps = starving_kbps(origin.url, "grade-10", 0.8)  # phones fall behind
         runs = [
             harness(edge.url, "grade-5", "stb=1", tmp_path / "stb", kbps),
             harness(edge.url, "grade-10", "phone=1", tmp_path / "phone", kbps),

@@ -16,7 +16,8 @@ from aiohttp import web
 from loadtest.__main__ import main
 from loadtest.transport import HttpClient
 from tests.loadtest.fake_hls import serve_in_thread
-from tests.support.process import ROOT, run_service
+from tests.support.channels import starving_kbps
+from tests.support.process import SAMPLE_ORIGIN, run_service
 
 BODY = bytes(20_000)  # one read on loopback
 RATE_BPS = 160_000.0  # 20 kB is one second at this rate
@@ -55,9 +56,10 @@ def test_a_body_read_at_once_still_takes_as_long_as_the_viewers_bandwidth_allows
 
 @pytest.mark.e2e
 def test_a_throttled_ll_viewer_that_cannot_keep_up_reports_rebuffers(tmp_path: Path) -> None:
-    schedule = ROOT / "config" / "schedule.toml"
-    origin_args = ["--content", str(ROOT / "content"), "--schedule", str(schedule)]
-    with run_service("origin", origin_args, tmp_path / "origin.log") as origin:
+    with run_service("origin", SAMPLE_ORIGIN, tmp_path / "origin.log") as origin:
+        # 60 % of the lowest rung: a viewer starts (its hold-back arrives in a few seconds)
+        # and then falls behind; a fixed figure never let one start in a heavier lesson
+        kbps = starving_kbps(origin.url, "grade-5", 0.6)
         code = main(
             [
                 "run",
@@ -71,9 +73,9 @@ def test_a_throttled_ll_viewer_that_cannot_keep_up_reports_rebuffers(tmp_path: P
                 "--ramp",
                 "0.5",
                 "--rendition",
-                "lowest",  # 273 kbit/s peak, against a 60 kbit/s network
+                "lowest",
                 "--ll-bandwidth",
-                "fixed=60",
+                f"fixed={kbps}",
                 "--report",
                 str(tmp_path / "report"),
                 "--no-progress",
