@@ -36,6 +36,9 @@ class PlaybackBuffer:
         return self._level
 
     def append(self, now: float, seconds: float, bitrate: int) -> None:
+        # a chunk told late (its arrival stamped before the buffer was last looked at) arrives
+        # now: the buffer's clock never goes back, so a stall never ends before it began
+        now = max(now, self._updated_at)
         self.advance(now)
         self._chunks.append([seconds, float(bitrate)])
         self._level += seconds
@@ -48,6 +51,7 @@ class PlaybackBuffer:
 
     def complete(self, now: float) -> None:
         """No more media will come (the VOD playlist ended): draining what is left is no stall."""
+        now = max(now, self._updated_at)
         self.advance(now)
         self._stream_complete = True
         if self.state == "starting" and self._level > 0:

@@ -67,3 +67,14 @@ def test_played_time_is_split_by_bitrate() -> None:
     buffer.append(0.0, 4.0, 900)
     buffer.advance(6.0)
     assert buffer.played_by_bitrate == {300: pytest.approx(4.0), 900: pytest.approx(2.0)}
+
+
+def test_a_chunk_told_late_ends_a_stall_no_earlier_than_it_began() -> None:
+    buffer = PlaybackBuffer(opened_at=0.0, startup_s=1.0, resume_s=1.0)
+    buffer.append(0.0, 1.0, 300)
+    buffer.advance(3.0)  # ran dry at 1.0, still stalled when looked at at 3.0
+    assert buffer.state == "stalled"
+    buffer.append(0.5, 2.0, 300)  # its arrival stamped before the stall began
+    assert buffer.state == "playing"
+    assert buffer.rebuffer_s == pytest.approx(2.0)  # 1.0 to 3.0, never negative
+    assert buffer.stalled_for(3.0) == pytest.approx(2.0)

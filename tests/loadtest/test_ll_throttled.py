@@ -69,7 +69,7 @@ def test_a_throttled_ll_viewer_that_cannot_keep_up_reports_rebuffers(tmp_path: P
                 "--viewers",
                 "2",
                 "--duration",
-                "10",
+                "16",  # starting below the rung's rate takes up to ~10 s in a heavy lesson
                 "--ramp",
                 "0.5",
                 "--rendition",
