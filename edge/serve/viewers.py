@@ -167,13 +167,7 @@ class Viewers:
                 if cmcd is None and kind == "playlist" and x_cache == "HIT" and s < QUIET_S:
                     session.quiet += 1  # counted, not listed in the recent requests
                     if connection is not None and status < 400:
-                        # the next reloads on this connection are counted there (fold)
-                        steady = SteadyHits(
-                            target, REQUEST_BUCKETS, counts, QUIET_S, (session, content, rendition)
-                        )
-                        steady.last = self.monotonic()
-                        connection.viewer = steady
-                        self._steady.append(steady)
+                        self._remember(connection, target, counts, (session, content, rendition))
                     if now > self._targets_due:
                         self._read_target(content, target, now)
                     return
@@ -317,6 +311,18 @@ class Viewers:
         out["cmcd_hints_total"] = [float(self.hints)]
         out["viewer_sessions_dropped_total"] = [float(self.audience.dropped)]
         return out
+
+    def _remember(self, connection: Any, target: str, counts: list[float], owner: Owner) -> None:
+        """The next reloads of `target` on this connection are counted there (`fold`). Its memo
+        is reused when it holds nothing yet to fold: an LL player's blocking reloads name a new
+        target each time, and a memo each would pile up until let go."""
+        steady = connection.viewer
+        if steady is None or steady.hits or steady.under_s < 0:
+            steady = connection.viewer = SteadyHits(target, REQUEST_BUCKETS, counts, QUIET_S, owner)
+            self._steady.append(steady)
+        else:
+            steady.target, steady.counts, steady.owner = target, counts, owner
+        steady.last = self.monotonic()
 
     def fold(self) -> None:
         """Fold the reloads counted on connections (edge/http's SteadyHits) into their

@@ -249,3 +249,14 @@ def test_the_memo_counts_only_its_own_steady_answers() -> None:
         assert not steady.counted(target, status, cache, took, 1.0)
     assert steady.counted(head.target, 200, "HIT", 0.0004, 7.0)
     assert (steady.hits, steady.last, sum(counts[:-1]), counts[-1]) == (1, 7.0, 1.0, 0.0004)
+
+
+def test_blocking_reloads_with_new_targets_share_one_memo() -> None:
+    seen, clock = viewers()
+    box = Keeps()
+    for msn in range(50):  # an LL player: every reload names the next part
+        request = Request("GET", f"{MEDIA}?_HLS_msn={msn}", {"user-agent": "ll"}, peer="127.0.0.3")
+        box.answered(seen, request, 200, "HIT", 0.0004)
+        clock.advance(0.5)
+    assert len(seen._steady) == 1 and box.viewer is seen._steady[0]
+    assert counts(seen)[0] == {"live/grade-5": 1}
