@@ -324,7 +324,8 @@ class Connection(asyncio.Protocol):
             self.queue.appendleft(request)
             self._answer_queued()
             return False
-        self._write_answer(request, answer)  # a paused writer keeps the bytes by reference
+        keep = self._keeps_alive(request, answer.close)
+        self._write_answer(request, answer, keep)  # a paused writer keeps the bytes by reference
         return True
 
     def held_sent(self, request: Request, answer: Answer) -> None:
@@ -355,15 +356,13 @@ class Connection(asyncio.Protocol):
         )
 
     def _send_answer(self, request: Request, answer: Answer) -> None:
-        sent = self._write_answer(request, answer)
-        self._done(
-            request, answer.status, answer.x_cache, sent, self._keeps_alive(request, answer.close)
-        )
+        keep = self._keeps_alive(request, answer.close)
+        sent = self._write_answer(request, answer, keep)
+        self._done(request, answer.status, answer.x_cache, sent, keep)
 
-    def _write_answer(self, request: Request, answer: Answer) -> int:
+    def _write_answer(self, request: Request, answer: Answer, keep: bool) -> int:
         """Write the answer's bytes; the body bytes sent."""
         body = answer.body
-        keep = self._keeps_alive(request, answer.close)
         prebuilt = answer.prebuilt
         if prebuilt is not None and keep and request.version == "1.1" and request.method == "GET":
             # the hot path: a stored version's head joined once (edge/http/prebuilt.py)
